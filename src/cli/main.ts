@@ -1,0 +1,35 @@
+/**
+ * The `visionloop` command. Each command area lives in its own `*.command.ts` file and
+ * registers itself on the program; this file wires them and turns errors into exit codes:
+ * 0 success, 1 a failure the message names, 2 bad usage, 130 interrupted.
+ */
+import { Command, CommanderError } from 'commander';
+import { formatError } from './output.js';
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name('visionloop')
+    .description('Self-correcting real-time object detection for visual inspection.')
+    .version('0.1.0', '-V, --version', 'print the version')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Commander already printed help or the usage problem.
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') return 0;
+      if (error.code === 'commander.help') return 0;
+      return error.exitCode === 0 ? 0 : 2;
+    }
+    process.stderr.write(`${formatError(error)}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,74 @@
+/**
+ * Domain types shared by the agent, the server, the CLI and the dashboard. Browser-safe.
+ * Boxes are in frame pixels, corner form (x1, y1) top-left, (x2, y2) bottom-right.
+ */
+
+/** The defect classes of the synthetic inspection line, in class-id order. */
+export const SYNTH_CLASSES = ['scratch', 'crack', 'dent', 'stain'] as const;
+export type SynthClass = (typeof SYNTH_CLASSES)[number];
+
+export interface Box {
+  x1: number;
+  y1: number;
+  x2: number;
+  y2: number;
+}
+
+export interface Detection {
+  classId: number;
+  className: string;
+  confidence: number;
+  box: Box;
+}
+
+export type Decision = 'PASS' | 'FAIL';
+
+/** Image-quality features of one frame (computed on a downscaled gray copy). */
+export interface FrameFeatures {
+  brightness: number;
+  contrast: number;
+  sharpness: number;
+  saturation: number;
+  noise: number;
+  colorCast: number;
+  edgeDensity: number;
+}
+
+export const FEATURE_NAMES = [
+  'brightness',
+  'contrast',
+  'sharpness',
+  'saturation',
+  'noise',
+  'colorCast',
+  'edgeDensity',
+] as const satisfies readonly (keyof FrameFeatures)[];
+
+export interface FrameLatencies {
+  /** Decode/capture to start of preprocessing, ms. */
+  queueMs: number;
+  preprocessMs: number;
+  inferenceMs: number;
+  postprocessMs: number;
+  /** Capture to result, ms. */
+  totalMs: number;
+}
+
+/** What the agent produces for every frame it processes. */
+export interface FrameResult {
+  /** Client-generated id, unique per agent and frame. */
+  id: string;
+  camera: string;
+  frameIndex: number;
+  capturedAt: number;
+  width: number;
+  height: number;
+  detections: Detection[];
+  uncertain: boolean;
+  decision: Decision;
+  features: FrameFeatures;
+  latencies: FrameLatencies;
+  modelVersion: string;
+  /** False when the motion gate skipped inference and the last result was carried forward. */
+  inferred: boolean;
+}

@@ -1,0 +1,58 @@
+/**
+ * The error catalogue: every failure a user can see has one code here, with the HTTP status
+ * the server answers it with. One error class carries the code, a message for people, and
+ * the cause. Browser-safe: no imports.
+ */
+export const ERROR_CATALOGUE = {
+  // input
+  VALIDATION_FAILED: 400,
+  INVALID_ARGUMENT: 400,
+  NOT_FOUND: 404,
+  CONFLICT: 409,
+  PAYLOAD_TOO_LARGE: 413,
+  // models
+  MODEL_NOT_FOUND: 404,
+  MODEL_NOT_ONNX: 422,
+  MODEL_LAYOUT_UNSUPPORTED: 422,
+  MODEL_METADATA_INVALID: 422,
+  MODEL_LOAD_FAILED: 422,
+  // sources and images
+  SOURCE_NOT_FOUND: 404,
+  SOURCE_EMPTY: 422,
+  SOURCE_UNREADABLE: 422,
+  SOURCE_UNSUPPORTED: 400,
+  IMAGE_INVALID: 422,
+  FFMPEG_MISSING: 500,
+  // data sets and training
+  DATASET_INVALID: 422,
+  TRAINER_UNAVAILABLE: 500,
+  TRAINER_FAILED: 500,
+  TRAINING_CANCELLED: 409,
+  // configuration
+  CONFIG_INVALID: 500,
+  INTERNAL: 500,
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CATALOGUE;
+
+export function httpStatusOf(code: ErrorCode): number {
+  return ERROR_CATALOGUE[code];
+}
+
+export class VisionLoopError extends Error {
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'VisionLoopError';
+    this.code = code;
+  }
+
+  get httpStatus(): number {
+    return httpStatusOf(this.code);
+  }
+}
+
+export function isVisionLoopError(value: unknown): value is VisionLoopError {
+  return value instanceof VisionLoopError;
+}
