@@ -23,6 +23,7 @@ const DEBIAN_PACKAGES = [
   ['python3-onnx', 'the trainer (ONNX export)'],
   ['python3-pytest', 'the trainer tests'],
   ['python3-scipy', 'statistics fixtures'],
+  ['postgresql', 'the PostgreSQL integration tests'],
 ];
 
 function log(message) {

@@ -4,7 +4,13 @@
  * 0 success, 1 a failure the message names, 2 bad usage, 130 interrupted.
  */
 import { Command, CommanderError } from 'commander';
+import { loadRuntimeConfig } from '../config/runtime.config.js';
+import { createEvaluation } from '../main/evaluation.main.js';
+import { registerDetectCommands } from './detect.command.js';
+import { registerEvalCommands } from './eval.command.js';
+import { registerSynthCommands } from './synth.command.js';
 import { formatError } from './output.js';
+import { registerUpCommands } from './up.command.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -14,6 +20,10 @@ export function buildProgram(): Command {
     .version('0.1.0', '-V, --version', 'print the version')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
+  registerUpCommands(program);
+  registerDetectCommands(program);
+  registerEvalCommands(program, createEvaluation(loadRuntimeConfig()));
+  registerSynthCommands(program);
   return program;
 }
 

@@ -1,0 +1,129 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  buildConstantOutputModel,
+  buildNonOnnxFile,
+  buildTruncatedModel,
+  buildUnsupportedLayoutModel,
+  encodeLayoutTensor,
+  ultralyticsMetadata,
+} from '../../test/helpers/onnx-fixtures.js';
+import type { OutputLayout } from '../vision/detector.js';
+import { OnnxDetector } from './onnx-detector.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'vl-detector-'));
+const names = ['scratch', 'crack', 'dent', 'stain'];
+const detectors: OnnxDetector[] = [];
+
+afterAll(async () => {
+  await Promise.all(detectors.map((d) => d.dispose()));
+});
+
+function modelFile(name: string, bytes: Uint8Array): string {
+  const path = join(dir, name);
+  writeFileSync(path, bytes);
+  return path;
+}
+
+/**
+ * Two objects in network-input pixels (64×64 input). The source frame is 128×96, so the
+ * letterbox scale is 0.5 and the image sits 8 px below the top: source = (input - pad) / 0.5.
+ */
+function layoutModel(layout: OutputLayout): string {
+  const objects = [
+    { cx: 32, cy: 32, w: 16, h: 8, classScores: [0, 0.875, 0, 0] }, // crack
+    { cx: 12, cy: 20, w: 8, h: 8, classScores: [0, 0, 0, 0.5] }, // stain
+  ];
+  const { dims, values } = encodeLayoutTensor(layout, objects, 4, 16);
+  return modelFile(
+    `${layout}.onnx`,
+    buildConstantOutputModel({
+      inputShape: [1, 3, 64, 64],
+      outputDims: dims,
+      outputValues: values,
+      metadata: ultralyticsMetadata(names, { imgsz: [64, 64], end2end: layout === 'end2end' }),
+    }),
+  );
+}
+
+const frame = { width: 128, height: 96, data: new Uint8Array(128 * 96 * 3).fill(90) };
+
+describe('OnnxDetector', () => {
+  for (const layout of ['yolov8', 'yolov8-transposed', 'yolov5', 'end2end'] as const) {
+    it(`loads a ${layout} model and returns boxes in frame pixels`, async () => {
+      const detector = new OnnxDetector({ threads: 1 });
+      detectors.push(detector);
+      const model = await detector.load(layoutModel(layout));
+      expect(model.layout).toBe(layout);
+      expect(model.classNames).toEqual(names);
+      expect([model.inputWidth, model.inputHeight]).toEqual([64, 64]);
+      expect(model.sha256).toMatch(/^[0-9a-f]{64}$/);
+      const { detections, timings } = await detector.detect(frame);
+      expect(detections).toEqual([
+        {
+          classId: 1,
+          className: 'crack',
+          confidence: 0.875,
+          box: { x1: 48, y1: 40, x2: 80, y2: 56 },
+        },
+        {
+          classId: 3,
+          className: 'stain',
+          confidence: 0.5,
+          box: { x1: 16, y1: 16, x2: 32, y2: 32 },
+        },
+      ]);
+      expect(timings.inferenceMs).toBeGreaterThanOrEqual(0);
+    });
+  }
+
+  it('keeps several frames in flight and answers each one', async () => {
+    const detector = new OnnxDetector({ threads: 1 });
+    detectors.push(detector);
+    await detector.load(layoutModel('yolov8'));
+    const results = await Promise.all(Array.from({ length: 6 }, () => detector.detect(frame)));
+    expect(results.map((r) => r.detections.length)).toEqual([2, 2, 2, 2, 2, 2]);
+  });
+
+  it('drops detections below the confidence threshold', async () => {
+    const detector = new OnnxDetector({ threads: 1 });
+    detectors.push(detector);
+    await detector.load(layoutModel('yolov8'));
+    const { detections } = await detector.detect(frame, { confThreshold: 0.6 });
+    expect(detections.map((d) => d.className)).toEqual(['crack']);
+  });
+
+  it('names the problem with each bad model', async () => {
+    const detector = new OnnxDetector({ threads: 1 });
+    detectors.push(detector);
+    await expect(detector.load(join(dir, 'missing.onnx'))).rejects.toMatchObject({
+      code: 'MODEL_NOT_FOUND',
+      message: expect.stringContaining('missing.onnx') as unknown,
+    });
+    await expect(detector.load(modelFile('text.onnx', buildNonOnnxFile()))).rejects.toMatchObject({
+      code: 'MODEL_NOT_ONNX',
+    });
+    await expect(detector.load(modelFile('cut.onnx', buildTruncatedModel()))).rejects.toMatchObject(
+      {
+        code: 'MODEL_NOT_ONNX',
+      },
+    );
+    await expect(
+      detector.load(modelFile('odd.onnx', buildUnsupportedLayoutModel(ultralyticsMetadata(names)))),
+    ).rejects.toMatchObject({ code: 'MODEL_LAYOUT_UNSUPPORTED' });
+    await expect(detector.detect(frame)).rejects.toMatchObject({ code: 'MODEL_NOT_FOUND' });
+  });
+
+  it('rejects a frame whose byte count does not match its size', async () => {
+    const detector = new OnnxDetector({ threads: 1 });
+    detectors.push(detector);
+    await detector.load(layoutModel('yolov8'));
+    await expect(
+      detector.detect({ width: 10, height: 10, data: new Uint8Array(10) }),
+    ).rejects.toMatchObject({
+      code: 'IMAGE_INVALID',
+    });
+  });
+});

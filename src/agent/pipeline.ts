@@ -1,0 +1,235 @@
+/**
+ * The inspection pipeline of one camera: source → bounded queue → motion gate → detector →
+ * frame result. Live sources (a rate is set) drop the oldest waiting frame when inference falls
+ * behind; file sources are read only as fast as they are processed, so none of their frames is
+ * lost. Up to `maxInFlight` frames are at the detector at once (the worker overlaps the next
+ * frame's preprocessing with the current run) and results are emitted in capture order.
+ *
+ * The pipeline never talks to a server: it hands each result to `onResult`, and the caller
+ * (the agent's outbox, the detect command) decides where it goes.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Detection, FrameResult } from '../shared/domain.js';
+import {
+  DEFAULT_DECISION_POLICY,
+  DEFAULT_UNCERTAIN_BAND,
+  decideFrame,
+  isUncertain,
+  type DecisionPolicy,
+  type UncertainBand,
+} from '../vision/decision.js';
+import { DEFAULT_DETECT_OPTIONS, type DetectOptions, type Detector } from '../vision/detector.js';
+import { computeFeatures } from '../vision/features.js';
+import { DropOldestQueue } from './frame-queue.js';
+import type { CapturedFrame, FrameSource } from './frame-source.js';
+import { LatencyWindow } from './latency-window.js';
+import { DEFAULT_MOTION_GATE, MotionGate, type MotionGateOptions } from './motion-gate.js';
+import { RateMeter } from './rate-meter.js';
+
+export interface PipelineOptions {
+  camera: string;
+  detect: DetectOptions;
+  uncertainBand: UncertainBand;
+  decision: DecisionPolicy;
+  motion: MotionGateOptions;
+  /** Frames waiting for the detector; beyond this the oldest is dropped (live sources). */
+  queueCapacity: number;
+  /** Frames at the detector at once. */
+  maxInFlight: number;
+}
+
+export const DEFAULT_PIPELINE_OPTIONS: PipelineOptions = {
+  camera: 'camera-1',
+  detect: DEFAULT_DETECT_OPTIONS,
+  uncertainBand: DEFAULT_UNCERTAIN_BAND,
+  decision: DEFAULT_DECISION_POLICY,
+  motion: DEFAULT_MOTION_GATE,
+  queueCapacity: 2,
+  maxInFlight: 2,
+};
+
+export interface PipelineStats {
+  camera: string;
+  modelVersion: string;
+  capturedFrames: number;
+  processedFrames: number;
+  /** Frames the motion gate let through without inference (result carried forward). */
+  skippedFrames: number;
+  /** Frames dropped because inference fell behind. */
+  droppedFrames: number;
+  cameraFps: number;
+  processFps: number;
+  skippedFps: number;
+  inferenceMsP50: number;
+  inferenceMsP99: number;
+  totalMsP50: number;
+  totalMsP99: number;
+  failedFrames: number;
+  uncertainFrames: number;
+}
+
+export type ResultHandler = (result: FrameResult, frame: CapturedFrame) => void | Promise<void>;
+
+interface Settled {
+  result: FrameResult;
+  frame: CapturedFrame;
+}
+
+export class InspectionPipeline {
+  private readonly options: PipelineOptions;
+  private readonly gate: MotionGate;
+  private readonly runId = randomUUID().slice(0, 8);
+  private readonly cameraMeter = new RateMeter();
+  private readonly processMeter = new RateMeter();
+  private readonly skipMeter = new RateMeter();
+  private readonly inferenceMs = new LatencyWindow();
+  private readonly totalMs = new LatencyWindow();
+  /** Detections of the latest frame sent to the detector (still frames carry them forward). */
+  private lastDetections: Promise<Detection[]> = Promise.resolve([]);
+  private processed = 0;
+  private skipped = 0;
+  private uncertainCount = 0;
+  private failed = 0;
+  private queue: DropOldestQueue<CapturedFrame> | null = null;
+
+  constructor(
+    private readonly source: FrameSource,
+    private readonly detector: Detector,
+    private readonly onResult: ResultHandler,
+    options: Partial<PipelineOptions> = {},
+  ) {
+    this.options = { ...DEFAULT_PIPELINE_OPTIONS, ...options };
+    this.gate = new MotionGate(this.options.motion);
+  }
+
+  stats(now = Date.now()): PipelineStats {
+    return {
+      camera: this.options.camera,
+      modelVersion: this.detector.model.version,
+      capturedFrames: this.cameraMeter.total,
+      processedFrames: this.processed,
+      skippedFrames: this.skipped,
+      droppedFrames: this.queue?.dropped ?? 0,
+      cameraFps: this.cameraMeter.rate(now),
+      processFps: this.processMeter.rate(now),
+      skippedFps: this.skipMeter.rate(now),
+      inferenceMsP50: this.inferenceMs.percentile(50),
+      inferenceMsP99: this.inferenceMs.percentile(99),
+      totalMsP50: this.totalMs.percentile(50),
+      totalMsP99: this.totalMs.percentile(99),
+      failedFrames: this.failed,
+      uncertainFrames: this.uncertainCount,
+    };
+  }
+
+  /**
+   * Runs until the source ends or `signal` aborts; resolves with the final stats. A source
+   * failure (an unreadable file) or a detector failure fails the run and stops the source.
+   */
+  async run(signal?: AbortSignal): Promise<PipelineStats> {
+    const queue = new DropOldestQueue<CapturedFrame>(this.options.queueCapacity);
+    this.queue = queue;
+    const stopSource = new AbortController();
+    const onAbort = () => stopSource.abort();
+    if (signal?.aborted) stopSource.abort();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const live = this.source.live;
+    const producer = (async (): Promise<Error | null> => {
+      try {
+        for await (const frame of this.source.frames(stopSource.signal)) {
+          if (!live) await queue.waitForSpace();
+          if (stopSource.signal.aborted) break;
+          queue.push(frame);
+          this.cameraMeter.mark();
+        }
+        return null;
+      } catch (error) {
+        return error instanceof Error ? error : new Error(String(error));
+      } finally {
+        queue.close();
+      }
+    })();
+    const inFlight: Promise<Settled>[] = [];
+    try {
+      for (;;) {
+        const frame = await queue.take();
+        if (frame === null) break;
+        inFlight.push(this.process(frame));
+        while (inFlight.length >= this.options.maxInFlight) await this.emit(inFlight.shift());
+      }
+      while (inFlight.length > 0) await this.emit(inFlight.shift());
+    } catch (error) {
+      stopSource.abort();
+      queue.close();
+      // Settle what is still at the detector so nothing rejects unobserved.
+      await Promise.allSettled(inFlight);
+      await producer;
+      throw error;
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+    }
+    const failure = await producer;
+    if (failure) throw failure;
+    return this.stats();
+  }
+
+  private async emit(pending: Promise<Settled> | undefined): Promise<void> {
+    if (!pending) return;
+    const { result, frame } = await pending;
+    await this.onResult(result, frame);
+  }
+
+  private async process(frame: CapturedFrame): Promise<Settled> {
+    const dispatchedAt = Date.now();
+    const verdict = this.gate.check(frame.image, frame.capturedAt);
+    const features = computeFeatures(frame.image);
+    let detections: Detection[];
+    let inferred: boolean;
+    let timings = { preprocessMs: 0, inferenceMs: 0, postprocessMs: 0 };
+    if (verdict === 'still') {
+      this.skipped++;
+      this.skipMeter.mark();
+      detections = await this.lastDetections;
+      inferred = false;
+    } else {
+      const pending = this.detector.detect(frame.image, this.options.detect);
+      this.lastDetections = pending.then(
+        (output) => output.detections,
+        () => [],
+      );
+      const output = await pending;
+      detections = output.detections;
+      timings = output.timings;
+      inferred = true;
+      this.processed++;
+      this.processMeter.mark();
+      this.inferenceMs.add(timings.inferenceMs);
+    }
+    const doneAt = Date.now();
+    const result: FrameResult = {
+      id: `${this.runId}-${frame.index}`,
+      camera: this.options.camera,
+      frameIndex: frame.index,
+      capturedAt: frame.capturedAt,
+      width: frame.image.width,
+      height: frame.image.height,
+      detections,
+      uncertain: isUncertain(detections, this.options.uncertainBand),
+      decision: decideFrame(detections, this.options.decision),
+      features,
+      latencies: {
+        queueMs: Math.max(0, dispatchedAt - frame.capturedAt),
+        preprocessMs: timings.preprocessMs,
+        inferenceMs: timings.inferenceMs,
+        postprocessMs: timings.postprocessMs,
+        totalMs: Math.max(0, doneAt - frame.capturedAt),
+      },
+      modelVersion: this.detector.model.version,
+      inferred,
+    };
+    this.totalMs.add(result.latencies.totalMs);
+    if (result.uncertain) this.uncertainCount++;
+    if (result.decision === 'FAIL') this.failed++;
+    return { result, frame };
+  }
+}

@@ -1,0 +1,30 @@
+/**
+ * Configuration shared by every VisionLoop process that runs models or sources: where data
+ * lives, which Python and ffmpeg to use, and ONNX Runtime threading. Command-line flags
+ * override these; these override the defaults.
+ */
+import { z } from 'zod';
+import { envBoolean, parseEnv } from './parse-env.js';
+
+const runtimeEnvSchema = z.object({
+  /** Root of local state (databases, blobs, outboxes). */
+  VISIONLOOP_DATA_DIR: z.string().min(1).default('./data'),
+  /** Python interpreter for the trainer; must be able to `import torch`. */
+  VISIONLOOP_PYTHON: z.string().min(1).optional(),
+  /** ffmpeg binary for video, RTSP and V4L2 sources. */
+  VISIONLOOP_FFMPEG: z.string().min(1).optional(),
+  /** ONNX Runtime intra-op threads; 0 = one per core. */
+  VISIONLOOP_THREADS: z.coerce.number().int().min(0).max(256).default(0),
+  /** Let ONNX Runtime's idle threads spin (lower latency, more CPU). */
+  VISIONLOOP_ORT_SPINNING: envBoolean.default(false),
+  /** The model `detect` and `up` use when none is given (default: the shipped seed model). */
+  VISIONLOOP_MODEL: z.string().min(1).optional(),
+});
+
+export type RuntimeConfig = Readonly<z.output<typeof runtimeEnvSchema>>;
+
+export function loadRuntimeConfig(
+  env: Record<string, string | undefined> = process.env,
+): RuntimeConfig {
+  return parseEnv(runtimeEnvSchema, env);
+}

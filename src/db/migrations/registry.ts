@@ -1,0 +1,18 @@
+/**
+ * The static, ordered list of every schema migration. A new migration is a new file appended
+ * here with the next number; released entries are never edited, reordered or removed (the
+ * database records their names). Static imports, no directory scan: works from dist/ and in
+ * bundles.
+ */
+import { coreIngestMigration } from './0001-core-ingest.js';
+import { labelingMigration } from './0002-labeling.js';
+import { driftMigration } from './0003-drift.js';
+import { registryJobsMigration } from './0004-registry-jobs.js';
+import type { SchemaMigration } from './migration.js';
+
+export const MIGRATIONS: readonly SchemaMigration[] = [
+  coreIngestMigration,
+  labelingMigration,
+  driftMigration,
+  registryJobsMigration,
+];

@@ -1,0 +1,223 @@
+/**
+ * The trainer process contract (DESIGN.md §4), TypeScript side: find a Python that can import
+ * PyTorch, spawn `python -m visionloop_trainer train …`, stream its JSON-lines progress, and
+ * cancel it with SIGTERM. Nothing here imports or interprets Python; the trainer is a black
+ * box behind its command line, its stdout events and its exit code.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { VisionLoopError } from '../shared/errors.js';
+
+/** The trainer's Python package root (holds `visionloop_trainer/`). */
+export const TRAINER_ROOT = fileURLToPath(new URL('../../trainer', import.meta.url));
+
+export interface TrainerEpochEvent {
+  event: 'epoch';
+  epoch: number;
+  epochs: number;
+  loss: number;
+  elapsed_s: number;
+  [key: string]: unknown;
+}
+
+export interface TrainerDoneEvent {
+  event: 'done';
+  model: string;
+  weights: string;
+  metrics: Record<string, unknown>;
+  elapsed_s: number;
+  [key: string]: unknown;
+}
+
+export type TrainerEvent =
+  | TrainerEpochEvent
+  | TrainerDoneEvent
+  | { event: 'start'; [key: string]: unknown }
+  | { event: 'error'; message: string; [key: string]: unknown }
+  | { event: 'cancelled'; [key: string]: unknown }
+  | { event: string; [key: string]: unknown };
+
+export interface TrainRequest {
+  data: string;
+  out: string;
+  base?: string;
+  epochs?: number;
+  imgsz?: number;
+  batch?: number;
+  seed?: number;
+  workers?: number;
+  threads?: number;
+  lr?: number;
+  datasetHash?: string;
+  parentVersion?: string;
+  version?: string;
+  /** Extra raw flags, passed through. */
+  extraArgs?: string[];
+}
+
+export interface TrainerRunOptions {
+  onEvent?: (event: TrainerEvent) => void;
+  /** Human log lines from the trainer's stderr. */
+  onLog?: (line: string) => void;
+  signal?: AbortSignal;
+}
+
+const REQUIRED_MODULES = 'import torch, numpy, PIL, onnx';
+let cachedPython: string | null = null;
+
+/**
+ * The first interpreter that can import PyTorch (and numpy, PIL, onnx): `preferred`
+ * (VISIONLOOP_PYTHON), then /usr/bin/python3 (Debian's python3-torch is visible only there),
+ * then `python3` on PATH. Throws TRAINER_UNAVAILABLE saying how to install PyTorch.
+ */
+export function findPython(preferred?: string): string {
+  if (cachedPython && !preferred) return cachedPython;
+  const candidates = [preferred, '/usr/bin/python3', 'python3'].filter(
+    (candidate): candidate is string => typeof candidate === 'string' && candidate.length > 0,
+  );
+  const tried: string[] = [];
+  for (const candidate of candidates) {
+    if (candidate.includes('/') && !existsSync(candidate)) {
+      tried.push(`${candidate} (not found)`);
+      continue;
+    }
+    const probe = spawnSync(candidate, ['-c', REQUIRED_MODULES], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    if (probe.status === 0) {
+      if (!preferred) cachedPython = candidate;
+      return candidate;
+    }
+    const reason = probe.error
+      ? probe.error.message
+      : (probe.stderr.trim().split('\n').pop() ?? 'failed');
+    tried.push(`${candidate} (${reason})`);
+  }
+  throw new VisionLoopError(
+    'TRAINER_UNAVAILABLE',
+    `no Python with PyTorch found (tried ${tried.join('; ')}). Install it with: ` +
+      'sudo apt-get install -y python3-torch python3-numpy python3-pil python3-onnx ' +
+      '(or set VISIONLOOP_PYTHON to an interpreter that can import torch, numpy, PIL and onnx)',
+  );
+}
+
+export function trainerArgs(request: TrainRequest): string[] {
+  const args = ['-m', 'visionloop_trainer', 'train', '--data', request.data, '--out', request.out];
+  const optional: [string, string | number | undefined][] = [
+    ['--base', request.base],
+    ['--epochs', request.epochs],
+    ['--imgsz', request.imgsz],
+    ['--batch', request.batch],
+    ['--seed', request.seed],
+    ['--workers', request.workers],
+    ['--threads', request.threads],
+    ['--lr', request.lr],
+    ['--dataset-hash', request.datasetHash],
+    ['--parent-version', request.parentVersion],
+    ['--version', request.version],
+  ];
+  for (const [flag, value] of optional) if (value !== undefined) args.push(flag, String(value));
+  return [...args, ...(request.extraArgs ?? [])];
+}
+
+/** Runs one training to completion; resolves with the `done` event. */
+export function runTrainer(
+  python: string,
+  request: TrainRequest,
+  options: TrainerRunOptions = {},
+): Promise<TrainerDoneEvent> {
+  return new Promise<TrainerDoneEvent>((resolve, reject) => {
+    if (options.signal?.aborted) {
+      reject(new VisionLoopError('TRAINING_CANCELLED', 'training was cancelled before it started'));
+      return;
+    }
+    const child = spawn(python, trainerArgs(request), {
+      cwd: TRAINER_ROOT,
+      env: { ...process.env, PYTHONPATH: TRAINER_ROOT, PYTHONUNBUFFERED: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let done: TrainerDoneEvent | null = null;
+    let errorMessage: string | null = null;
+    let cancelled = false;
+    const stderrTail: string[] = [];
+    let killTimer: NodeJS.Timeout | null = null;
+
+    const onAbort = () => {
+      cancelled = true;
+      child.kill('SIGTERM');
+      killTimer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+    };
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+
+    const lines = (stream: NodeJS.ReadableStream, onLine: (line: string) => void) => {
+      let buffered = '';
+      stream.setEncoding('utf8');
+      stream.on('data', (chunk: string) => {
+        buffered += chunk;
+        let newline = buffered.indexOf('\n');
+        while (newline >= 0) {
+          onLine(buffered.slice(0, newline));
+          buffered = buffered.slice(newline + 1);
+          newline = buffered.indexOf('\n');
+        }
+      });
+      stream.on('end', () => {
+        if (buffered.length > 0) onLine(buffered);
+      });
+    };
+
+    lines(child.stdout, (line) => {
+      const trimmed = line.trim();
+      if (!trimmed) return;
+      let event: TrainerEvent;
+      try {
+        event = JSON.parse(trimmed) as TrainerEvent;
+      } catch {
+        options.onLog?.(trimmed);
+        return;
+      }
+      if (typeof event !== 'object' || event === null || typeof event.event !== 'string') return;
+      if (event.event === 'done') done = event as TrainerDoneEvent;
+      if (event.event === 'error') {
+        const message = (event as { message?: unknown }).message;
+        errorMessage = typeof message === 'string' ? message : 'unknown error';
+      }
+      if (event.event === 'cancelled') cancelled = true;
+      options.onEvent?.(event);
+    });
+    lines(child.stderr, (line) => {
+      stderrTail.push(line);
+      if (stderrTail.length > 40) stderrTail.shift();
+      options.onLog?.(line);
+    });
+
+    child.on('error', (error) => {
+      options.signal?.removeEventListener('abort', onAbort);
+      reject(
+        new VisionLoopError('TRAINER_UNAVAILABLE', `could not start ${python}: ${error.message}`, {
+          cause: error,
+        }),
+      );
+    });
+    child.on('close', (code, signal) => {
+      options.signal?.removeEventListener('abort', onAbort);
+      if (killTimer) clearTimeout(killTimer);
+      if (cancelled) {
+        reject(new VisionLoopError('TRAINING_CANCELLED', 'training was cancelled'));
+      } else if (code === 0 && done) {
+        resolve(done);
+      } else {
+        const detail =
+          errorMessage ??
+          (stderrTail
+            .filter((l) => l.trim())
+            .slice(-5)
+            .join('\n') ||
+            `exited with ${signal ? `signal ${signal}` : `code ${code}`} and no error message`);
+        reject(new VisionLoopError('TRAINER_FAILED', `the trainer failed: ${detail}`));
+      }
+    });
+  });
+}
