@@ -194,7 +194,7 @@ async function detect(
   const buffer = await acquireBuffer(model);
   try {
     const t0 = performance.now();
-    buffer.transform = await letterboxToTensor(
+    buffer.transform = letterboxToTensor(
       { width, height, data },
       info.inputWidth,
       info.inputHeight,

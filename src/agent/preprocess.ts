@@ -1,77 +1,46 @@
 /**
- * Frame → network input: letterbox (Ultralytics' contract, gray 114) with sharp, then HWC uint8
- * → CHW float32 in 0..1 into a buffer the caller owns and reuses. Must match the trainer's
- * preprocessing (trainer/visionloop_trainer: PIL bilinear resize, same padding); the golden
- * test in preprocess.test.ts holds the two together.
+ * Frame → network input: Ultralytics' letterbox (gray 114 padding) with the trainer's exact
+ * bilinear resize (src/vision/resize.ts), written straight into a CHW float32 tensor in 0..1
+ * that the caller owns and reuses. The golden test in preprocess.test.ts holds serving and
+ * training together byte for byte.
  */
-import sharp from 'sharp';
 import type { RgbImage } from '../vision/image.js';
 import { computeLetterbox, LETTERBOX_FILL, type LetterboxTransform } from '../vision/letterbox.js';
+import { resizeIntoTensor } from '../vision/resize.js';
 
 const PAD_VALUE = LETTERBOX_FILL / 255;
-const INV_255 = 1 / 255;
 
-/** Resizes an RGB image with sharp's bilinear kernel (the trainer uses PIL's bilinear). */
-export async function resizeRgb(image: RgbImage, width: number, height: number): Promise<RgbImage> {
-  if (image.width === width && image.height === height) return image;
-  const data = await sharp(image.data, {
-    raw: { width: image.width, height: image.height, channels: 3 },
-  })
-    .resize(width, height, { kernel: 'linear', fit: 'fill' })
-    .raw()
-    .toBuffer();
-  return { width, height, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
+function sameGeometry(a: LetterboxTransform | null, b: LetterboxTransform): boolean {
+  return (
+    a !== null &&
+    a.inputWidth === b.inputWidth &&
+    a.inputHeight === b.inputHeight &&
+    a.padLeft === b.padLeft &&
+    a.padTop === b.padTop &&
+    a.resizedWidth === b.resizedWidth &&
+    a.resizedHeight === b.resizedHeight
+  );
 }
 
 /**
- * Writes a letterboxed CHW float tensor. `tensor` must hold 3 × inputWidth × inputHeight floats.
- * The padding is rewritten only when the letterbox geometry changed since the last call with
- * the same buffer (`previous`), since only the image region changes between frames.
+ * Letterboxes `image` into `tensor` (3 × inputHeight × inputWidth floats) and returns the
+ * transform that maps boxes back. The padding is rewritten only when the geometry differs
+ * from `previous` (the last transform written into the same tensor): between frames of one
+ * camera only the image region changes.
  */
-export function writeLetterboxTensor(
-  resized: RgbImage,
-  transform: LetterboxTransform,
-  tensor: Float32Array,
-  previous: LetterboxTransform | null,
-): void {
-  const { inputWidth, inputHeight, padLeft, padTop } = transform;
-  const plane = inputWidth * inputHeight;
-  if (tensor.length !== plane * 3) {
-    throw new RangeError(`tensor holds ${tensor.length} floats, expected ${plane * 3}`);
-  }
-  const sameGeometry =
-    previous !== null &&
-    previous.inputWidth === inputWidth &&
-    previous.inputHeight === inputHeight &&
-    previous.padLeft === padLeft &&
-    previous.padTop === padTop &&
-    previous.resizedWidth === transform.resizedWidth &&
-    previous.resizedHeight === transform.resizedHeight;
-  if (!sameGeometry) tensor.fill(PAD_VALUE);
-  const src = resized.data;
-  const w = resized.width;
-  for (let y = 0; y < resized.height; y++) {
-    let s = y * w * 3;
-    let d = (y + padTop) * inputWidth + padLeft;
-    const end = d + w;
-    for (; d < end; d++, s += 3) {
-      tensor[d] = (src[s] ?? 0) * INV_255;
-      tensor[d + plane] = (src[s + 1] ?? 0) * INV_255;
-      tensor[d + 2 * plane] = (src[s + 2] ?? 0) * INV_255;
-    }
-  }
-}
-
-/** Letterboxes `image` into `tensor`; returns the transform that maps boxes back. */
-export async function letterboxToTensor(
+export function letterboxToTensor(
   image: RgbImage,
   inputWidth: number,
   inputHeight: number,
   tensor: Float32Array,
   previous: LetterboxTransform | null = null,
-): Promise<LetterboxTransform> {
+): LetterboxTransform {
+  const expected = 3 * inputWidth * inputHeight;
+  if (tensor.length !== expected) {
+    throw new RangeError(`tensor holds ${tensor.length} floats, expected ${expected}`);
+  }
   const transform = computeLetterbox(image.width, image.height, inputWidth, inputHeight);
-  const resized = await resizeRgb(image, transform.resizedWidth, transform.resizedHeight);
-  writeLetterboxTensor(resized, transform, tensor, previous);
+  if (!sameGeometry(previous, transform)) tensor.fill(PAD_VALUE);
+  resizeIntoTensor(image, transform, tensor);
   return transform;
 }

@@ -6,9 +6,14 @@
 import { Command, CommanderError } from 'commander';
 import { loadRuntimeConfig } from '../config/runtime.config.js';
 import { createEvaluation } from '../main/evaluation.main.js';
+import { registerAgentCommands } from './agent.command.js';
+import { registerDbCommands } from './db.command.js';
 import { registerDetectCommands } from './detect.command.js';
 import { registerEvalCommands } from './eval.command.js';
+import { registerServerCommands } from './server.command.js';
 import { registerSynthCommands } from './synth.command.js';
+import { registerTokenCommands } from './token.command.js';
+import { registerTrainCommands } from './train.command.js';
 import { formatError } from './output.js';
 import { registerUpCommands } from './up.command.js';
 
@@ -21,9 +26,14 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   registerUpCommands(program);
+  registerServerCommands(program);
+  registerAgentCommands(program);
   registerDetectCommands(program);
   registerEvalCommands(program, createEvaluation(loadRuntimeConfig()));
   registerSynthCommands(program);
+  registerTrainCommands(program);
+  registerTokenCommands(program);
+  registerDbCommands(program);
   return program;
 }
 

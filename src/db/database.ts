@@ -50,6 +50,11 @@ export interface DatabaseHandle {
   readonly location: string;
   /** Closes the connection or pool. Safe to call more than once. */
   close(): Promise<void>;
+  /**
+   * SQLite only: the better-sqlite3 connection under Kysely, for hot paths that need a
+   * statement prepared once (ingest). Use it only while no Kysely transaction is open.
+   */
+  readonly sqlite?: BetterSqlite3.Database;
 }
 
 export type DatabaseLocation =
@@ -164,7 +169,7 @@ function openSqlite(path: string, options: OpenDatabaseOptions): DatabaseHandle 
     );
   }
   const db = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: sqlite }) });
-  return { db, dialect: 'sqlite', location: path, close: closeOnce(() => db.destroy()) };
+  return { db, dialect: 'sqlite', location: path, sqlite, close: closeOnce(() => db.destroy()) };
 }
 
 class ImmediateSqliteDriver extends SqliteDriver {

@@ -1,0 +1,208 @@
+/**
+ * `visionloop train`: runs the PyTorch trainer on a YOLO data set (or the seed recipe), with a
+ * progress bar (epoch, loss, ETA), Ctrl-C to cancel, and the evaluation table at the end.
+ */
+import { join, resolve } from 'node:path';
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { loadRuntimeConfig } from '../config/runtime.config.js';
+import {
+  runSeedRecipe,
+  SEED_MODEL_DIR,
+  SEED_RECIPE,
+  trainAndEvaluate,
+} from '../main/train.main.js';
+import type { TrainerEvent } from '../repositories/trainer-process.js';
+import { formatEvaluation } from './eval.command.js';
+import { formatTable, ProgressDisplay } from './output.js';
+import { parseIntegerInRange, parseNumberInRange } from './parse-options.js';
+
+interface TrainFlags {
+  data?: string;
+  out?: string;
+  base?: string;
+  recipe?: string;
+  epochs?: number;
+  imgsz?: number;
+  batch?: number;
+  seed?: number;
+  lr?: number;
+  threads?: number;
+  arch?: string;
+  freezeBackbone?: boolean;
+  verbose?: boolean;
+  workDir?: string;
+}
+
+function parseImgsz(value: string): number {
+  const size = parseIntegerInRange(32, 2048)(value);
+  if (size % 32 !== 0) throw new InvalidArgumentError(`must be a multiple of 32, got ${size}`);
+  return size;
+}
+
+/** Progress bar fed by trainer events; plain lines when stderr is not a terminal. */
+function trainerProgress(): { onEvent: (event: TrainerEvent) => void; done: () => void } {
+  const progress = new ProgressDisplay('training');
+  return {
+    onEvent: (event) => {
+      if (event.event !== 'epoch') return;
+      const epoch = Number(event.epoch);
+      const epochs = Number(event.epochs);
+      const loss = Number(event.loss);
+      const map =
+        typeof event.val_map50 === 'number' ? ` val mAP50 ${event.val_map50.toFixed(3)}` : '';
+      progress.update({
+        current: epoch,
+        total: epochs,
+        detail: `epoch ${epoch}/${epochs} loss ${loss.toFixed(3)}${map}`,
+      });
+    },
+    done: () => progress.done(),
+  };
+}
+
+function cancelOnSignals(): { signal: AbortSignal; release: () => void } {
+  const controller = new AbortController();
+  const cancel = () => {
+    process.stderr.write('\ncancelling: stopping the trainer…\n');
+    controller.abort();
+  };
+  process.once('SIGINT', cancel);
+  process.once('SIGTERM', cancel);
+  return {
+    signal: controller.signal,
+    release: () => {
+      process.off('SIGINT', cancel);
+      process.off('SIGTERM', cancel);
+    },
+  };
+}
+
+async function runTrain(flags: TrainFlags, command: Command): Promise<void> {
+  const config = loadRuntimeConfig();
+  const verboseLog = flags.verbose
+    ? (line: string) => process.stderr.write(`${line}\n`)
+    : undefined;
+  const { signal, release } = cancelOnSignals();
+  const progress = trainerProgress();
+  try {
+    if (flags.recipe !== undefined) {
+      if (flags.recipe !== 'seed')
+        command.error(`error: unknown recipe '${flags.recipe}' (known: seed)`, { exitCode: 2 });
+      const outDir = resolve(flags.out ?? SEED_MODEL_DIR);
+      const workDir = resolve(flags.workDir ?? join(config.VISIONLOOP_DATA_DIR, 'recipes', 'seed'));
+      const result = await runSeedRecipe(
+        config,
+        { outDir, workDir },
+        {
+          onEvent: progress.onEvent,
+          onLog: verboseLog,
+          onStage: (stage) => {
+            progress.done();
+            process.stderr.write(`${stage}\n`);
+          },
+          signal,
+        },
+      );
+      progress.done();
+      const rows = Object.entries(result.perPreset).map(([preset, r]) => [
+        preset,
+        r.images,
+        r.map50.toFixed(3),
+        r.map50_95.toFixed(3),
+        r.precision.toFixed(3),
+        r.recall.toFixed(3),
+      ]);
+      process.stdout.write(
+        `seed model written to ${outDir} (trained in ${Math.round(result.trainingSeconds)} s)\n\n` +
+          `${formatTable(['preset', 'images', 'mAP50', 'mAP50-95', 'P', 'R'], rows)}\n`,
+      );
+      return;
+    }
+    if (!flags.data || !flags.out) {
+      command.error('error: give --data DIR and --out DIR, or --recipe seed', { exitCode: 2 });
+    }
+    const outcome = await trainAndEvaluate(
+      config,
+      {
+        data: resolve(flags.data),
+        out: resolve(flags.out),
+        base: flags.base,
+        epochs: flags.epochs,
+        imgsz: flags.imgsz,
+        batch: flags.batch,
+        seed: flags.seed,
+        lr: flags.lr,
+        threads: flags.threads,
+        extraArgs: [
+          ...(flags.arch ? ['--model', flags.arch] : []),
+          ...(flags.freezeBackbone ? ['--freeze-backbone'] : []),
+        ],
+      },
+      {
+        onEvent: progress.onEvent,
+        onLog: verboseLog,
+        onStage: (stage) => {
+          progress.done();
+          if (stage === 'evaluating') process.stderr.write('evaluating on the val split…\n');
+        },
+        signal,
+      },
+    );
+    progress.done();
+    process.stdout.write(
+      `model written to ${outcome.modelPath} (weights ${outcome.weightsPath}), trained in ${Math.round(
+        Number(outcome.done.elapsed_s),
+      )} s\n\n${formatEvaluation(outcome.evaluation)}\n`,
+    );
+  } finally {
+    progress.done();
+    release();
+  }
+}
+
+export function registerTrainCommands(program: Command): void {
+  program
+    .command('train')
+    .description(
+      'Train a detector with the built-in PyTorch trainer on a YOLO data set (or reproduce the seed model with --recipe seed), then evaluate it.',
+    )
+    .option('-d, --data <dir>', 'YOLO data set: a directory with data.yaml')
+    .option(
+      '-o, --out <dir>',
+      `output directory for model.onnx, weights.pt, metrics.json (--recipe seed: default ${SEED_MODEL_DIR})`,
+    )
+    .option(
+      '-b, --base <path>',
+      'warm-start from weights.pt, or a model.onnx / directory with weights.pt beside it',
+    )
+    .option(
+      '--recipe <name>',
+      `a built-in recipe: seed (${SEED_RECIPE.trainFrames} nominal frames, ${SEED_RECIPE.trainer.epochs} epochs, from scratch)`,
+    )
+    .option(
+      '--work-dir <dir>',
+      'where the recipe keeps its generated data sets (default: $VISIONLOOP_DATA_DIR/recipes/seed)',
+    )
+    .option('--epochs <n>', 'training epochs (trainer default 30)', parseIntegerInRange(1, 10_000))
+    .option('--imgsz <n>', 'square network input size, a multiple of 32 (default 320)', parseImgsz)
+    .option('--batch <n>', 'batch size (default 16)', parseIntegerInRange(1, 1024))
+    .option(
+      '--seed <n>',
+      'random seed; same seed, same data → same weights (default 0)',
+      parseIntegerInRange(0, 2 ** 31 - 1),
+    )
+    .option(
+      '--lr <x>',
+      'peak learning rate (default 2e-3 from scratch, 5e-4 with --base)',
+      parseNumberInRange(1e-7, 1),
+    )
+    .option('--threads <n>', 'PyTorch threads (default 2)', parseIntegerInRange(1, 256))
+    .addOption(
+      new Option('--arch <size>', 'architecture when training from scratch').choices(['n', 's']),
+    )
+    .option('--freeze-backbone', 'train only the neck and heads (warm starts)')
+    .option('-v, --verbose', "show the trainer's log lines")
+    .action(async function (this: Command, flags: TrainFlags) {
+      await runTrain(flags, this);
+    });
+}

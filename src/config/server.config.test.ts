@@ -1,0 +1,79 @@
+import { describe, expect, it } from 'vitest';
+import { isVisionLoopError } from '../shared/errors.js';
+import { loadServerConfig, sqliteUrlFor } from './server.config.js';
+
+describe('loadServerConfig', () => {
+  it('derives every path from the data directory by default', () => {
+    const config = loadServerConfig({}, {}, '/srv/vl');
+    expect(config).toMatchObject({
+      dataDir: '/srv/vl/data',
+      databaseUrl: 'sqlite:///srv/vl/data/visionloop.db',
+      blobDir: '/srv/vl/data/blobs',
+      adminTokenFile: '/srv/vl/data/admin-token',
+      host: '127.0.0.1',
+      port: 8080,
+      bodyLimitBytes: 16 * 1024 * 1024,
+      frameLimitBytes: 8 * 1024 * 1024,
+      logLevel: 'info',
+      heartbeatIntervalMs: 10_000,
+      loopbackReads: true,
+      recentWindowMs: 600_000,
+    });
+    expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it('lets flags override the environment, and the data dir move the derived paths', () => {
+    const config = loadServerConfig(
+      {
+        HOST: '0.0.0.0',
+        PORT: '9000',
+        VISIONLOOP_DATA_DIR: '/var/a',
+        DATABASE_URL: 'postgres://x@h/db',
+      },
+      { port: 0, dataDir: 'rel' },
+      '/home/u',
+    );
+    expect(config.host).toBe('0.0.0.0');
+    expect(config.port).toBe(0);
+    expect(config.dataDir).toBe('/home/u/rel');
+    expect(config.blobDir).toBe('/home/u/rel/blobs');
+    expect(config.databaseUrl).toBe('postgres://x@h/db');
+  });
+
+  it('resolves explicit blob and token paths against the working directory', () => {
+    const config = loadServerConfig(
+      {
+        VISIONLOOP_BLOB_DIR: 'b',
+        VISIONLOOP_ADMIN_TOKEN_FILE: '/etc/vl/token',
+        VISIONLOOP_LOOPBACK_READS: 'off',
+      },
+      {},
+      '/w',
+    );
+    expect(config.blobDir).toBe('/w/b');
+    expect(config.adminTokenFile).toBe('/etc/vl/token');
+    expect(config.loopbackReads).toBe(false);
+  });
+
+  it('lists every problem at once', () => {
+    let caught: unknown;
+    try {
+      loadServerConfig({
+        PORT: '70000',
+        VISIONLOOP_LOG_LEVEL: 'loud',
+        VISIONLOOP_BODY_LIMIT_BYTES: '5',
+      });
+    } catch (error) {
+      caught = error;
+    }
+    expect(isVisionLoopError(caught) && caught.code).toBe('CONFIG_INVALID');
+    const message = caught instanceof Error ? caught.message : '';
+    expect(message).toContain('PORT');
+    expect(message).toContain('VISIONLOOP_LOG_LEVEL');
+    expect(message).toContain('VISIONLOOP_BODY_LIMIT_BYTES');
+  });
+
+  it('escapes URL-significant characters in the default SQLite path', () => {
+    expect(sqliteUrlFor('/data/a#b?c%d.db')).toBe('sqlite:///data/a%23b%3Fc%25d.db');
+  });
+});

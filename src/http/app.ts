@@ -1,0 +1,314 @@
+/**
+ * `buildApp(services, options)`: the Fastify application, separate from `listen()` so tests
+ * drive it with `app.inject()`.
+ *
+ * - zod schemas validate every body, query and param and generate the OpenAPI document
+ *   (`/docs` for people, `/docs/json` for tools);
+ * - one error handler answers every failure as `{"error":{"code","message"}}`: bad input is
+ *   always a 4xx with a catalogue code, only the server's own faults are 500s (logged, with a
+ *   generic message);
+ * - every route must declare `config.access` (route-access.ts); a route without one stops the
+ *   app from starting, and the auth plugin enforces the declaration;
+ * - route areas are plugins registered from one list, `ROUTE_PLUGINS`.
+ *
+ * It never listens, opens databases or reads the environment: src/main does.
+ */
+import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
+import Fastify, { LogController } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyServerOptions } from 'fastify';
+import {
+  hasZodFastifySchemaValidationErrors,
+  jsonSchemaTransform,
+  jsonSchemaTransformObject,
+  serializerCompiler,
+  validatorCompiler,
+} from 'fastify-type-provider-zod';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { AgentRegistryService } from '../services/agent-registry.service.js';
+import type { AuthService } from '../services/auth.service.js';
+import type { EventBus } from '../services/event-bus.js';
+import type { FrameService } from '../services/frame.service.js';
+import type { HealthService } from '../services/health.service.js';
+import type { IngestService } from '../services/ingest.service.js';
+import type { InspectionLogService } from '../services/inspection-log.service.js';
+import type { MetricsService } from '../services/metrics.service.js';
+import type { PrometheusService } from '../services/prometheus.service.js';
+import type { ErrorBody } from '../shared/api/common.js';
+import type { ErrorCode } from '../shared/errors.js';
+import { isVisionLoopError } from '../shared/errors.js';
+import { registerAuth } from './auth.plugin.js';
+import type { RouteAccess } from './route-access.js';
+import { agentsRoutes } from './routes/agents.routes.js';
+import { eventsRoutes } from './routes/events.routes.js';
+import { framesRoutes } from './routes/frames.routes.js';
+import { healthRoutes } from './routes/health.routes.js';
+import { ingestRoutes } from './routes/ingest.routes.js';
+import { inspectionLogsRoutes } from './routes/inspection-logs.routes.js';
+import { metricsRoutes } from './routes/metrics.routes.js';
+import { modelStatusRoutes } from './routes/model-status.routes.js';
+import { prometheusRoutes } from './routes/prometheus.routes.js';
+import { tokensRoutes } from './routes/tokens.routes.js';
+
+/** Everything the routes call. Built by the composition root (src/main/server.main.ts). */
+export interface AppServices {
+  auth: AuthService;
+  ingest: IngestService;
+  frames: FrameService;
+  agents: AgentRegistryService;
+  inspectionLogs: InspectionLogService;
+  health: HealthService;
+  metrics: MetricsService;
+  prometheus: PrometheusService;
+  events: EventBus;
+}
+
+/** Limits route plugins apply to their own routes. */
+export interface RouteLimits {
+  /** Largest frame upload, bytes. */
+  frameBytes: number;
+}
+
+/** What every route plugin is registered with. */
+export interface RoutePluginOptions {
+  services: AppServices;
+  limits: RouteLimits;
+}
+
+export type RoutePlugin = FastifyPluginAsyncZod<RoutePluginOptions>;
+
+/** Every route area, in registration order. Add a plugin here and a row to the auth matrix. */
+export const ROUTE_PLUGINS: readonly RoutePlugin[] = [
+  healthRoutes,
+  modelStatusRoutes,
+  ingestRoutes,
+  framesRoutes,
+  agentsRoutes,
+  inspectionLogsRoutes,
+  tokensRoutes,
+  // Observability (metrics JSON, Prometheus text, server-sent events).
+  metricsRoutes,
+  prometheusRoutes,
+  eventsRoutes,
+];
+
+export const DOCS_PREFIX = '/docs';
+
+export interface AppOptions {
+  /** The server's version, shown in the OpenAPI document and health. */
+  serverVersion: string;
+  /** Largest JSON body, bytes. */
+  bodyLimitBytes: number;
+  /** Largest frame upload, bytes. */
+  frameLimitBytes: number;
+  /** Let loopback callers read `openOnLoopback` routes without a token. */
+  loopbackReads: boolean;
+  /** Fastify's logger: false (tests), or pino options. Default false. */
+  logger?: FastifyServerOptions['logger'];
+}
+
+/** A route as registered, with its access declaration (for the auth-matrix test and docs). */
+export interface RegisteredRoute {
+  method: string;
+  url: string;
+  access: RouteAccess;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Every route with its access declaration, in registration order. */
+    readonly routeCatalogue: readonly RegisteredRoute[];
+  }
+}
+
+interface ClassifiedError {
+  status: number;
+  code: ErrorCode;
+  message: string;
+}
+
+const STATUS_CODES: Partial<Record<number, ErrorCode>> = {
+  401: 'UNAUTHENTICATED',
+  403: 'FORBIDDEN',
+  404: 'NOT_FOUND',
+  409: 'CONFLICT',
+  413: 'PAYLOAD_TOO_LARGE',
+  415: 'UNSUPPORTED_MEDIA_TYPE',
+};
+
+function isFastifyError(error: unknown): error is FastifyError {
+  return error instanceof Error && 'statusCode' in error;
+}
+
+function describeValidation(error: FastifyError): string {
+  const context = error.validationContext ?? 'request';
+  const issues = (error.validation ?? []).slice(0, 5).map((issue) => {
+    const path = issue.instancePath.replace(/^\//, '').replaceAll('/', '.');
+    return `${context}${path === '' ? '' : `.${path}`}: ${issue.message ?? 'invalid'}`;
+  });
+  const total = error.validation?.length ?? 0;
+  const more = total > 5 ? ` (and ${total - 5} more)` : '';
+  return issues.length > 0 ? `${issues.join('; ')}${more}` : error.message;
+}
+
+/** Maps anything a handler, hook or parser threw to the answer the client gets. */
+export function classifyError(error: unknown): ClassifiedError {
+  if (isVisionLoopError(error)) {
+    return { status: error.httpStatus, code: error.code, message: error.message };
+  }
+  if (hasZodFastifySchemaValidationErrors(error)) {
+    return { status: 400, code: 'VALIDATION_FAILED', message: describeValidation(error) };
+  }
+  if (isFastifyError(error)) {
+    const status = error.statusCode ?? 500;
+    if (error.validation !== undefined) {
+      return { status: 400, code: 'VALIDATION_FAILED', message: describeValidation(error) };
+    }
+    if (status >= 400 && status < 500) {
+      const code = STATUS_CODES[status] ?? 'VALIDATION_FAILED';
+      const message =
+        error instanceof SyntaxError
+          ? `the body is not valid JSON: ${error.message}`
+          : error.message;
+      return { status, code, message };
+    }
+  }
+  return { status: 500, code: 'INTERNAL', message: 'internal error; the server log has details' };
+}
+
+type TransformInput = Parameters<typeof jsonSchemaTransform>[0];
+
+/**
+ * @fastify/swagger expands querystring, params and headers schemas into OpenAPI parameters
+ * only when they are inline objects, not `$ref`s; a zod schema with a registered id (`.meta({
+ * id })`) becomes a `$ref`. Documents an id-less clone instead (validation is unaffected).
+ */
+function withInlineParameters(document: TransformInput): TransformInput {
+  const schema = document.schema;
+  if (schema === undefined) return document;
+  const inline = { ...schema };
+  for (const part of ['querystring', 'params', 'headers'] as const) {
+    const value: unknown = inline[part];
+    // Not `.clone()`: clones inherit their parent's registered metadata, id included.
+    if (value instanceof z.ZodObject) inline[part] = z.object(value.shape);
+  }
+  return { ...document, schema: inline };
+}
+
+function errorBody(code: ErrorCode, message: string): ErrorBody {
+  return { error: { code, message } };
+}
+
+/**
+ * Refuses to start with a route that has no `config.access`: `ready()` (and so `buildApp`)
+ * rejects, naming every such route. The OpenAPI UI's own routes under DOCS_PREFIX are marked
+ * public. Documents each route's access in its OpenAPI operation. Returns the catalogue of
+ * routes with their access, filled as routes are added.
+ */
+export function enforceAccessDeclarations(app: FastifyInstance): readonly RegisteredRoute[] {
+  const catalogue: RegisteredRoute[] = [];
+  const undeclared: string[] = [];
+  app.addHook('onRoute', (route) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    let access = route.config?.access;
+    const isDocs = route.url === DOCS_PREFIX || route.url.startsWith(`${DOCS_PREFIX}/`);
+    if (access === undefined && isDocs) {
+      access = { public: true };
+      route.config = { ...route.config, access };
+    }
+    if (access === undefined) {
+      // Thrown here, the error would escape plugin loading and crash the process.
+      undeclared.push(`${methods.join(',')} ${route.url}`);
+      return;
+    }
+    if ('scopes' in access && route.schema !== undefined) {
+      const who = access.scopes.join(', ');
+      const loopback = access.openOnLoopback === true ? '; open without a token on loopback' : '';
+      route.schema = {
+        ...route.schema,
+        security: [{ bearerAuth: [] }],
+        description: `${route.schema.description ?? ''}\n\nAccess: ${who}${loopback}.`.trim(),
+      };
+    }
+    for (const method of methods) {
+      if (method !== 'HEAD') catalogue.push({ method, url: route.url, access });
+    }
+  });
+  app.addHook('onReady', (done) => {
+    done(
+      undeclared.length === 0
+        ? undefined
+        : new Error(
+            `routes without config.access (every route must declare one): ${undeclared.join('; ')}`,
+          ),
+    );
+  });
+  return catalogue;
+}
+
+/** Builds the application (routes, docs, auth, errors). Call `listen` or `inject` on it. */
+export async function buildApp(
+  services: AppServices,
+  options: AppOptions,
+): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: options.logger ?? false,
+    bodyLimit: options.bodyLimitBytes,
+    // Ids may be 128 characters; find-my-way's default would 404 longer parameters.
+    routerOptions: { maxParamLength: 256 },
+    // Per-request logs at 20+ ingest batches a second drown everything else; errors are logged.
+    logController: new LogController({ disableRequestLogging: true }),
+    // Malformed URLs (bad percent-encoding) fail in the router, before any handler.
+    frameworkErrors: (error, _request, reply) => {
+      reply.raw.writeHead(400, { 'content-type': 'application/json; charset=utf-8' });
+      reply.raw.end(JSON.stringify(errorBody('VALIDATION_FAILED', error.message)));
+    },
+  });
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+
+  app.decorate('routeCatalogue', enforceAccessDeclarations(app));
+
+  app.setErrorHandler((error, request, reply) => {
+    const { status, code, message } = classifyError(error);
+    if (status >= 500) request.log.error({ err: error }, 'request failed');
+    if (status === 401) void reply.header('www-authenticate', 'Bearer realm="visionloop"');
+    return reply.code(status).send(errorBody(code, message));
+  });
+  app.setNotFoundHandler((request, reply) => {
+    const url = request.url.length > 200 ? `${request.url.slice(0, 200)}…` : request.url;
+    return reply.code(404).send(errorBody('NOT_FOUND', `no route ${request.method} ${url}`));
+  });
+
+  registerAuth(app, { auth: services.auth, loopbackReads: options.loopbackReads });
+
+  await app.register(fastifySwagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'VisionLoop API',
+        description:
+          'Frame results from camera agents, inspection logs, health and metrics. ' +
+          'Send `Authorization: Bearer vl_…`; errors are `{"error":{"code","message"}}`.',
+        version: options.serverVersion,
+      },
+      components: {
+        securitySchemes: {
+          bearerAuth: { type: 'http', scheme: 'bearer', description: 'an API token, vl_…' },
+        },
+      },
+    },
+    transform: (document) => jsonSchemaTransform(withInlineParameters(document)),
+    transformObject: jsonSchemaTransformObject,
+  });
+  await app.register(fastifySwaggerUi, { routePrefix: DOCS_PREFIX });
+
+  const pluginOptions: RoutePluginOptions = {
+    services,
+    limits: { frameBytes: options.frameLimitBytes },
+  };
+  for (const plugin of ROUTE_PLUGINS) await app.register(plugin, pluginOptions);
+  await app.ready();
+  return app;
+}

@@ -1,0 +1,21 @@
+/** `GET /api/model-status`: model versions agents run and recent results carry. */
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { modelStatusResponseSchema } from '../../shared/api/model-status.js';
+import type { RoutePluginOptions } from '../app.js';
+import { READERS } from '../route-access.js';
+
+export const modelStatusRoutes: FastifyPluginAsyncZod<RoutePluginOptions> = (app, { services }) => {
+  app.get(
+    '/api/model-status',
+    {
+      config: { access: { scopes: READERS, openOnLoopback: true } },
+      schema: {
+        tags: ['models'],
+        summary: 'Model versions reported by agents and carried by recent results',
+        response: { 200: modelStatusResponseSchema },
+      },
+    },
+    () => services.health.modelStatus(),
+  );
+  return Promise.resolve();
+};

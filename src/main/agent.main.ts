@@ -1,0 +1,323 @@
+/**
+ * Composition root of `visionloop agent` (one camera): configuration → outbox → server client
+ * → inspection pipeline (whose results go to the outbox first) → sender. Stopping (the source
+ * ended, --max-frames, --duration, SIGINT/SIGTERM) stops the source, lets in-flight results
+ * land in the outbox, tries to empty the outbox for the drain timeout, then closes it; what is
+ * still unsent stays in the outbox file for the next start.
+ */
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { OutboxWriter } from '../agent/outbox-writer.js';
+import { Outbox, type OutboxStats } from '../agent/outbox.js';
+import type { PipelineOptions, PipelineStats } from '../agent/pipeline.js';
+import { ServerClient } from '../agent/uplink/server-client.js';
+import {
+  Sender,
+  type AgentHealth,
+  type LogLevel,
+  type SenderOptions,
+  type SenderStats,
+  type UplinkClient,
+} from '../agent/uplink/sender.js';
+import type { AgentConfig } from '../config/agent.config.js';
+import { DEFAULT_AGENT_SETTINGS, type AgentSettings } from '../shared/api/agents.js';
+import type { ModelInfo } from '../vision/detector.js';
+import { resolveModelPath, startDetect } from './detect.main.js';
+
+/** The agent's software version (package.json), sent at registration. */
+export function agentVersion(): string {
+  try {
+    const pkg = JSON.parse(
+      readFileSync(new URL('../../package.json', import.meta.url), 'utf8'),
+    ) as { version?: unknown };
+    return typeof pkg.version === 'string' && pkg.version !== '' ? pkg.version : 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+export interface AgentStats {
+  pipeline: PipelineStats;
+  outbox: OutboxStats;
+  sender: SenderStats;
+  /** Results the pipeline produced in this run, still buffered in memory, lost to I/O errors. */
+  producedResults: number;
+  bufferedResults: number;
+  lostResults: number;
+}
+
+/** The final numbers of a run, printed as one JSON line by the CLI. */
+export interface AgentSummary {
+  event: 'agent-summary';
+  camera: string;
+  agentId: string | null;
+  modelVersion: string;
+  outbox: string;
+  /** Prefix of this run's result ids (`<prefix>-<frameIndex>`). */
+  resultIdPrefix: string | null;
+  /** Frame results the pipeline produced in this run (frame indexes from 0). */
+  framesProduced: number;
+  framesCaptured: number;
+  /** Frames dropped before detection because inference fell behind (no result produced). */
+  droppedFrames: number;
+  /** Results the server acknowledged in this run (including ones left by an earlier run). */
+  resultsAcknowledged: number;
+  accepted: number;
+  duplicates: number;
+  /** Results the server refused for good in this run. */
+  rejected: number;
+  /** Results and frames shed by the outbox's disk bound in this run. */
+  shed: number;
+  shedResults: number;
+  shedFrames: number;
+  /** Results that could not be written to the outbox (I/O error). */
+  lost: number;
+  framesUploaded: number;
+  /** Send attempts that failed transiently (server down, network) and were retried. */
+  sendFailures: number;
+  /** Results and frames still in the outbox at exit (sent by the next start). */
+  stillInOutbox: number;
+  framesStillInOutbox: number;
+  /** Whether the outbox was emptied before exit. */
+  drained: boolean;
+  authFailed: boolean;
+  durationS: number;
+  error: string | null;
+}
+
+export interface AgentRun {
+  model: ModelInfo;
+  sourceDescription: string;
+  outboxPath: string;
+  stats(): AgentStats;
+  /**
+   * Asks the agent to stop: the source stops, results land in the outbox, the outbox drains for
+   * the drain timeout. With `immediate`, the drain is skipped (the outbox keeps what is unsent).
+   */
+  stop(immediate?: boolean): void;
+  /** Resolves when the agent has stopped and closed its outbox. */
+  done: Promise<{ summary: AgentSummary; failure: unknown }>;
+}
+
+export interface StartAgentOptions {
+  config: AgentConfig;
+  pipeline?: Partial<PipelineOptions>;
+  sender?: SenderOptions;
+  log?: (level: LogLevel, message: string) => void;
+  /** Injected in tests; default a ServerClient for config.serverUrl. */
+  client?: UplinkClient;
+}
+
+function stderrLog(level: LogLevel, message: string): void {
+  process.stderr.write(`${new Date().toISOString()} agent ${level}: ${message}\n`);
+}
+
+function describeFailure(failure: unknown): string {
+  return failure instanceof Error ? failure.message : JSON.stringify(failure);
+}
+
+function finiteOrNull(value: number): number | null {
+  return Number.isFinite(value) && value >= 0 ? value : null;
+}
+
+function rate(value: number): number {
+  return Number.isFinite(value) && value > 0 ? value : 0;
+}
+
+/** The pipeline's part of a heartbeat. */
+export function healthOf(stats: PipelineStats): AgentHealth {
+  return {
+    cameraFps: rate(stats.cameraFps),
+    processFps: rate(stats.processFps),
+    skippedFps: rate(stats.skippedFps),
+    droppedFrames: stats.droppedFrames,
+    modelVersion: stats.modelVersion,
+    inferenceMsP50: finiteOrNull(stats.inferenceMsP50),
+    inferenceMsP99: finiteOrNull(stats.inferenceMsP99),
+  };
+}
+
+/**
+ * Starts the agent: opens the outbox (failing at once if another agent holds it), loads the
+ * model, opens the source and starts streaming; the sender registers and sends in the
+ * background, so a server that is down at start costs nothing but outbox space.
+ */
+export async function startAgent(options: StartAgentOptions): Promise<AgentRun> {
+  const { config } = options;
+  const log = options.log ?? stderrLog;
+  const startedAt = Date.now();
+  const outbox = Outbox.open(config.outboxPath, {
+    maxBytes: config.outboxMaxBytes,
+    onWarning: (message) => log('warn', message),
+  });
+  const atStart = outbox.stats();
+  if (atStart.pendingResults > 0) {
+    log(
+      'info',
+      `the outbox ${config.outboxPath} holds ${atStart.pendingResults} results from an earlier run; they are sent first`,
+    );
+  }
+  let settings: AgentSettings = outbox.loadSettings() ?? DEFAULT_AGENT_SETTINGS;
+  let sender: Sender | null = null;
+  let resultIdPrefix: string | null = null;
+  const writer = new OutboxWriter(outbox, {
+    settings: () => settings,
+    onCommitted: () => sender?.wake(),
+    onWarning: (message) => log('warn', message),
+  });
+  const stopping = new AbortController();
+  const client =
+    options.client ??
+    new ServerClient({
+      baseUrl: config.serverUrl,
+      token: config.token,
+      timeoutMs: config.requestTimeoutMs,
+    });
+
+  let run: Awaited<ReturnType<typeof startDetect>>;
+  try {
+    run = await startDetect({
+      modelPath: resolveModelPath(config.model, config.runtime),
+      source: config.source,
+      config: config.runtime,
+      fps: config.fps,
+      maxFrames: config.maxFrames,
+      seed: config.seed,
+      signal: stopping.signal,
+      pipeline: { ...options.pipeline, camera: config.camera },
+      onResult: (result, frame) => {
+        resultIdPrefix ??= result.id.slice(0, result.id.lastIndexOf('-'));
+        writer.add(result, frame);
+      },
+    });
+  } catch (error) {
+    await writer.close();
+    outbox.close();
+    throw error;
+  }
+  const detect = run;
+  // The pipeline's stats need its detector, which is disposed when the run ends; heartbeats
+  // and the summary after that use the last numbers it gave.
+  let lastPipelineStats: PipelineStats | null = null;
+  const currentPipelineStats = (): PipelineStats => {
+    try {
+      lastPipelineStats = detect.stats();
+    } catch (error) {
+      if (!lastPipelineStats) throw error;
+    }
+    return lastPipelineStats;
+  };
+
+  const activeSender = new Sender(
+    {
+      outbox,
+      client,
+      registration: { camera: config.camera, version: agentVersion(), hostname: hostname() },
+      health: () => healthOf(currentPipelineStats()),
+      settings,
+      onSettings: (next) => {
+        settings = next;
+      },
+      log,
+    },
+    { batchSize: config.batchSize, batchDelayMs: config.batchDelayMs, ...options.sender },
+  );
+  sender = activeSender;
+  activeSender.start();
+
+  const durationTimer =
+    config.durationS !== undefined
+      ? setTimeout(() => stopping.abort(), config.durationS * 1000)
+      : null;
+  let skipDrain = false;
+  let finalOutbox: OutboxStats = atStart;
+
+  const stats = (): AgentStats => ({
+    pipeline: currentPipelineStats(),
+    outbox: outbox.isClosed ? finalOutbox : outbox.stats(),
+    sender: activeSender.stats(),
+    producedResults: writer.produced,
+    bufferedResults: writer.buffered,
+    lostResults: writer.lostResults,
+  });
+
+  const done = (async () => {
+    let failure: unknown = null;
+    let finalStats: { capturedFrames: number; droppedFrames: number };
+    try {
+      lastPipelineStats = await detect.done;
+      finalStats = lastPipelineStats;
+    } catch (error) {
+      failure = error;
+      finalStats = lastPipelineStats ?? { capturedFrames: writer.produced, droppedFrames: 0 };
+    }
+    if (durationTimer) clearTimeout(durationTimer);
+    await writer.close();
+    if (!skipDrain) {
+      const pending = outbox.stats();
+      if (pending.pendingResults + pending.pendingFrames > 0) {
+        log(
+          'info',
+          `stopping: sending the ${pending.pendingResults} results and ${pending.pendingFrames} frames left in the outbox (up to ${config.drainTimeoutS} s)`,
+        );
+      }
+      await activeSender.drain(config.drainTimeoutS * 1000);
+    }
+    await activeSender.stop();
+    finalOutbox = outbox.stats();
+    const drained = finalOutbox.pendingResults === 0 && finalOutbox.pendingFrames === 0;
+    outbox.close();
+    const senderStats = activeSender.stats();
+    if (!drained) {
+      log(
+        'warn',
+        `${finalOutbox.pendingResults} results and ${finalOutbox.pendingFrames} frames stay in ${config.outboxPath}; the next start sends them`,
+      );
+    }
+    const shedResults = finalOutbox.shedResults - atStart.shedResults;
+    const shedFrames = finalOutbox.shedFrames - atStart.shedFrames;
+    const summary: AgentSummary = {
+      event: 'agent-summary',
+      camera: config.camera,
+      agentId: senderStats.agentId,
+      modelVersion: detect.model.version,
+      outbox: config.outboxPath,
+      resultIdPrefix,
+      framesProduced: writer.produced,
+      framesCaptured: finalStats.capturedFrames,
+      droppedFrames: finalStats.droppedFrames,
+      resultsAcknowledged: senderStats.resultsAcknowledged,
+      accepted: senderStats.accepted,
+      duplicates: senderStats.duplicates,
+      rejected: senderStats.resultsRejected,
+      shed: shedResults + shedFrames,
+      shedResults,
+      shedFrames,
+      lost: writer.lostResults,
+      framesUploaded: senderStats.framesUploaded,
+      sendFailures: senderStats.failures,
+      stillInOutbox: finalOutbox.pendingResults,
+      framesStillInOutbox: finalOutbox.pendingFrames,
+      drained,
+      authFailed: senderStats.authFailed,
+      durationS: Math.round((Date.now() - startedAt) / 100) / 10,
+      error: failure === null ? null : describeFailure(failure),
+    };
+    return { summary, failure };
+  })();
+
+  return {
+    model: detect.model,
+    sourceDescription: detect.sourceDescription,
+    outboxPath: config.outboxPath,
+    stats,
+    stop(immediate = false) {
+      if (immediate) {
+        skipDrain = true;
+        void activeSender.stop();
+      }
+      stopping.abort();
+    },
+    done,
+  };
+}

@@ -1,0 +1,324 @@
+/**
+ * Composition root of the server: configuration → database (migrated) → repositories →
+ * services → Fastify app → listen. The only place that creates the server's concrete classes.
+ *
+ * - `createServerServices(database, options)`: repositories and services on an open database
+ *   (tests build an app on it with `buildApp`).
+ * - `startServer(config)`: everything, listening; returns `{ url, close(), app, services }`.
+ *   On the first start (no usable admin token) it creates an admin token, prints it once and
+ *   writes it to the admin-token file with mode 0600.
+ * - `runServer(config)`: `startServer` until SIGINT/SIGTERM, then a graceful close.
+ * - `openLocalTokenAdmin(config)`: token management straight on the database (bootstrap
+ *   without a running server, `visionloop token … ` without `--server`).
+ */
+import { readFileSync } from 'node:fs';
+import { chmod, mkdir, rename, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import { sql } from 'kysely';
+import type { FastifyInstance, FastifyServerOptions } from 'fastify';
+import type { ServerConfig } from '../config/server.config.js';
+import { openDatabase } from '../db/database.js';
+import type { DatabaseHandle } from '../db/database.js';
+import { migrateToLatest } from '../db/migrate.js';
+import { buildApp } from '../http/app.js';
+import type { AppServices } from '../http/app.js';
+import { AgentRepository } from '../repositories/agent.repository.js';
+import { LocalBlobStore } from '../repositories/blob-store.js';
+import type { BlobStore } from '../repositories/blob-store.js';
+import { PredictionMetricsRepository } from '../repositories/prediction-metrics.repository.js';
+import { PredictionRepository } from '../repositories/prediction.repository.js';
+import { SettingsRepository } from '../repositories/settings.repository.js';
+import { TokenRepository } from '../repositories/token.repository.js';
+import { AgentRegistryService } from '../services/agent-registry.service.js';
+import { AuthService } from '../services/auth.service.js';
+import { InProcessEventBus } from '../services/event-bus.js';
+import type { EventBus } from '../services/event-bus.js';
+import { FrameService } from '../services/frame.service.js';
+import { HealthService } from '../services/health.service.js';
+import { IngestService } from '../services/ingest.service.js';
+import { InspectionLogService } from '../services/inspection-log.service.js';
+import { MetricsService } from '../services/metrics.service.js';
+import { PrometheusService } from '../services/prometheus.service.js';
+import type { CreatedToken } from '../shared/api/tokens.js';
+
+/** The package version (package.json sits two levels above both src/main and dist/main). */
+export const SERVER_VERSION: string = (() => {
+  try {
+    const text = readFileSync(new URL('../../package.json', import.meta.url), 'utf8');
+    const parsed: unknown = JSON.parse(text);
+    if (typeof parsed === 'object' && parsed !== null && 'version' in parsed) {
+      return typeof parsed.version === 'string' ? parsed.version : '0.0.0';
+    }
+  } catch {
+    // A bundled or relocated build without package.json still runs.
+  }
+  return '0.0.0';
+})();
+
+export interface ServerServicesOptions {
+  blobStore: BlobStore;
+  heartbeatIntervalMs: number;
+  recentWindowMs: number;
+  serverVersion?: string;
+  events?: EventBus;
+  /** The clock, epoch ms (tests pin it). */
+  now?: () => number;
+  /** Prometheus process metrics (CPU, memory, GC). Default true; tests turn them off. */
+  processMetrics?: boolean;
+  /** Where background failures (token last-use writes, observers) are reported. */
+  onBackgroundError?: (error: unknown) => void;
+}
+
+/**
+ * The better-sqlite3 handle under a SQLite database handle, when the factory exposes it as
+ * `sqlite` (the ingest fast path prepares its statements once on it); otherwise undefined.
+ */
+export function nativeSqliteOf(database: DatabaseHandle): BetterSqlite3.Database | undefined {
+  if (database.dialect !== 'sqlite' || !('sqlite' in database)) return undefined;
+  const candidate = database.sqlite;
+  return candidate instanceof BetterSqlite3 ? candidate : undefined;
+}
+
+/** Repositories and services on an open, migrated database. */
+export function createServerServices(
+  database: DatabaseHandle,
+  options: ServerServicesOptions,
+): AppServices {
+  const now = options.now ?? Date.now;
+  const events = options.events ?? new InProcessEventBus();
+  const onBackgroundError = options.onBackgroundError ?? (() => undefined);
+  const predictions = new PredictionRepository(database.db, database.dialect, {
+    nativeSqlite: nativeSqliteOf(database),
+  });
+  const prometheus = new PrometheusService({
+    now,
+    defaultMetrics: options.processMetrics ?? true,
+  });
+  const agents = new AgentRegistryService(
+    new AgentRepository(database.db),
+    new SettingsRepository(database.db),
+    events,
+    {
+      heartbeatIntervalMs: options.heartbeatIntervalMs,
+      now,
+      heartbeatObservers: [
+        (agent, heartbeat) => prometheus.observeHeartbeat(agent.camera, heartbeat),
+      ],
+    },
+  );
+  const probe = {
+    dialect: database.dialect,
+    async ping(): Promise<void> {
+      await sql`select 1`.execute(database.db);
+    },
+  };
+  return {
+    auth: new AuthService(new TokenRepository(database.db), {
+      now,
+      onTouchError: onBackgroundError,
+    }),
+    ingest: new IngestService(predictions, events, {
+      now,
+      observers: [(stored) => prometheus.observeIngested(stored)],
+      onObserverError: onBackgroundError,
+    }),
+    frames: new FrameService(predictions, options.blobStore),
+    agents,
+    inspectionLogs: new InspectionLogService(predictions),
+    health: new HealthService(probe, options.blobStore, predictions, agents, {
+      serverVersion: options.serverVersion ?? SERVER_VERSION,
+      recentWindowMs: options.recentWindowMs,
+      now,
+    }),
+    metrics: new MetricsService(new PredictionMetricsRepository(database.db), { now }),
+    prometheus,
+    events,
+  };
+}
+
+/**
+ * Writes the admin token to `path`, readable by the owner only (0600), atomically: a reader
+ * sees the old file or the new one, and the secret is never in a file with wider permissions.
+ */
+export async function writeAdminTokenFile(path: string, token: string): Promise<void> {
+  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  const tmp = `${path}.${process.pid}.tmp`;
+  await writeFile(tmp, `${token}\n`, { mode: 0o600, flag: 'w' });
+  // `mode` applies only when the file is created; a leftover temp file keeps its own mode.
+  await chmod(tmp, 0o600);
+  await rename(tmp, path);
+}
+
+export interface StartServerOptions {
+  /** Fastify logger; default pino at the configured level on stdout. */
+  logger?: FastifyServerOptions['logger'];
+  /**
+   * Shows a newly created admin token to the operator, once. Default: printed to stdout.
+   * The token is also written to `config.adminTokenFile` in either case.
+   */
+  onAdminToken?: (token: CreatedToken, file: string) => void;
+  /** Prometheus process metrics. Default true. */
+  processMetrics?: boolean;
+  now?: () => number;
+}
+
+export interface RunningServer {
+  /** `http://host:port`, with the port actually bound. */
+  readonly url: string;
+  readonly app: FastifyInstance;
+  readonly services: AppServices;
+  readonly database: DatabaseHandle;
+  /** The admin token created by this start, or null when one existed. */
+  readonly adminToken: CreatedToken | null;
+  /** Stops accepting connections, drains in-flight requests, closes the database. Idempotent. */
+  close(): Promise<void>;
+}
+
+function printAdminToken(token: CreatedToken, file: string): void {
+  process.stdout.write(
+    [
+      '',
+      'VisionLoop created an admin API token (shown once; also saved, owner-only, to',
+      `  ${file}):`,
+      '',
+      `  ${token.token}`,
+      '',
+      'Use it as "Authorization: Bearer <token>", or create more with `visionloop token create`.',
+      '',
+    ].join('\n'),
+  );
+}
+
+function urlOf(address: string, port: number): string {
+  const host = address.includes(':') ? `[${address}]` : address;
+  return `http://${host}:${port}`;
+}
+
+/** Starts the whole server in this process and listens on `config.host:config.port`. */
+export async function startServer(
+  config: ServerConfig,
+  options: StartServerOptions = {},
+): Promise<RunningServer> {
+  const database = await openDatabase(config.databaseUrl);
+  let app: FastifyInstance | undefined;
+  let sweeper: NodeJS.Timeout | undefined;
+  try {
+    await migrateToLatest(database);
+    const logger = options.logger ?? { level: config.logLevel };
+    const services = createServerServices(database, {
+      blobStore: new LocalBlobStore(config.blobDir),
+      heartbeatIntervalMs: config.heartbeatIntervalMs,
+      recentWindowMs: config.recentWindowMs,
+      processMetrics: options.processMetrics,
+      now: options.now,
+    });
+    const adminToken = await services.auth.ensureAdminToken();
+    if (adminToken !== null) {
+      await writeAdminTokenFile(config.adminTokenFile, adminToken.token);
+      (options.onAdminToken ?? printAdminToken)(adminToken, config.adminTokenFile);
+    }
+    const builtApp = await buildApp(services, {
+      serverVersion: SERVER_VERSION,
+      bodyLimitBytes: config.bodyLimitBytes,
+      frameLimitBytes: config.frameLimitBytes,
+      loopbackReads: config.loopbackReads,
+      logger,
+    });
+    app = builtApp;
+    await builtApp.listen({ host: config.host, port: config.port });
+    const address = builtApp.server.address();
+    const port = typeof address === 'object' && address !== null ? address.port : config.port;
+    const url = urlOf(config.host, port);
+
+    sweeper = setInterval(() => {
+      services.agents.sweep().catch((error: unknown) => {
+        builtApp.log.warn({ err: error }, 'agent offline sweep failed');
+      });
+    }, config.heartbeatIntervalMs);
+    sweeper.unref();
+
+    let closing: Promise<void> | undefined;
+    const timer = sweeper;
+    return {
+      url,
+      app: builtApp,
+      services,
+      database,
+      adminToken,
+      close() {
+        closing ??= (async () => {
+          clearInterval(timer);
+          try {
+            await builtApp.close();
+            await services.auth.flush();
+          } finally {
+            await database.close();
+          }
+        })();
+        return closing;
+      },
+    };
+  } catch (error) {
+    if (sweeper !== undefined) clearInterval(sweeper);
+    await app?.close().catch(() => undefined);
+    await database.close();
+    throw error;
+  }
+}
+
+/**
+ * Runs the server until SIGINT or SIGTERM, then closes it gracefully (in-flight requests
+ * finish, the database closes). A second signal exits at once.
+ */
+export async function runServer(
+  config: ServerConfig,
+  options: StartServerOptions & { onListening?: (server: RunningServer) => void } = {},
+): Promise<void> {
+  const server = await startServer(config, options);
+  options.onListening?.(server);
+  await new Promise<void>((resolve) => {
+    let stopping = false;
+    const stop = (signal: NodeJS.Signals): void => {
+      if (stopping) {
+        process.exit(130);
+      }
+      stopping = true;
+      server.app.log.info({ signal }, 'shutting down');
+      server.close().then(
+        () => resolve(),
+        (error: unknown) => {
+          server.app.log.error({ err: error }, 'shutdown failed');
+          resolve();
+        },
+      );
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+}
+
+export interface LocalTokenAdmin {
+  readonly auth: AuthService;
+  readonly location: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Token management directly on the configured database, migrating it first (so bootstrapping
+ * works before any server ran). For `visionloop token …` without `--server`.
+ */
+export async function openLocalTokenAdmin(config: ServerConfig): Promise<LocalTokenAdmin> {
+  const database = await openDatabase(config.databaseUrl);
+  try {
+    await migrateToLatest(database);
+  } catch (error) {
+    await database.close();
+    throw error;
+  }
+  return {
+    auth: new AuthService(new TokenRepository(database.db)),
+    location: database.location,
+    close: () => database.close(),
+  };
+}

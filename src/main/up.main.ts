@@ -1,0 +1,94 @@
+/**
+ * Composition root of `visionloop up` (what `npm start` runs): the server and one demo agent
+ * on the synthetic line, in one process, on the embedded defaults (SQLite and files under the
+ * data directory). Later issues add the job worker and the dashboard here.
+ */
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { resolveAgentConfig } from '../config/agent.config.js';
+import { loadServerConfig, type ServerConfigOverrides } from '../config/server.config.js';
+import { startAgent, type AgentRun, type AgentSummary } from './agent.main.js';
+import { startServer, type RunningServer } from './server.main.js';
+
+export interface UpOptions {
+  server: ServerConfigOverrides;
+  scenario: string;
+  fps: number;
+  seed: number;
+  model?: string;
+  camera: string;
+  env?: Record<string, string | undefined>;
+}
+
+export interface UpRun {
+  server: RunningServer;
+  agent: AgentRun;
+  /** Where the admin token lives (printed once when it was created). */
+  adminTokenFile: string;
+  /** Stops the agent (draining its outbox), then the server. */
+  stop(): Promise<AgentSummary>;
+}
+
+/**
+ * The demo agent's token, kept beside the admin token (owner-only) so restarts reuse it
+ * instead of minting a new token every time.
+ */
+async function demoAgentToken(server: RunningServer, file: string): Promise<string> {
+  const saved = (await readFile(file, 'utf8').catch(() => '')).trim();
+  if (saved && (await server.services.auth.authenticate(saved))?.scope === 'agent') return saved;
+  const created = await server.services.auth.createToken(
+    { name: 'up: demo agent', scope: 'agent' },
+    'up',
+  );
+  await mkdir(dirname(file), { recursive: true });
+  await writeFile(file, `${created.token}\n`, { mode: 0o600 });
+  await chmod(file, 0o600);
+  return created.token;
+}
+
+export async function startUp(options: UpOptions): Promise<UpRun> {
+  const env = options.env ?? process.env;
+  const config = loadServerConfig(env, options.server);
+  const server = await startServer(config, { logger: { level: 'warn' } });
+  try {
+    const token = await demoAgentToken(server, join(config.dataDir, 'up-agent-token'));
+    const agentConfig = resolveAgentConfig(
+      {
+        server: server.url,
+        token,
+        source: `synth:${options.scenario}`,
+        camera: options.camera,
+        model: options.model,
+        fps: options.fps,
+        seed: options.seed,
+        outbox: join(config.dataDir, `agent-${options.camera}`, 'outbox.db'),
+      },
+      { ...env, VISIONLOOP_DATA_DIR: config.dataDir },
+    );
+    const agent = await startAgent({
+      config: agentConfig,
+      log: (level, message) => {
+        // The live summary line already says what info messages would.
+        if (level !== 'info') process.stderr.write(`agent ${level}: ${message}\n`);
+      },
+    });
+    let stopping: Promise<AgentSummary> | undefined;
+    return {
+      server,
+      agent,
+      adminTokenFile: config.adminTokenFile,
+      stop() {
+        stopping ??= (async () => {
+          agent.stop();
+          const { summary } = await agent.done;
+          await server.close();
+          return summary;
+        })();
+        return stopping;
+      },
+    };
+  } catch (error) {
+    await server.close();
+    throw error;
+  }
+}

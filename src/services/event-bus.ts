@@ -1,0 +1,54 @@
+/**
+ * Live events for `/api/events` (server-sent events) and for anything inside the server that
+ * reacts to what happens: frame results as they are ingested, agents coming and going, and
+ * system events (later: drift level changes, training progress, model swaps).
+ *
+ * In-process: with several server replicas each replica streams the events it saw itself.
+ */
+import type { FrameResult } from '../shared/domain.js';
+
+export type SystemEvent =
+  | { type: 'frame'; at: number; agentId: string | null; result: FrameResult }
+  | {
+      type: 'agent';
+      at: number;
+      action: 'registered' | 'online' | 'offline';
+      agentId: string;
+      camera: string;
+    }
+  | { type: 'system'; at: number; level: 'info' | 'warning' | 'error'; message: string };
+
+export type SystemEventType = SystemEvent['type'];
+export type EventListener = (event: SystemEvent) => void;
+
+export interface EventBus {
+  publish(event: SystemEvent): void;
+  /** Returns the unsubscribe function. */
+  subscribe(listener: EventListener): () => void;
+  readonly listenerCount: number;
+}
+
+export class InProcessEventBus implements EventBus {
+  private readonly listeners = new Set<EventListener>();
+
+  publish(event: SystemEvent): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(event);
+      } catch {
+        // A failing subscriber (a closed stream) must not stop delivery to the others.
+      }
+    }
+  }
+
+  subscribe(listener: EventListener): () => void {
+    this.listeners.add(listener);
+    return () => {
+      this.listeners.delete(listener);
+    };
+  }
+
+  get listenerCount(): number {
+    return this.listeners.size;
+  }
+}

@@ -1,0 +1,132 @@
+/**
+ * The agent registry contract: an agent registers with its camera name, then reports a
+ * heartbeat; both answers carry the settings the server wants the agent to apply, so a
+ * change on the server reaches every agent without a restart.
+ */
+import { z } from 'zod';
+import {
+  cameraNameSchema,
+  epochMsSchema,
+  idSchema,
+  modelVersionSchema,
+  plainText,
+} from './common.js';
+
+/**
+ * What the server tells agents to do. `revision` increases with every change; an agent
+ * applies settings whose revision is newer than the one it has. Later issues add sampling
+ * strategies here.
+ */
+export const agentSettingsSchema = z
+  .object({
+    revision: z.number().int().min(0),
+    /** Which frames' JPEGs the agent uploads with their results. */
+    uploadFrames: z.enum(['none', 'uncertain', 'all']),
+    /** JPEG quality of uploaded frames. */
+    jpegQuality: z.number().int().min(30).max(100),
+  })
+  .meta({ id: 'AgentSettings' });
+export type AgentSettings = z.infer<typeof agentSettingsSchema>;
+
+export const DEFAULT_AGENT_SETTINGS: AgentSettings = {
+  revision: 0,
+  uploadFrames: 'uncertain',
+  jpegQuality: 85,
+};
+
+export const registerAgentRequestSchema = z
+  .strictObject({
+    camera: cameraNameSchema,
+    /** A stable name for this agent (defaults to the camera name). */
+    name: idSchema.optional(),
+    /** The agent's software version. */
+    version: plainText(z.string().min(1).max(64)),
+    modelVersion: modelVersionSchema.optional(),
+    hostname: plainText(z.string().max(255)).optional(),
+  })
+  .meta({ id: 'RegisterAgent' });
+export type RegisterAgentRequest = z.infer<typeof registerAgentRequestSchema>;
+
+export const registerAgentResponseSchema = z
+  .strictObject({
+    agentId: idSchema,
+    settings: agentSettingsSchema,
+    serverTime: epochMsSchema,
+  })
+  .meta({ id: 'AgentRegistration' });
+export type RegisterAgentResponse = z.infer<typeof registerAgentResponseSchema>;
+
+export const heartbeatRequestSchema = z
+  .strictObject({
+    /** Frames per second the camera delivers. */
+    cameraFps: z.number().min(0),
+    /** Frames per second that went through the detector. */
+    processFps: z.number().min(0),
+    /** Frames per second the motion gate let through without inference. */
+    skippedFps: z.number().min(0),
+    /** Frames dropped because inference fell behind, since the agent started. */
+    droppedFrames: z.number().int().min(0),
+    /** Results waiting in the outbox. */
+    outboxDepth: z.number().int().min(0),
+    outboxBytes: z.number().int().min(0),
+    /** Results and frames the outbox had to discard to stay within its disk bound. */
+    shedCount: z.number().int().min(0),
+    modelVersion: modelVersionSchema,
+    /** Inference latency percentiles over the agent's recent frames, ms. */
+    inferenceMsP50: z.number().min(0).nullable(),
+    inferenceMsP99: z.number().min(0).nullable(),
+  })
+  .meta({ id: 'Heartbeat' });
+export type HeartbeatRequest = z.infer<typeof heartbeatRequestSchema>;
+
+export const heartbeatResponseSchema = z
+  .strictObject({
+    settings: agentSettingsSchema,
+    serverTime: epochMsSchema,
+  })
+  .meta({ id: 'HeartbeatAck' });
+export type HeartbeatResponse = z.infer<typeof heartbeatResponseSchema>;
+
+export const agentIdParamsSchema = z.strictObject({ id: idSchema });
+
+/** An agent as the registry knows it (GET /api/agents, and the agents in GET /api/health). */
+export const agentStatusSchema = z
+  .strictObject({
+    id: idSchema,
+    camera: cameraNameSchema,
+    name: z.string(),
+    /** The agent software's version. */
+    version: z.string().nullable(),
+    modelVersion: z.string().nullable(),
+    hostname: z.string().nullable(),
+    registeredAt: epochMsSchema,
+    lastSeenAt: epochMsSchema.nullable(),
+    /** Heard from within three heartbeat periods. */
+    online: z.boolean(),
+    /** Frames per second through the detector (`processFps` of the last heartbeat). */
+    fps: z.number().nullable(),
+    /** Results waiting in the agent's outbox, from the last heartbeat. */
+    outboxDepth: z.number().int().nullable(),
+    /** The last heartbeat as the agent sent it; null before the first one. */
+    heartbeat: heartbeatRequestSchema.nullable(),
+  })
+  .meta({ id: 'AgentStatus' });
+export type AgentStatus = z.infer<typeof agentStatusSchema>;
+
+export const agentListResponseSchema = z
+  .strictObject({
+    /** The heartbeat period the server expects, ms; `online` means seen within three. */
+    heartbeatIntervalMs: z.number().int().min(1),
+    agents: z.array(agentStatusSchema),
+  })
+  .meta({ id: 'AgentList' });
+export type AgentListResponse = z.infer<typeof agentListResponseSchema>;
+
+/** PUT /api/settings/agent: the fields to change; the server bumps `revision`. */
+export const updateAgentSettingsRequestSchema = z
+  .strictObject({
+    uploadFrames: agentSettingsSchema.shape.uploadFrames.optional(),
+    jpegQuality: agentSettingsSchema.shape.jpegQuality.optional(),
+  })
+  .meta({ id: 'UpdateAgentSettings' });
+export type UpdateAgentSettingsRequest = z.infer<typeof updateAgentSettingsRequestSchema>;

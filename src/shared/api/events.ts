@@ -1,0 +1,123 @@
+/**
+ * The `/api/events` contract (server-sent events): live frame results, agents coming and
+ * going, and system events. Browser-safe (zod only).
+ *
+ * Wire format, one message per event:
+ *
+ *     id: 42
+ *     event: frame
+ *     data: {"type":"frame","at":…,"agentId":…,"result":{…FrameResult}}
+ *
+ * `id` counts the events sent on this connection (the stream is live only: there is no replay
+ * after a reconnect). A comment line (`: heartbeat`) comes every 15 s so proxies keep the
+ * connection open. Frame events are thinned per camera to `maxFps`; when the client reads too
+ * slowly the server drops events instead of buffering them, then sends a `system` event with
+ * `dropped` set to how many were lost.
+ */
+import { z } from 'zod';
+import { cameraNameSchema, epochMsSchema, idSchema } from './common.js';
+import { frameResultSchema } from './ingest.js';
+
+export const EVENT_TYPES = ['frame', 'agent', 'system'] as const;
+export const eventTypeSchema = z.enum(EVENT_TYPES);
+export type EventType = z.infer<typeof eventTypeSchema>;
+
+/** Frame events per second per camera a connection gets when it does not ask. */
+export const DEFAULT_EVENTS_MAX_FPS = 5;
+/** Most frame events per second per camera a connection may ask for. */
+export const MAX_EVENTS_MAX_FPS = 100;
+/** Seconds between heartbeat comments. */
+export const EVENTS_HEARTBEAT_SECONDS = 15;
+
+const eventTypesParam = z
+  .string()
+  .max(64)
+  .transform((value, ctx) => {
+    const names = value
+      .split(',')
+      .map((name) => name.trim())
+      .filter((name) => name !== '');
+    const types = new Set<EventType>();
+    for (const name of names) {
+      const parsed = eventTypeSchema.safeParse(name);
+      if (!parsed.success) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `unknown event type "${name}"; use ${EVENT_TYPES.join(', ')}`,
+        });
+        return z.NEVER;
+      }
+      types.add(parsed.data);
+    }
+    if (types.size === 0) {
+      ctx.addIssue({ code: 'custom', message: 'name at least one event type' });
+      return z.NEVER;
+    }
+    return [...types];
+  });
+
+export const eventsQuerySchema = z.strictObject({
+  types: eventTypesParam
+    .optional()
+    .describe('comma-separated event types to receive (frame, agent, system); default all'),
+  camera: cameraNameSchema
+    .optional()
+    .describe('only frame and agent events of this camera (system events always pass)'),
+  maxFps: z.coerce
+    .number()
+    .positive()
+    .max(MAX_EVENTS_MAX_FPS)
+    .default(DEFAULT_EVENTS_MAX_FPS)
+    .describe('most frame events per second per camera'),
+  access_token: z
+    .string()
+    .max(512)
+    .optional()
+    .describe(
+      'API token, for EventSource clients that cannot send an Authorization header; ' +
+        'prefer the header',
+    ),
+});
+/** The parsed query (types as an array). */
+export type EventsQuery = z.output<typeof eventsQuerySchema>;
+
+export const frameEventSchema = z
+  .strictObject({
+    type: z.literal('frame'),
+    at: epochMsSchema,
+    agentId: idSchema.nullable(),
+    result: frameResultSchema,
+  })
+  .meta({ id: 'FrameEvent' });
+
+export const agentEventSchema = z
+  .strictObject({
+    type: z.literal('agent'),
+    at: epochMsSchema,
+    action: z.enum(['registered', 'online', 'offline']),
+    agentId: idSchema,
+    camera: z.string(),
+  })
+  .meta({ id: 'AgentEvent' });
+
+export const systemEventSchema = z
+  .strictObject({
+    type: z.literal('system'),
+    at: epochMsSchema,
+    level: z.enum(['info', 'warning', 'error']),
+    message: z.string(),
+    /** Set on the notice the server sends after dropping events for a slow client. */
+    dropped: z.number().int().min(1).optional(),
+  })
+  .meta({ id: 'SystemEvent' });
+
+/** The `data` of any event on the stream. */
+export const liveEventSchema = z.discriminatedUnion('type', [
+  frameEventSchema,
+  agentEventSchema,
+  systemEventSchema,
+]);
+export type LiveEvent = z.infer<typeof liveEventSchema>;
+export type FrameEvent = z.infer<typeof frameEventSchema>;
+export type AgentEvent = z.infer<typeof agentEventSchema>;
+export type SystemNotice = z.infer<typeof systemEventSchema>;

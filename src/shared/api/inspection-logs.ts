@@ -1,0 +1,65 @@
+/**
+ * The inspection-logs contract: stored frame results, newest first, filtered and paged with an
+ * opaque cursor. Query values arrive as strings and are coerced here.
+ */
+import { z } from 'zod';
+import { cameraNameSchema, epochMsSchema, idSchema, modelVersionSchema } from './common.js';
+import { frameResultSchema } from './ingest.js';
+
+export const INSPECTION_LOGS_DEFAULT_LIMIT = 50;
+export const INSPECTION_LOGS_MAX_LIMIT = 500;
+
+const queryEpochMs = z.coerce.number().pipe(epochMsSchema);
+const queryBoolean = z
+  .enum(['true', 'false', '1', '0'])
+  .transform((value) => value === 'true' || value === '1');
+
+export const inspectionLogsQuerySchema = z
+  .strictObject({
+    /** Captured at or after, epoch ms. */
+    from: queryEpochMs.optional(),
+    /** Captured before, epoch ms. */
+    to: queryEpochMs.optional(),
+    camera: cameraNameSchema.optional(),
+    /** Results with at least one detection of this class. */
+    class: z.string().min(1).max(64).optional(),
+    decision: z.enum(['PASS', 'FAIL']).optional(),
+    uncertain: queryBoolean.optional(),
+    modelVersion: modelVersionSchema.optional(),
+    limit: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(INSPECTION_LOGS_MAX_LIMIT)
+      .default(INSPECTION_LOGS_DEFAULT_LIMIT),
+    /** `nextCursor` of the previous page. */
+    cursor: z
+      .string()
+      .min(1)
+      .max(400)
+      .regex(/^[A-Za-z0-9_-]+$/, 'a cursor from a previous page')
+      .optional(),
+  })
+  .meta({ id: 'InspectionLogsQuery' });
+export type InspectionLogsQuery = z.output<typeof inspectionLogsQuerySchema>;
+
+export const inspectionLogItemSchema = frameResultSchema
+  .extend({
+    /** Server time the result was stored, epoch ms. */
+    receivedAt: epochMsSchema,
+    /** The agent that sent it, when it said. */
+    agentId: idSchema.nullable(),
+    /** Whether the frame's JPEG was uploaded (GET /api/frames/{id}). */
+    hasFrame: z.boolean(),
+  })
+  .meta({ id: 'InspectionLogItem' });
+export type InspectionLogItem = z.infer<typeof inspectionLogItemSchema>;
+
+export const inspectionLogsResponseSchema = z
+  .strictObject({
+    items: z.array(inspectionLogItemSchema),
+    /** Pass as `cursor` for the next (older) page; null on the last page. */
+    nextCursor: z.string().nullable(),
+  })
+  .meta({ id: 'InspectionLogs' });
+export type InspectionLogsResponse = z.infer<typeof inspectionLogsResponseSchema>;

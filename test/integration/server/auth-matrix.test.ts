@@ -1,0 +1,392 @@
+/**
+ * The auth matrix: every route × every caller (each scope, no token, a revoked, an expired and
+ * a malformed token; from loopback and from another machine), asserting who gets in and who
+ * is refused with which status. The rows are the expected access, written independently of the
+ * routes' own declarations; the route list comes from the app, so a new route without a row
+ * (or a row without a route) fails this test.
+ */
+import { text } from 'node:stream/consumers';
+import type { InjectOptions } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Scope } from '../../../src/shared/api/common.js';
+import { SCOPES } from '../../../src/shared/api/common.js';
+import { databaseTargets } from '../../helpers/database.js';
+import { frameResult, openTestServer, testJpeg } from './fixtures.js';
+import type { TestServer } from './fixtures.js';
+
+const REMOTE = '203.0.113.7';
+const LOOPBACK = '127.0.0.1';
+
+interface Expected {
+  scopes: readonly Scope[];
+  openOnLoopback: boolean;
+}
+const AGENTS: Expected = { scopes: ['agent', 'admin'], openOnLoopback: false };
+const READERS: Expected = { scopes: ['viewer', 'labeler', 'admin'], openOnLoopback: false };
+const LOCAL_READERS: Expected = { scopes: ['viewer', 'labeler', 'admin'], openOnLoopback: true };
+const ADMINS: Expected = { scopes: ['admin'], openOnLoopback: false };
+
+interface Fixture {
+  agentId: string;
+  resultId: string;
+  jpeg: Buffer;
+  throwawayTokenId: string;
+}
+
+interface MatrixRequest {
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  url: string;
+  headers?: Record<string, string>;
+  payload?: InjectOptions['payload'];
+}
+
+interface Row {
+  expected: Expected;
+  /** The status an allowed caller gets. */
+  success: number;
+  request: (fixture: Fixture) => MatrixRequest;
+  /** Server-sent events: the answer never ends; read the status, then drop the stream. */
+  stream?: boolean;
+}
+
+const ROWS: Record<string, Row> = {
+  'GET /api/health': {
+    expected: LOCAL_READERS,
+    success: 200,
+    request: () => ({ method: 'GET', url: '/api/health' }),
+  },
+  'GET /api/model-status': {
+    expected: LOCAL_READERS,
+    success: 200,
+    request: () => ({ method: 'GET', url: '/api/model-status' }),
+  },
+  'GET /api/metrics': {
+    expected: LOCAL_READERS,
+    success: 200,
+    request: () => ({ method: 'GET', url: '/api/metrics' }),
+  },
+  'GET /metrics': {
+    expected: LOCAL_READERS,
+    success: 200,
+    request: () => ({ method: 'GET', url: '/metrics' }),
+  },
+  'GET /api/events': {
+    expected: READERS,
+    success: 200,
+    stream: true,
+    request: () => ({ method: 'GET', url: '/api/events' }),
+  },
+  'POST /api/ingest': {
+    expected: AGENTS,
+    success: 200,
+    request: (f) => ({
+      method: 'POST',
+      url: '/api/ingest',
+      payload: { agentId: f.agentId, results: [frameResult(1)] },
+    }),
+  },
+  'PUT /api/frames/:id': {
+    expected: AGENTS,
+    success: 200,
+    request: (f) => ({
+      method: 'PUT',
+      url: `/api/frames/${f.resultId}`,
+      headers: { 'content-type': 'image/jpeg' },
+      payload: f.jpeg,
+    }),
+  },
+  'GET /api/frames/:id': {
+    expected: READERS,
+    success: 200,
+    request: (f) => ({ method: 'GET', url: `/api/frames/${f.resultId}` }),
+  },
+  'POST /api/agents/register': {
+    expected: AGENTS,
+    success: 200,
+    request: () => ({
+      method: 'POST',
+      url: '/api/agents/register',
+      payload: { camera: 'cam-m', version: '1' },
+    }),
+  },
+  'POST /api/agents/:id/heartbeat': {
+    expected: AGENTS,
+    success: 200,
+    request: (f) => ({
+      method: 'POST',
+      url: `/api/agents/${f.agentId}/heartbeat`,
+      payload: {
+        cameraFps: 1,
+        processFps: 1,
+        skippedFps: 0,
+        droppedFrames: 0,
+        outboxDepth: 0,
+        outboxBytes: 0,
+        shedCount: 0,
+        modelVersion: 'seed-1',
+        inferenceMsP50: null,
+        inferenceMsP99: null,
+      },
+    }),
+  },
+  'GET /api/agents/:id/settings': {
+    expected: AGENTS,
+    success: 200,
+    request: (f) => ({ method: 'GET', url: `/api/agents/${f.agentId}/settings` }),
+  },
+  'GET /api/agents': {
+    expected: READERS,
+    success: 200,
+    request: () => ({ method: 'GET', url: '/api/agents' }),
+  },
+  'GET /api/settings/agent': {
+    expected: READERS,
+    success: 200,
+    request: () => ({ method: 'GET', url: '/api/settings/agent' }),
+  },
+  'PUT /api/settings/agent': {
+    expected: ADMINS,
+    success: 200,
+    request: () => ({ method: 'PUT', url: '/api/settings/agent', payload: { jpegQuality: 80 } }),
+  },
+  'GET /api/inspection-logs': {
+    expected: READERS,
+    success: 200,
+    request: () => ({ method: 'GET', url: '/api/inspection-logs?limit=5' }),
+  },
+  'POST /api/tokens': {
+    expected: ADMINS,
+    success: 201,
+    request: () => ({
+      method: 'POST',
+      url: '/api/tokens',
+      payload: { name: 'matrix', scope: 'viewer' },
+    }),
+  },
+  'GET /api/tokens': {
+    expected: ADMINS,
+    success: 200,
+    request: () => ({ method: 'GET', url: '/api/tokens' }),
+  },
+  'DELETE /api/tokens/:id': {
+    expected: ADMINS,
+    success: 200,
+    request: (f) => ({ method: 'DELETE', url: `/api/tokens/${f.throwawayTokenId}` }),
+  },
+};
+
+type Caller =
+  | { kind: 'scope'; scope: Scope }
+  | { kind: 'none' }
+  | { kind: 'revoked' }
+  | { kind: 'expired' }
+  | { kind: 'malformed'; header: string }
+  | { kind: 'forwarded' };
+
+const CALLERS: Caller[] = [
+  ...SCOPES.map((scope): Caller => ({ kind: 'scope', scope })),
+  { kind: 'none' },
+  { kind: 'revoked' },
+  { kind: 'expired' },
+  { kind: 'malformed', header: 'Bearer not-a-token' },
+  { kind: 'malformed', header: 'Basic YWRtaW46YWRtaW4=' },
+  { kind: 'malformed', header: 'Bearer' },
+  { kind: 'forwarded' },
+];
+
+function describeCaller(caller: Caller): string {
+  switch (caller.kind) {
+    case 'scope':
+      return `${caller.scope} token`;
+    case 'malformed':
+      return `header "${caller.header}"`;
+    case 'forwarded':
+      return 'no token via a local proxy';
+    case 'none':
+    case 'revoked':
+    case 'expired':
+      return `${caller.kind} token`;
+  }
+}
+
+/** 'allowed', or the refusal status a caller must get from `address`. */
+function expectedOutcome(
+  expected: Expected,
+  caller: Caller,
+  address: string,
+): 'allowed' | 401 | 403 {
+  const local = address === LOOPBACK && expected.openOnLoopback;
+  switch (caller.kind) {
+    case 'scope':
+      return expected.scopes.includes(caller.scope) || local ? 'allowed' : 403;
+    case 'none':
+      return local ? 'allowed' : 401;
+    case 'forwarded':
+      return 401;
+    case 'revoked':
+    case 'expired':
+    case 'malformed':
+      return 401;
+  }
+}
+
+for (const target of databaseTargets()) {
+  describe.skipIf(!target.available)(`auth matrix on ${target.dialect}`, () => {
+    let server: TestServer;
+    let fixture: Fixture;
+    let revoked: string;
+    let expired: string;
+    let clock = Date.now();
+
+    beforeAll(async () => {
+      server = await openTestServer(target, { now: () => clock });
+      const admin = server.auth('admin');
+      const register = await server.app.inject({
+        method: 'POST',
+        url: '/api/agents/register',
+        headers: admin,
+        payload: { camera: 'cam-m', version: '1' },
+      });
+      const agentId = register.json<{ agentId: string }>().agentId;
+      await server.app.inject({
+        method: 'POST',
+        url: '/api/ingest',
+        headers: admin,
+        payload: { results: [frameResult(1)] },
+      });
+      const jpeg = await testJpeg();
+      const upload = await server.app.inject({
+        method: 'PUT',
+        url: `/api/frames/${frameResult(1).id}`,
+        headers: { ...admin, 'content-type': 'image/jpeg' },
+        payload: jpeg,
+      });
+      expect(upload.statusCode).toBe(200);
+      const throwaway = await server.services.auth.createToken(
+        { name: 'throwaway', scope: 'viewer' },
+        null,
+      );
+      const revokedToken = await server.services.auth.createToken(
+        { name: 'revoked', scope: 'admin' },
+        null,
+      );
+      await server.services.auth.revokeToken(revokedToken.id);
+      revoked = revokedToken.token;
+      expired = (
+        await server.services.auth.createToken(
+          { name: 'old', scope: 'admin', expiresAt: clock + 1 },
+          null,
+        )
+      ).token;
+      clock += 10;
+      fixture = { agentId, resultId: frameResult(1).id, jpeg, throwawayTokenId: throwaway.id };
+    });
+    afterAll(() => server.close());
+
+    function headersFor(caller: Caller): Record<string, string> {
+      switch (caller.kind) {
+        case 'scope':
+          return server.auth(caller.scope);
+        case 'none':
+          return {};
+        case 'revoked':
+          return { authorization: `Bearer ${revoked}` };
+        case 'expired':
+          return { authorization: `Bearer ${expired}` };
+        case 'malformed':
+          return { authorization: caller.header };
+        case 'forwarded':
+          return { 'x-forwarded-for': '198.51.100.1' };
+      }
+    }
+
+    it('has a row for every route and a route for every row', () => {
+      const routes = server.app.routeCatalogue
+        .filter((route) => !('public' in route.access))
+        .map((route) => `${route.method} ${route.url}`)
+        .sort();
+      expect(routes).toEqual(Object.keys(ROWS).sort());
+      const publicRoutes = server.app.routeCatalogue.filter((route) => 'public' in route.access);
+      expect(publicRoutes.every((route) => route.url.startsWith('/docs'))).toBe(true);
+    });
+
+    it('declares exactly the access each row expects', () => {
+      for (const route of server.app.routeCatalogue) {
+        if ('public' in route.access) continue;
+        const row = ROWS[`${route.method} ${route.url}`];
+        expect(
+          { scopes: [...route.access.scopes].sort(), open: route.access.openOnLoopback === true },
+          route.url,
+        ).toEqual({
+          scopes: [...(row?.expected.scopes ?? [])].sort(),
+          open: row?.expected.openOnLoopback,
+        });
+      }
+    });
+
+    for (const [name, row] of Object.entries(ROWS)) {
+      it(`${name}: allows and refuses exactly the expected callers`, async () => {
+        const outcomes: string[] = [];
+        const wanted: string[] = [];
+        for (const address of [REMOTE, LOOPBACK]) {
+          for (const caller of CALLERS) {
+            const base = row.request(fixture);
+            const response = await server.app.inject({
+              ...base,
+              remoteAddress: address,
+              headers: { ...base.headers, ...headersFor(caller) },
+              ...(row.stream === true ? { payloadAsStream: true } : {}),
+            });
+            const status = response.statusCode;
+            let body: string;
+            if (row.stream === true) {
+              const stream = response.stream();
+              if (status === 200) {
+                stream.destroy();
+                body = '';
+              } else {
+                body = await text(stream);
+              }
+            } else {
+              body = response.body;
+            }
+            const outcome = expectedOutcome(row.expected, caller, address);
+            const label = `${describeCaller(caller)} from ${address}`;
+            wanted.push(`${label}: ${outcome === 'allowed' ? row.success : outcome}`);
+            outcomes.push(`${label}: ${status}`);
+            if (status === 401 || status === 403) {
+              const code = (JSON.parse(body) as { error: { code: string } }).error.code;
+              expect(code, label).toBe(status === 401 ? 'UNAUTHENTICATED' : 'FORBIDDEN');
+            }
+          }
+        }
+        expect(outcomes).toEqual(wanted);
+      });
+    }
+
+    it('accepts ?access_token= only on routes that declare tokenInQuery', async () => {
+      for (const [name, row] of Object.entries(ROWS)) {
+        const base = row.request(fixture);
+        const separator = base.url.includes('?') ? '&' : '?';
+        const response = await server.app.inject({
+          ...base,
+          url: `${base.url}${separator}access_token=${server.tokens.admin}`,
+          remoteAddress: REMOTE,
+          ...(row.stream === true ? { payloadAsStream: true } : {}),
+        });
+        if (row.stream === true) response.stream().destroy();
+        expect(response.statusCode, name).toBe(name === 'GET /api/events' ? 200 : 401);
+      }
+    });
+
+    it('serves the OpenAPI document to anyone, from anywhere', async () => {
+      const response = await server.app.inject({
+        method: 'GET',
+        url: '/docs/json',
+        remoteAddress: REMOTE,
+      });
+      expect(response.statusCode).toBe(200);
+      expect(response.json<{ openapi: string }>().openapi).toBe('3.1.0');
+    });
+  });
+}
