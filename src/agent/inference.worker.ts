@@ -228,6 +228,7 @@ async function detect(
       info.layout,
       info.classNames.length,
       options.confThreshold,
+      { classScores: options.classScores === true },
     );
     output.dispose();
     const kept =
@@ -237,12 +238,16 @@ async function detect(
             iouThreshold: options.iouThreshold,
             maxDetections: options.maxDetections,
           });
-    const detections: Detection[] = kept.map((candidate) => ({
-      classId: candidate.classId,
-      className: info.classNames[candidate.classId] ?? `class${candidate.classId}`,
-      confidence: candidate.score,
-      box: boxToSource(candidate.box, transform),
-    }));
+    const detections: Detection[] = kept.map((candidate) => {
+      const detection: Detection = {
+        classId: candidate.classId,
+        className: info.classNames[candidate.classId] ?? `class${candidate.classId}`,
+        confidence: candidate.score,
+        box: boxToSource(candidate.box, transform),
+      };
+      if (candidate.classScores) detection.classScores = Array.from(candidate.classScores);
+      return detection;
+    });
     const t3 = performance.now();
     return {
       detections,

@@ -99,7 +99,10 @@ export class OutboxWriter {
     return this.lost;
   }
 
-  /** Buffers a result (and starts encoding its frame when the policy samples it). */
+  /**
+   * Buffers a result, and starts encoding its frame when the upload policy asks for it or the
+   * result was sampled for labeling (`result.sampling`).
+   */
   add(result: FrameResult, frame: CapturedFrame): void {
     if (this.closed) {
       this.options.onWarning?.(`result ${result.id} arrived after the outbox writer closed`);
@@ -107,7 +110,10 @@ export class OutboxWriter {
     }
     this.producedCount++;
     const settings = this.options.settings();
-    const jpeg = shouldUploadFrame(settings.uploadFrames, result)
+    // A frame sampled for labeling is useless without its pixels: always uploaded.
+    const upload =
+      result.sampling !== undefined || shouldUploadFrame(settings.uploadFrames, result);
+    const jpeg = upload
       ? this.encode(frame.image, settings.jpegQuality).catch((error: unknown) => {
           this.encodeFailures++;
           this.options.onWarning?.(`cannot encode frame ${result.id}: ${String(error)}`);

@@ -84,8 +84,12 @@ export class InspectionPipeline {
   private readonly skipMeter = new RateMeter();
   private readonly inferenceMs = new LatencyWindow();
   private readonly totalMs = new LatencyWindow();
-  /** Detections of the latest frame sent to the detector (still frames carry them forward). */
-  private lastDetections: Promise<Detection[]> = Promise.resolve([]);
+  /**
+   * Detections of the latest frame sent to the detector and the model version that made them
+   * (still frames carry both forward); null version: none yet, the detector's current one.
+   */
+  private lastDetections: Promise<{ detections: Detection[]; version: string | null }> =
+    Promise.resolve({ detections: [], version: null });
   private processed = 0;
   private skipped = 0;
   private uncertainCount = 0;
@@ -184,21 +188,25 @@ export class InspectionPipeline {
     const verdict = this.gate.check(frame.image, frame.capturedAt);
     const features = computeFeatures(frame.image);
     let detections: Detection[];
+    // The version of the model that produced these detections: a hot swap may happen while
+    // this frame is at the detector, and the result must name the model that ran.
+    let modelVersion: string | null;
     let inferred: boolean;
     let timings = { preprocessMs: 0, inferenceMs: 0, postprocessMs: 0 };
     if (verdict === 'still') {
       this.skipped++;
       this.skipMeter.mark();
-      detections = await this.lastDetections;
+      ({ detections, version: modelVersion } = await this.lastDetections);
       inferred = false;
     } else {
       const pending = this.detector.detect(frame.image, this.options.detect);
       this.lastDetections = pending.then(
-        (output) => output.detections,
-        () => [],
+        (output) => ({ detections: output.detections, version: output.modelVersion ?? null }),
+        () => ({ detections: [], version: null }),
       );
       const output = await pending;
       detections = output.detections;
+      modelVersion = output.modelVersion ?? null;
       timings = output.timings;
       inferred = true;
       this.processed++;
@@ -224,7 +232,7 @@ export class InspectionPipeline {
         postprocessMs: timings.postprocessMs,
         totalMs: Math.max(0, doneAt - frame.capturedAt),
       },
-      modelVersion: this.detector.model.version,
+      modelVersion: modelVersion ?? this.detector.model.version,
       inferred,
     };
     this.totalMs.add(result.latencies.totalMs);

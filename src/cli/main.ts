@@ -7,15 +7,19 @@ import { Command, CommanderError } from 'commander';
 import { loadRuntimeConfig } from '../config/runtime.config.js';
 import { createEvaluation } from '../main/evaluation.main.js';
 import { registerAgentCommands } from './agent.command.js';
+import { registerDatasetCommands } from './dataset.command.js';
 import { registerDbCommands } from './db.command.js';
 import { registerDetectCommands } from './detect.command.js';
+import { registerDriftCommands } from './drift.command.js';
 import { registerEvalCommands } from './eval.command.js';
 import { registerServerCommands } from './server.command.js';
 import { registerSynthCommands } from './synth.command.js';
 import { registerTokenCommands } from './token.command.js';
 import { registerTrainCommands } from './train.command.js';
+import { registerModelsCommands } from './models.command.js';
 import { formatError } from './output.js';
 import { registerUpCommands } from './up.command.js';
+import { registerWorkerCommands } from './worker.command.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -28,10 +32,14 @@ export function buildProgram(): Command {
   registerUpCommands(program);
   registerServerCommands(program);
   registerAgentCommands(program);
+  registerWorkerCommands(program);
   registerDetectCommands(program);
   registerEvalCommands(program, createEvaluation(loadRuntimeConfig()));
   registerSynthCommands(program);
   registerTrainCommands(program);
+  registerModelsCommands(program);
+  registerDatasetCommands(program);
+  registerDriftCommands(program);
   registerTokenCommands(program);
   registerDbCommands(program);
   return program;

@@ -75,6 +75,11 @@ export interface PredictionLogTable {
   total_ms: number;
   /** The uploaded JPEG, when the frame was sampled; linked after the fact. */
   frame_blob: BlobKey | null;
+  /**
+   * (0005) JSON `FrameSampling` when the agent sampled the frame for labeling, else null.
+   * Optional on insert (null).
+   */
+  sampling: ColumnType<JsonText | null, JsonText | null | undefined, JsonText | null>;
 }
 
 /**
@@ -203,6 +208,8 @@ export interface ReviewedLabelTable {
   used_for_training: Defaulted<SqlBool>;
   /** The first model version trained on this label. */
   trained_in_model_version: string | null;
+  /** (0006) The image file's format: `jpg`, `png`, `webp` or `bmp`. */
+  image_ext: Defaulted<string>;
 }
 
 export type DatasetSource = 'snapshot' | 'import';
@@ -220,13 +227,18 @@ export interface DatasetTable {
   counts: Immutable<JsonText>;
   created_at: Immutable<EpochMs>;
   created_by: Immutable<string | null>;
+  /** (0006) JSON object: how the snapshot was made (reviewed labels, replay sources, import). */
+  provenance: Defaulted<JsonText>;
 }
 
 // ---------------------------------------------------------------------------------------------
 // 0003 drift
 
 export type DriftReferenceKind = 'training' | 'baseline';
-export type DriftLevel = 'green' | 'yellow' | 'red';
+/** `unknown` (0007): nothing could be compared (no reference yet, or too few samples). */
+export type DriftLevel = 'green' | 'yellow' | 'red' | 'unknown';
+/** (0007) The outcome of a drift check, as src/vision/drift decides it. */
+export type DriftReportStatus = 'ok' | 'drift' | 'insufficient_data' | 'no_reference';
 
 /** A reference sample of features (training images, or a post-promotion baseline window). */
 export interface DriftReferenceTable {
@@ -260,6 +272,12 @@ export interface DriftReportTable {
   features: JsonText;
   decision_reason: string;
   created_at: EpochMs;
+  /** (0007) `drift_share` is stored as 0 when the status is insufficient_data/no_reference. */
+  status: Defaulted<DriftReportStatus>;
+  /** (0007) The whole DriftReport JSON (reference, window, per-feature tests, config, reason). */
+  report: JsonText | null;
+  /** (0007) The drift.check job that wrote this report. */
+  job_id: string | null;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -290,6 +308,10 @@ export interface ModelTable {
   notes: string | null;
   created_by: string | null;
   created_at: EpochMs;
+  /** (0008) JSON object: the ONNX `metadata_props` as registered. */
+  metadata: Defaulted<JsonText>;
+  /** (0008) The ONNX producer name and version, e.g. `pytorch 2.5`. */
+  producer: string | null;
 }
 
 export interface ModelAliasTable {
@@ -309,7 +331,12 @@ export interface AliasHistoryTable {
   actor: string | null;
   reason: string | null;
   created_at: EpochMs;
+  /** (0008) What moved it. */
+  action: Defaulted<AliasAction>;
 }
+
+/** How an alias moved (0008): an explicit promotion or a rollback to its previous version. */
+export type AliasAction = 'promote' | 'rollback';
 
 export type RetrainingTrigger = 'drift' | 'labels' | 'manual';
 
@@ -361,6 +388,33 @@ export interface JobTable {
 }
 
 // ---------------------------------------------------------------------------------------------
+// 0007 job schedules and workers
+
+/** One periodic schedule; schedulers fire it after moving `next_run_at` by compare-and-set. */
+export interface JobScheduleTable {
+  key: Immutable<string>;
+  next_run_at: EpochMs;
+  last_run_at: EpochMs | null;
+  /** The scheduler (worker id) that fired it last. */
+  last_owner: string | null;
+  updated_at: EpochMs;
+}
+
+/** A live job worker; it refreshes `expires_at` on every heartbeat and deletes its row on stop. */
+export interface JobWorkerTable {
+  id: Immutable<string>;
+  host: string;
+  pid: number;
+  /** JSON array of the job names it runs. */
+  job_names: JsonText;
+  concurrency: number;
+  started_at: EpochMs;
+  last_seen_at: EpochMs;
+  /** Considered gone after this time (it missed its heartbeats). */
+  expires_at: EpochMs;
+}
+
+// ---------------------------------------------------------------------------------------------
 
 /** The whole schema at the latest migration. */
 export interface Database {
@@ -379,6 +433,8 @@ export interface Database {
   alias_history: AliasHistoryTable;
   retraining_events: RetrainingEventTable;
   jobs: JobTable;
+  job_schedules: JobScheduleTable;
+  job_workers: JobWorkerTable;
 }
 
 export type TableName = keyof Database;
@@ -423,3 +479,5 @@ export type NewRetrainingEvent = Insertable<RetrainingEventTable>;
 export type JobRow = Selectable<JobTable>;
 export type NewJob = Insertable<JobTable>;
 export type JobUpdate = Updateable<JobTable>;
+export type JobScheduleRow = Selectable<JobScheduleTable>;
+export type JobWorkerRow = Selectable<JobWorkerTable>;

@@ -28,26 +28,39 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { AgentRegistryService } from '../services/agent-registry.service.js';
 import type { AuthService } from '../services/auth.service.js';
+import type { DatasetService } from '../services/dataset.service.js';
 import type { EventBus } from '../services/event-bus.js';
 import type { FrameService } from '../services/frame.service.js';
 import type { HealthService } from '../services/health.service.js';
 import type { IngestService } from '../services/ingest.service.js';
 import type { InspectionLogService } from '../services/inspection-log.service.js';
+import type { LabelingService } from '../services/labeling.service.js';
 import type { MetricsService } from '../services/metrics.service.js';
+import type { ModelRegistryService } from '../services/model-registry.service.js';
+import type { ModelServingService } from '../services/model-serving.service.js';
 import type { PrometheusService } from '../services/prometheus.service.js';
+import type { DriftService } from '../services/drift.service.js';
+import type { JobQueue } from '../jobs/job-queue.js';
 import type { ErrorBody } from '../shared/api/common.js';
 import type { ErrorCode } from '../shared/errors.js';
 import { isVisionLoopError } from '../shared/errors.js';
 import { registerAuth } from './auth.plugin.js';
 import type { RouteAccess } from './route-access.js';
+import { agentModelEventsRoutes } from './routes/agent-model-events.routes.js';
 import { agentsRoutes } from './routes/agents.routes.js';
+import { datasetsRoutes } from './routes/datasets.routes.js';
+import { driftRoutes } from './routes/drift.routes.js';
+import { jobsRoutes } from './routes/jobs.routes.js';
 import { eventsRoutes } from './routes/events.routes.js';
 import { framesRoutes } from './routes/frames.routes.js';
 import { healthRoutes } from './routes/health.routes.js';
 import { ingestRoutes } from './routes/ingest.routes.js';
 import { inspectionLogsRoutes } from './routes/inspection-logs.routes.js';
+import { labelingRoutes } from './routes/labeling.routes.js';
 import { metricsRoutes } from './routes/metrics.routes.js';
 import { modelStatusRoutes } from './routes/model-status.routes.js';
+import { modelsRoutes } from './routes/models.routes.js';
+import { predictRoutes } from './routes/predict.routes.js';
 import { prometheusRoutes } from './routes/prometheus.routes.js';
 import { tokensRoutes } from './routes/tokens.routes.js';
 
@@ -62,6 +75,12 @@ export interface AppServices {
   metrics: MetricsService;
   prometheus: PrometheusService;
   events: EventBus;
+  labeling: LabelingService;
+  datasets: DatasetService;
+  jobs: JobQueue;
+  drift: DriftService;
+  models: ModelRegistryService;
+  modelServing: ModelServingService;
 }
 
 /** Limits route plugins apply to their own routes. */
@@ -87,6 +106,16 @@ export const ROUTE_PLUGINS: readonly RoutePlugin[] = [
   agentsRoutes,
   inspectionLogsRoutes,
   tokensRoutes,
+  // The labeling queue and dataset snapshots.
+  labelingRoutes,
+  datasetsRoutes,
+  // Model registry, the server's inference and the agents' model events.
+  modelsRoutes,
+  predictRoutes,
+  agentModelEventsRoutes,
+  // Background jobs and drift monitoring.
+  jobsRoutes,
+  driftRoutes,
   // Observability (metrics JSON, Prometheus text, server-sent events).
   metricsRoutes,
   prometheusRoutes,

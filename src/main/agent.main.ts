@@ -7,9 +7,16 @@
  */
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { dirname, join } from 'node:path';
+import { ModelUpdater, type ModelUpdaterStats } from '../agent/model-updater.js';
+import { createOnnxDetector } from '../agent/onnx-detector.js';
+import { SwappableDetector } from '../agent/swappable-detector.js';
+import { ModelClient, type ModelSource } from '../agent/uplink/model-client.js';
 import { OutboxWriter } from '../agent/outbox-writer.js';
 import { Outbox, type OutboxStats } from '../agent/outbox.js';
 import type { PipelineOptions, PipelineStats } from '../agent/pipeline.js';
+import type { SamplerStats } from '../agent/sampling/frame-sampler.js';
+import { SamplingStage } from '../agent/sampling/sampling-stage.js';
 import { ServerClient } from '../agent/uplink/server-client.js';
 import {
   Sender,
@@ -21,7 +28,7 @@ import {
 } from '../agent/uplink/sender.js';
 import type { AgentConfig } from '../config/agent.config.js';
 import { DEFAULT_AGENT_SETTINGS, type AgentSettings } from '../shared/api/agents.js';
-import type { ModelInfo } from '../vision/detector.js';
+import { DEFAULT_DETECT_OPTIONS, type ModelInfo } from '../vision/detector.js';
 import { resolveModelPath, startDetect } from './detect.main.js';
 
 /** The agent's software version (package.json), sent at registration. */
@@ -40,6 +47,10 @@ export interface AgentStats {
   pipeline: PipelineStats;
   outbox: OutboxStats;
   sender: SenderStats;
+  /** Active-learning sampling decisions of this run. */
+  sampling: SamplerStats;
+  /** Following the registry's production model; null when not following. */
+  modelUpdates: ModelUpdaterStats | null;
   /** Results the pipeline produced in this run, still buffered in memory, lost to I/O errors. */
   producedResults: number;
   bufferedResults: number;
@@ -73,6 +84,8 @@ export interface AgentSummary {
   /** Results that could not be written to the outbox (I/O error). */
   lost: number;
   framesUploaded: number;
+  /** Frames this run sampled for labeling (their JPEGs are uploaded). */
+  framesSampled: number;
   /** Send attempts that failed transiently (server down, network) and were retried. */
   sendFailures: number;
   /** Results and frames still in the outbox at exit (sent by the next start). */
@@ -106,6 +119,11 @@ export interface StartAgentOptions {
   log?: (level: LogLevel, message: string) => void;
   /** Injected in tests; default a ServerClient for config.serverUrl. */
   client?: UplinkClient;
+  /**
+   * Where the agent learns of and downloads the production model; default a ModelClient for
+   * config.serverUrl. Null: keep the model it started with.
+   */
+  modelSource?: ModelSource | null;
 }
 
 function stderrLog(level: LogLevel, message: string): void {
@@ -158,6 +176,8 @@ export async function startAgent(options: StartAgentOptions): Promise<AgentRun> 
     );
   }
   let settings: AgentSettings = outbox.loadSettings() ?? DEFAULT_AGENT_SETTINGS;
+  // Reads `settings` at every frame: a revision from the server applies to the next frame.
+  const sampling = new SamplingStage({ settings: () => settings });
   let sender: Sender | null = null;
   let resultIdPrefix: string | null = null;
   const writer = new OutboxWriter(outbox, {
@@ -174,9 +194,17 @@ export async function startAgent(options: StartAgentOptions): Promise<AgentRun> 
       timeoutMs: config.requestTimeoutMs,
     });
 
+  // Hot-swappable: the model updater replaces the model between two frames.
+  const detector = new SwappableDetector(() =>
+    createOnnxDetector({
+      threads: config.runtime.VISIONLOOP_THREADS,
+      spinning: config.runtime.VISIONLOOP_ORT_SPINNING,
+    }),
+  );
   let run: Awaited<ReturnType<typeof startDetect>>;
   try {
     run = await startDetect({
+      detector,
       modelPath: resolveModelPath(config.model, config.runtime),
       source: config.source,
       config: config.runtime,
@@ -184,10 +212,15 @@ export async function startAgent(options: StartAgentOptions): Promise<AgentRun> 
       maxFrames: config.maxFrames,
       seed: config.seed,
       signal: stopping.signal,
-      pipeline: { ...options.pipeline, camera: config.camera },
+      pipeline: {
+        ...options.pipeline,
+        camera: config.camera,
+        // Class scores feed the sampler's informativeness (margin, entropy).
+        detect: { ...(options.pipeline?.detect ?? DEFAULT_DETECT_OPTIONS), classScores: true },
+      },
       onResult: (result, frame) => {
         resultIdPrefix ??= result.id.slice(0, result.id.lastIndexOf('-'));
-        writer.add(result, frame);
+        writer.add(sampling.apply(result, frame.image), frame);
       },
     });
   } catch (error) {
@@ -218,12 +251,28 @@ export async function startAgent(options: StartAgentOptions): Promise<AgentRun> 
       onSettings: (next) => {
         settings = next;
       },
+      onHeartbeat: (answer) => updater?.offer(answer.production),
       log,
     },
     { batchSize: config.batchSize, batchDelayMs: config.batchDelayMs, ...options.sender },
   );
   sender = activeSender;
   activeSender.start();
+  const modelSource =
+    options.modelSource === undefined
+      ? new ModelClient({ baseUrl: config.serverUrl, token: config.token })
+      : options.modelSource;
+  const updater =
+    modelSource === null
+      ? null
+      : new ModelUpdater({
+          source: modelSource,
+          detector,
+          modelsDir: join(dirname(config.outboxPath), 'models'),
+          agentId: () => activeSender.stats().agentId,
+          log,
+        });
+  updater?.start();
 
   const durationTimer =
     config.durationS !== undefined
@@ -236,6 +285,8 @@ export async function startAgent(options: StartAgentOptions): Promise<AgentRun> 
     pipeline: currentPipelineStats(),
     outbox: outbox.isClosed ? finalOutbox : outbox.stats(),
     sender: activeSender.stats(),
+    sampling: sampling.stats(),
+    modelUpdates: updater?.stats() ?? null,
     producedResults: writer.produced,
     bufferedResults: writer.buffered,
     lostResults: writer.lostResults,
@@ -251,6 +302,7 @@ export async function startAgent(options: StartAgentOptions): Promise<AgentRun> 
       failure = error;
       finalStats = lastPipelineStats ?? { capturedFrames: writer.produced, droppedFrames: 0 };
     }
+    await updater?.stop();
     if (durationTimer) clearTimeout(durationTimer);
     await writer.close();
     if (!skipDrain) {
@@ -280,7 +332,7 @@ export async function startAgent(options: StartAgentOptions): Promise<AgentRun> 
       event: 'agent-summary',
       camera: config.camera,
       agentId: senderStats.agentId,
-      modelVersion: detect.model.version,
+      modelVersion: lastPipelineStats?.modelVersion ?? detect.model.version,
       outbox: config.outboxPath,
       resultIdPrefix,
       framesProduced: writer.produced,
@@ -295,6 +347,7 @@ export async function startAgent(options: StartAgentOptions): Promise<AgentRun> 
       shedFrames,
       lost: writer.lostResults,
       framesUploaded: senderStats.framesUploaded,
+      framesSampled: sampling.stats().sampled,
       sendFailures: senderStats.failures,
       stillInOutbox: finalOutbox.pendingResults,
       framesStillInOutbox: finalOutbox.pendingFrames,

@@ -12,7 +12,7 @@ import {
 } from '../agent/pipeline.js';
 import { openSource } from '../agent/sources/open-source.js';
 import type { RuntimeConfig } from '../config/runtime.config.js';
-import type { ModelInfo } from '../vision/detector.js';
+import type { Detector, ModelInfo } from '../vision/detector.js';
 
 /** The seed model shipped in the package (models/seed/model.onnx). */
 export const BUILTIN_SEED_MODEL = fileURLToPath(
@@ -43,13 +43,17 @@ export interface DetectRequest {
   pipeline?: Partial<PipelineOptions>;
   onResult: ResultHandler;
   signal?: AbortSignal;
+  /** The detector to load the model into (a hot-swappable one); default a new ONNX detector. */
+  detector?: Detector;
 }
 
 export async function startDetect(request: DetectRequest): Promise<DetectRun> {
-  const detector = createOnnxDetector({
-    threads: request.config.VISIONLOOP_THREADS,
-    spinning: request.config.VISIONLOOP_ORT_SPINNING,
-  });
+  const detector =
+    request.detector ??
+    createOnnxDetector({
+      threads: request.config.VISIONLOOP_THREADS,
+      spinning: request.config.VISIONLOOP_ORT_SPINNING,
+    });
   let model: ModelInfo;
   try {
     model = await detector.load(request.modelPath);

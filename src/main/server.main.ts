@@ -23,11 +23,15 @@ import type { DatabaseHandle } from '../db/database.js';
 import { migrateToLatest } from '../db/migrate.js';
 import { buildApp } from '../http/app.js';
 import type { AppServices } from '../http/app.js';
+import { OnnxModelProbe } from '../agent/model-probe.js';
+import { OnnxDetector } from '../agent/onnx-detector.js';
 import { AgentRepository } from '../repositories/agent.repository.js';
 import { LocalBlobStore } from '../repositories/blob-store.js';
 import type { BlobStore } from '../repositories/blob-store.js';
+import { ModelRegistryRepository } from '../repositories/model-registry.repository.js';
 import { PredictionMetricsRepository } from '../repositories/prediction-metrics.repository.js';
 import { PredictionRepository } from '../repositories/prediction.repository.js';
+import { SamplingRepository } from '../repositories/sampling.repository.js';
 import { SettingsRepository } from '../repositories/settings.repository.js';
 import { TokenRepository } from '../repositories/token.repository.js';
 import { AgentRegistryService } from '../services/agent-registry.service.js';
@@ -39,8 +43,15 @@ import { HealthService } from '../services/health.service.js';
 import { IngestService } from '../services/ingest.service.js';
 import { InspectionLogService } from '../services/inspection-log.service.js';
 import { MetricsService } from '../services/metrics.service.js';
+import { ModelRegistryService } from '../services/model-registry.service.js';
+import { ModelServingService } from '../services/model-serving.service.js';
 import { PrometheusService } from '../services/prometheus.service.js';
+import { createJobServices, startJobUpkeep } from './job-services.js';
+import { createLabelingServices, startQueueDepthRefresh } from './labeling.main.js';
+import { SamplingService } from '../services/sampling.service.js';
 import type { CreatedToken } from '../shared/api/tokens.js';
+import { BUILTIN_SEED_MODEL } from './detect.main.js';
+import { DEFAULT_MODEL_SYNC_MS, startModelRegistry, startModelSync } from './model-bootstrap.js';
 
 /** The package version (package.json sits two levels above both src/main and dist/main). */
 export const SERVER_VERSION: string = (() => {
@@ -68,6 +79,8 @@ export interface ServerServicesOptions {
   processMetrics?: boolean;
   /** Where background failures (token last-use writes, observers) are reported. */
   onBackgroundError?: (error: unknown) => void;
+  /** ONNX Runtime threads of /api/predict's session; 0 (default) lets ORT pick. */
+  servingThreads?: number;
 }
 
 /**
@@ -95,6 +108,25 @@ export function createServerServices(
     now,
     defaultMetrics: options.processMetrics ?? true,
   });
+  const sampling = new SamplingService(new SamplingRepository(database.db), {
+    now,
+    gauge: prometheus,
+  });
+  const modelRegistry = new ModelRegistryRepository(database.db);
+  const modelServing = new ModelServingService(
+    modelRegistry,
+    options.blobStore,
+    () => new OnnxDetector({ threads: options.servingThreads ?? 0 }),
+    events,
+    { now, onBackgroundError },
+  );
+  const models = new ModelRegistryService(
+    modelRegistry,
+    options.blobStore,
+    new OnnxModelProbe(),
+    events,
+    { now, gauge: prometheus, deployer: modelServing },
+  );
   const agents = new AgentRegistryService(
     new AgentRepository(database.db),
     new SettingsRepository(database.db),
@@ -105,8 +137,27 @@ export function createServerServices(
       heartbeatObservers: [
         (agent, heartbeat) => prometheus.observeHeartbeat(agent.camera, heartbeat),
       ],
+      production: () => models.production(),
     },
   );
+  const { jobs, drift } = createJobServices(database, {
+    blobStore: options.blobStore,
+    events,
+    prometheus,
+    now,
+    onBackgroundError,
+  });
+  const { labeling, datasets } = createLabelingServices(database, {
+    blobStore: options.blobStore,
+    events,
+    gauge: prometheus,
+    now,
+    onBackgroundError,
+  });
+  // Drift-boost sampling: agents sample at the drift rate while any camera drifts.
+  drift.onLevelChange(async (change) => {
+    await agents.setDriftActive(change.anyDrifting, 'drift monitor');
+  });
   const probe = {
     dialect: database.dialect,
     async ping(): Promise<void> {
@@ -123,17 +174,27 @@ export function createServerServices(
       observers: [(stored) => prometheus.observeIngested(stored)],
       onObserverError: onBackgroundError,
     }),
-    frames: new FrameService(predictions, options.blobStore),
+    frames: new FrameService(predictions, options.blobStore, {
+      // A sampled frame becomes a labeling-queue item when its JPEG arrives.
+      onStored: (frame) => sampling.enqueueUploadedFrame(frame),
+    }),
     agents,
     inspectionLogs: new InspectionLogService(predictions),
     health: new HealthService(probe, options.blobStore, predictions, agents, {
       serverVersion: options.serverVersion ?? SERVER_VERSION,
       recentWindowMs: options.recentWindowMs,
       now,
+      models: { mainAliases: () => models.mainAliases(), serving: () => modelServing.status() },
     }),
     metrics: new MetricsService(new PredictionMetricsRepository(database.db), { now }),
     prometheus,
     events,
+    models,
+    modelServing,
+    jobs,
+    drift,
+    labeling,
+    datasets,
   };
 }
 
@@ -161,6 +222,12 @@ export interface StartServerOptions {
   /** Prometheus process metrics. Default true. */
   processMetrics?: boolean;
   now?: () => number;
+  /** The seed model registered on an empty registry (default the shipped one); null: none. */
+  seedModel?: string | null;
+  /** How often alias moves made by other processes are looked for, ms. Default 2000. */
+  modelSyncMs?: number;
+  /** ONNX Runtime threads of /api/predict's session; 0 (default) lets ORT pick. */
+  servingThreads?: number;
 }
 
 export interface RunningServer {
@@ -212,6 +279,7 @@ export async function startServer(
       recentWindowMs: config.recentWindowMs,
       processMetrics: options.processMetrics,
       now: options.now,
+      servingThreads: options.servingThreads,
     });
     const adminToken = await services.auth.ensureAdminToken();
     if (adminToken !== null) {
@@ -226,6 +294,16 @@ export async function startServer(
       logger,
     });
     app = builtApp;
+    const modelLog = {
+      info: (message: string) => builtApp.log.info(message),
+      warn: (message: string) => builtApp.log.warn(message),
+      error: (message: string) => builtApp.log.error(message),
+    };
+    await startModelRegistry(
+      services.models,
+      options.seedModel === undefined ? BUILTIN_SEED_MODEL : options.seedModel,
+      modelLog,
+    );
     await builtApp.listen({ host: config.host, port: config.port });
     const address = builtApp.server.address();
     const port = typeof address === 'object' && address !== null ? address.port : config.port;
@@ -237,6 +315,17 @@ export async function startServer(
       });
     }, config.heartbeatIntervalMs);
     sweeper.unref();
+    const stopModelSync = startModelSync(
+      services.models,
+      services.modelServing,
+      options.modelSyncMs ?? DEFAULT_MODEL_SYNC_MS,
+      modelLog,
+    );
+
+    const stopJobUpkeep = startJobUpkeep(services, (message, error) =>
+      builtApp.log.warn({ err: error }, message),
+    );
+    const stopQueueDepth = startQueueDepthRefresh(services.labeling);
 
     let closing: Promise<void> | undefined;
     const timer = sweeper;
@@ -249,8 +338,12 @@ export async function startServer(
       close() {
         closing ??= (async () => {
           clearInterval(timer);
+          stopModelSync();
+          stopJobUpkeep();
+          stopQueueDepth();
           try {
             await builtApp.close();
+            await services.modelServing.close();
             await services.auth.flush();
           } finally {
             await database.close();

@@ -107,10 +107,10 @@ export const SEED_MODEL_DIR = fileURLToPath(new URL('../../models/seed', import.
 export const SEED_RECIPE = {
   name: 'seed',
   preset: 'nominal',
-  trainFrames: 3000,
+  trainFrames: 2000,
   valFraction: 0.1,
   dataSeed: 1,
-  trainer: { epochs: 40, imgsz: 320, batch: 16, seed: 0, model: 'n' },
+  trainer: { epochs: 28, imgsz: 320, batch: 16, seed: 0, model: 'n' },
   testFrames: 300,
   testPresets: ['nominal', 'night', 'blur', 'glare', 'new-material'],
   /** Test-set seeds are far from the training seed so no frame repeats. */

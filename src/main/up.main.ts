@@ -1,7 +1,8 @@
 /**
  * Composition root of `visionloop up` (what `npm start` runs): the server and one demo agent
  * on the synthetic line, in one process, on the embedded defaults (SQLite and files under the
- * data directory). Later issues add the job worker and the dashboard here.
+ * data directory), plus a job worker in the same process (drift checks…) sharing the server's
+ * database and services. Later issues add the dashboard here.
  */
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -9,6 +10,8 @@ import { resolveAgentConfig } from '../config/agent.config.js';
 import { loadServerConfig, type ServerConfigOverrides } from '../config/server.config.js';
 import { startAgent, type AgentRun, type AgentSummary } from './agent.main.js';
 import { startServer, type RunningServer } from './server.main.js';
+import { loadWorkerConfig } from '../config/worker.config.js';
+import { startWorker, stderrJobLogger, type RunningWorker } from './worker.main.js';
 
 export interface UpOptions {
   server: ServerConfigOverrides;
@@ -23,6 +26,8 @@ export interface UpOptions {
 export interface UpRun {
   server: RunningServer;
   agent: AgentRun;
+  /** The in-process job worker (scheduled drift checks, on-demand jobs). */
+  worker: RunningWorker;
   /** Where the admin token lives (printed once when it was created). */
   adminTokenFile: string;
   /** Stops the agent (draining its outbox), then the server. */
@@ -50,7 +55,14 @@ export async function startUp(options: UpOptions): Promise<UpRun> {
   const env = options.env ?? process.env;
   const config = loadServerConfig(env, options.server);
   const server = await startServer(config, { logger: { level: 'warn' } });
+  let worker: RunningWorker | undefined;
   try {
+    worker = await startWorker(loadWorkerConfig(env, options.server), {
+      database: server.database,
+      services: server.services,
+      log: stderrJobLogger('warn'),
+      unref: true,
+    });
     const token = await demoAgentToken(server, join(config.dataDir, 'up-agent-token'));
     const agentConfig = resolveAgentConfig(
       {
@@ -73,14 +85,17 @@ export async function startUp(options: UpOptions): Promise<UpRun> {
       },
     });
     let stopping: Promise<AgentSummary> | undefined;
+    const jobWorker = worker;
     return {
       server,
       agent,
+      worker: jobWorker,
       adminTokenFile: config.adminTokenFile,
       stop() {
         stopping ??= (async () => {
           agent.stop();
           const { summary } = await agent.done;
+          await jobWorker.stop({ graceMs: 10_000 });
           await server.close();
           return summary;
         })();
@@ -88,6 +103,7 @@ export async function startUp(options: UpOptions): Promise<UpRun> {
       },
     };
   } catch (error) {
+    await worker?.stop({ graceMs: 0 });
     await server.close();
     throw error;
   }

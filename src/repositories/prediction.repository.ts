@@ -52,6 +52,7 @@ const LOG_COLUMNS = [
   'inference_ms',
   'postprocess_ms',
   'total_ms',
+  'sampling',
 ] as const;
 const CLASS_COLUMNS = ['prediction_id', 'class_name', 'captured_at'] as const;
 
@@ -78,6 +79,7 @@ const LOG_COLUMN_PG_TYPES: Record<(typeof LOG_COLUMNS)[number], string> = {
   inference_ms: 'double precision',
   postprocess_ms: 'double precision',
   total_ms: 'double precision',
+  sampling: 'text',
 };
 
 const PG_INSERT_LOGS =
@@ -152,6 +154,7 @@ function putLogRow(
   params[p++] = l.inferenceMs;
   params[p++] = l.postprocessMs;
   params[p++] = l.totalMs;
+  params[p++] = r.sampling === undefined ? null : JSON.stringify(r.sampling);
   return p;
 }
 

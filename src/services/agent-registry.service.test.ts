@@ -113,16 +113,19 @@ describe('AgentRegistryService', () => {
   it('bumps the settings revision on every change and hands agents the new settings', async () => {
     const { agentId } = await registry.register({ camera: 'line-3', version: '1' }, null);
     expect(await registry.updateAgentSettings({ uploadFrames: 'all' }, 'tok_admin')).toEqual({
+      ...DEFAULT_AGENT_SETTINGS,
       revision: 1,
       uploadFrames: 'all',
       jpegQuality: 85,
     });
     expect(await registry.updateAgentSettings({ jpegQuality: 70 }, 'tok_admin')).toEqual({
+      ...DEFAULT_AGENT_SETTINGS,
       revision: 2,
       uploadFrames: 'all',
       jpegQuality: 70,
     });
     expect(await registry.settingsFor(agentId)).toEqual({
+      ...DEFAULT_AGENT_SETTINGS,
       revision: 2,
       uploadFrames: 'all',
       jpegQuality: 70,

@@ -8,12 +8,14 @@
  *   process publishes `agent` events when an agent registers, comes online, or goes silent
  *   (`sweep`, run on a timer by the composition root).
  * - Settings: one `agent` entry in the settings table; every change bumps its revision, which
- *   agents compare to know they must apply it.
+ *   agents compare to know they must apply it. It includes the active-learning sampling
+ *   configuration (src/shared/api/sampling.ts) and the drift monitor's `driftActive` switch.
  */
 import { createHash } from 'node:crypto';
 import type { AgentRow } from '../db/schema.js';
 import type { AgentRepository } from '../repositories/agent.repository.js';
 import type { SettingsRepository } from '../repositories/settings.repository.js';
+import type { ProductionRef } from '../shared/api/models.js';
 import type {
   AgentListResponse,
   AgentSettings,
@@ -29,6 +31,13 @@ import {
   agentSettingsSchema,
   heartbeatRequestSchema,
 } from '../shared/api/agents.js';
+import {
+  DEFAULT_SAMPLING_SETTINGS,
+  applySamplingUpdate,
+  resolveSamplingSettings,
+  samplingSettingsSchema,
+  type SamplingSettings,
+} from '../shared/api/sampling.js';
 import { VisionLoopError } from '../shared/errors.js';
 import type { EventBus } from './event-bus.js';
 
@@ -76,12 +85,15 @@ export interface AgentRegistryOptions {
   heartbeatIntervalMs: number;
   now?: () => number;
   heartbeatObservers?: readonly HeartbeatObserver[];
+  /** The registry's production model, sent in heartbeat answers (agents follow it). */
+  production?: () => Promise<ProductionRef | null>;
 }
 
 export class AgentRegistryService {
   readonly heartbeatIntervalMs: number;
   private readonly now: () => number;
   private readonly heartbeatObservers: HeartbeatObserver[];
+  private readonly production: (() => Promise<ProductionRef | null>) | undefined;
   /** Agents this process last reported online (for online/offline events). */
   private readonly online = new Map<string, string>();
 
@@ -94,6 +106,7 @@ export class AgentRegistryService {
     this.heartbeatIntervalMs = options.heartbeatIntervalMs;
     this.now = options.now ?? Date.now;
     this.heartbeatObservers = [...(options.heartbeatObservers ?? [])];
+    this.production = options.production;
   }
 
   onHeartbeat(observer: HeartbeatObserver): void {
@@ -164,7 +177,9 @@ export class AgentRegistryService {
         // An observer's failure (metrics) must not fail the agent's heartbeat.
       }
     }
-    return { settings: await this.agentSettings(), serverTime: now };
+    const settings = await this.agentSettings();
+    if (this.production === undefined) return { settings, serverTime: now };
+    return { settings, serverTime: now, production: await this.production() };
   }
 
   /** The settings agent `id` should apply. NOT_FOUND for an agent that never registered. */
@@ -189,9 +204,15 @@ export class AgentRegistryService {
       const row = await this.settings.get(AGENT_SETTINGS_KEY);
       const current =
         row === undefined ? DEFAULT_AGENT_SETTINGS : this.decodeSettings(row.value, row.revision);
+      const currentSampling = current.sampling ?? DEFAULT_SAMPLING_SETTINGS;
       const next = {
         uploadFrames: changes.uploadFrames ?? current.uploadFrames,
         jpegQuality: changes.jpegQuality ?? current.jpegQuality,
+        driftActive: changes.driftActive ?? current.driftActive ?? false,
+        sampling:
+          changes.sampling === undefined
+            ? currentSampling
+            : checkedSampling(applySamplingUpdate(currentSampling, changes.sampling)),
       };
       const value = JSON.stringify(next);
       const won =
@@ -207,6 +228,16 @@ export class AgentRegistryService {
       if (won) return { revision: row === undefined ? 1 : row.revision + 1, ...next };
     }
     throw new VisionLoopError('CONFLICT', 'the agent settings kept changing; try again');
+  }
+
+  /**
+   * The drift monitor's switch: agents sample at the drift rate while it is on. Changes (and
+   * bumps the revision) only when the value differs, so calling it after every check is cheap.
+   */
+  async setDriftActive(active: boolean, actor: string | null): Promise<AgentSettings> {
+    const current = await this.agentSettings();
+    if ((current.driftActive ?? false) === active) return current;
+    return this.updateAgentSettings({ driftActive: active }, actor);
   }
 
   async list(): Promise<AgentListResponse> {
@@ -285,12 +316,30 @@ export class AgentRegistryService {
       value = {};
     }
     // Fields a later version stored and this one does not know are dropped; missing ones
-    // fall back to the defaults.
+    // fall back to the defaults (sampling section by section, so one bad section falls back
+    // alone).
+    const stored: Record<string, unknown> =
+      typeof value === 'object' && value !== null ? { ...value } : {};
+    stored.sampling = resolveSamplingSettings(stored.sampling);
+    if (typeof stored.driftActive !== 'boolean') delete stored.driftActive;
     const merged = agentSettingsSchema.safeParse({
       ...DEFAULT_AGENT_SETTINGS,
-      ...(typeof value === 'object' && value !== null ? value : {}),
+      ...stored,
       revision,
     });
     return merged.success ? merged.data : { ...DEFAULT_AGENT_SETTINGS, revision };
   }
+}
+
+/** The sampling settings after an update, or INVALID_ARGUMENT listing what is inconsistent. */
+function checkedSampling(candidate: SamplingSettings): SamplingSettings {
+  const parsed = samplingSettingsSchema.safeParse(candidate);
+  if (parsed.success) return parsed.data;
+  const problems = parsed.error.issues.map((issue) =>
+    issue.path.length > 0 ? `sampling.${issue.path.join('.')}: ${issue.message}` : issue.message,
+  );
+  throw new VisionLoopError(
+    'INVALID_ARGUMENT',
+    `invalid sampling settings: ${problems.join('; ')}`,
+  );
 }

@@ -16,7 +16,47 @@ export type SystemEvent =
       agentId: string;
       camera: string;
     }
-  | { type: 'system'; at: number; level: 'info' | 'warning' | 'error'; message: string };
+  | { type: 'system'; at: number; level: 'info' | 'warning' | 'error'; message: string }
+  | {
+      type: 'model';
+      at: number;
+      /** `current` only opens an agent's model stream; the bus carries `alias-moved`. */
+      action: 'alias-moved' | 'current';
+      alias: string;
+      fromVersion: string | null;
+      toVersion: string | null;
+      sha256: string | null;
+      actor: string | null;
+      reason: string | null;
+    }
+  | {
+      type: 'labeling';
+      at: number;
+      /** What a reviewer did to a labeling-queue item. */
+      action: 'labeled' | 'approved' | 'rejected' | 'skipped' | 'flagged';
+      itemId: string;
+      camera: string;
+      /** The item's status after the action. */
+      status: string;
+      /** The acting token's id. */
+      reviewer: string;
+    }
+  | DriftLevelEvent;
+
+/** A camera's drift level changed (src/services/drift.service.ts). */
+export interface DriftLevelEvent {
+  type: 'drift';
+  at: number;
+  camera: string;
+  level: 'green' | 'yellow' | 'red' | 'unknown';
+  previousLevel: 'green' | 'yellow' | 'red' | 'unknown';
+  status: 'ok' | 'drift' | 'insufficient_data' | 'no_reference';
+  /** Share of drifted features; null when nothing could be tested. */
+  driftShare: number | null;
+  driftedFeatures: string[];
+  reportId: string;
+  reason: string;
+}
 
 export type SystemEventType = SystemEvent['type'];
 export type EventListener = (event: SystemEvent) => void;

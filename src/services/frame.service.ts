@@ -19,6 +19,17 @@ import { VisionLoopError } from '../shared/errors.js';
 export interface FrameServiceOptions {
   /** Largest decoded image accepted, pixels. Default MAX_FRAME_PIXELS. */
   maxPixels?: number;
+  /**
+   * Runs after every accepted upload (also a repeated one), before the answer: the sampling
+   * service turns a sampled frame into a labeling-queue item. Its failure fails the upload, so
+   * the agent sends the frame again.
+   */
+  onStored?: (frame: {
+    id: string;
+    blob: string;
+    width: number;
+    height: number;
+  }) => Promise<unknown>;
 }
 
 export interface StoredFrame {
@@ -79,6 +90,7 @@ export async function inspectJpeg(data: Buffer, maxPixels: number): Promise<Jpeg
 
 export class FrameService {
   private readonly maxPixels: number;
+  private readonly onStored: FrameServiceOptions['onStored'];
 
   constructor(
     private readonly predictions: PredictionRepository,
@@ -86,6 +98,7 @@ export class FrameService {
     options: FrameServiceOptions = {},
   ) {
     this.maxPixels = options.maxPixels ?? MAX_FRAME_PIXELS;
+    this.onStored = options.onStored;
   }
 
   async storeFrame(id: string, jpeg: Buffer): Promise<FrameUploadResponse> {
@@ -98,6 +111,7 @@ export class FrameService {
     const { width, height } = await inspectJpeg(jpeg, this.maxPixels);
     const stored = await this.blobs.put(jpeg);
     if (!(await this.predictions.linkFrame(id, stored.key))) throw conflict(id);
+    await this.onStored?.({ id, blob: stored.key, width, height });
     return { id, blob: stored.key, width, height, bytes: stored.bytes };
   }
 

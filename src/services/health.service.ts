@@ -11,6 +11,7 @@ import type { BlobStore } from '../repositories/blob-store.js';
 import type { PredictionRepository } from '../repositories/prediction.repository.js';
 import type { HealthResponse } from '../shared/api/health.js';
 import type { ModelStatusResponse, ModelVersionUsage } from '../shared/api/model-status.js';
+import type { ModelAlias, ServingStatus } from '../shared/api/models.js';
 import type { AgentRegistryService } from './agent-registry.service.js';
 
 /** Most results model status counts per request. */
@@ -29,6 +30,11 @@ export interface HealthServiceOptions {
   maxCountedResults?: number;
   now?: () => number;
   startedAt?: number;
+  /** The registry's main aliases and this server's inference, added to model status. */
+  models?: {
+    mainAliases(): Promise<{ production: ModelAlias | null; staging: ModelAlias | null }>;
+    serving(): ServingStatus;
+  };
 }
 
 function messageOf(error: unknown): string {
@@ -128,6 +134,9 @@ export class HealthService {
       (a, b) =>
         (b.lastResultAt ?? -1) - (a.lastResultAt ?? -1) || a.version.localeCompare(b.version),
     );
-    return { serverTime: now, windowStart, countsComplete: window.complete, versions };
+    const status = { serverTime: now, windowStart, countsComplete: window.complete, versions };
+    const models = this.options.models;
+    if (models === undefined) return status;
+    return { ...status, ...(await models.mainAliases()), serving: models.serving() };
   }
 }

@@ -19,6 +19,12 @@ export interface Detection {
   className: string;
   confidence: number;
   box: Box;
+  /**
+   * Every class's score for this box, in class-id order (active learning: margin, entropy).
+   * Only when the detector was asked for them (the agent's sampler); results carry them only
+   * when they were sampled for labeling.
+   */
+  classScores?: number[];
 }
 
 export type Decision = 'PASS' | 'FAIL';
@@ -71,4 +77,19 @@ export interface FrameResult {
   modelVersion: string;
   /** False when the motion gate skipped inference and the last result was carried forward. */
   inferred: boolean;
+  /** Present when the agent sampled this frame for labeling (its JPEG is uploaded). */
+  sampling?: FrameSampling;
+}
+
+/** Why and how urgently a frame was sampled for labeling (docs/sampling.md). */
+export interface FrameSampling {
+  /** Strategy reasons (`low_confidence`, `random`, `drift`, …) in evaluation order. */
+  reasons: string[];
+  /** Orders the labeling queue, higher first: reason tier + informativeness. */
+  priority: number;
+  /** 64-bit perceptual hash (dHash) of the frame, 16 hex digits. */
+  phash: string;
+  /** Of the most informative detection, when the detector gave class scores. */
+  margin?: number;
+  entropy?: number;
 }

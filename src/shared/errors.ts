@@ -20,6 +20,10 @@ export const ERROR_CATALOGUE = {
   MODEL_LAYOUT_UNSUPPORTED: 422,
   MODEL_METADATA_INVALID: 422,
   MODEL_LOAD_FAILED: 422,
+  /** The model's class names differ from the deployment's (names and order). */
+  MODEL_CLASSES_MISMATCH: 422,
+  /** No model is being served on this server yet (or it could not be loaded). */
+  MODEL_NOT_SERVING: 503,
   // sources and images
   SOURCE_NOT_FOUND: 404,
   SOURCE_EMPTY: 422,
@@ -32,6 +36,10 @@ export const ERROR_CATALOGUE = {
   TRAINER_UNAVAILABLE: 500,
   TRAINER_FAILED: 500,
   TRAINING_CANCELLED: 409,
+  /** A training is already queued or running (one at a time). */
+  RETRAINING_IN_PROGRESS: 409,
+  /** Nothing to cancel: no training is queued or running. */
+  RETRAINING_NOT_RUNNING: 409,
   // configuration
   CONFIG_INVALID: 500,
   INTERNAL: 500,

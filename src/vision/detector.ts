@@ -42,6 +42,8 @@ export interface DetectOptions {
   /** IoU above which a lower-scored box of the same class is suppressed. */
   iouThreshold: number;
   maxDetections: number;
+  /** Attach each kept box's class-score vector (`Detection.classScores`). Default false. */
+  classScores?: boolean;
 }
 
 export const DEFAULT_DETECT_OPTIONS: DetectOptions = {
@@ -60,6 +62,11 @@ export interface DetectorOutput {
   /** Boxes in the pixels of the image passed in. */
   detections: Detection[];
   timings: DetectorTimings;
+  /**
+   * The version of the model that produced these detections, when the detector can change
+   * models between calls (a hot-swapping detector); otherwise `model.version`.
+   */
+  modelVersion?: string;
 }
 
 export interface Detector {

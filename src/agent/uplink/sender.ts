@@ -89,6 +89,8 @@ export interface SenderDeps {
   /** The settings in force at start (the outbox's last known ones, or the defaults). */
   settings: AgentSettings;
   onSettings?: (settings: AgentSettings) => void;
+  /** Every heartbeat answer (the model updater reads `production` from it). Must not throw. */
+  onHeartbeat?: (answer: HeartbeatResponse) => void;
   /** Uniform in [0, 1); inject a seeded one in tests. Default Math.random. */
   random?: () => number;
   /** Backoff waits go through this; tests inject one that records the delays. */
@@ -418,19 +420,15 @@ export class Sender {
 
   private applySettings(settings: AgentSettings): void {
     const before = this.current.settings;
-    if (
-      settings.revision === before.revision &&
-      settings.uploadFrames === before.uploadFrames &&
-      settings.jpegQuality === before.jpegQuality
-    ) {
-      return;
-    }
+    if (JSON.stringify(settings) === JSON.stringify(before)) return;
     this.current.settings = settings;
     this.outbox.saveSettings(settings);
     this.deps.onSettings?.(settings);
+    const sampling = settings.sampling;
+    const samplingText = sampling === undefined ? 'default' : sampling.enabled ? 'on' : 'off';
     this.log(
       'info',
-      `settings revision ${settings.revision}: upload frames ${settings.uploadFrames}, JPEG quality ${settings.jpegQuality}`,
+      `settings revision ${settings.revision}: upload frames ${settings.uploadFrames}, JPEG quality ${settings.jpegQuality}, sampling ${samplingText}${settings.driftActive === true ? ' (drift boost)' : ''}`,
     );
   }
 
@@ -511,6 +509,7 @@ export class Sender {
       try {
         const answer = await this.client.heartbeat(agentId, this.heartbeatBody(), this.signal);
         this.applySettings(answer.settings);
+        this.deps.onHeartbeat?.(answer);
       } catch (error) {
         if (this.signal.aborted) continue;
         if (!isUplinkError(error)) {

@@ -8,6 +8,10 @@ import { coreIngestMigration } from './0001-core-ingest.js';
 import { labelingMigration } from './0002-labeling.js';
 import { driftMigration } from './0003-drift.js';
 import { registryJobsMigration } from './0004-registry-jobs.js';
+import { samplingMigration } from './0005-sampling.js';
+import { labelingReviewMigration } from './0006-labeling-review.js';
+import { jobsDriftMigration } from './0007-jobs-drift.js';
+import { modelRegistryMigration } from './0008-model-registry.js';
 import type { SchemaMigration } from './migration.js';
 
 export const MIGRATIONS: readonly SchemaMigration[] = [
@@ -15,4 +19,8 @@ export const MIGRATIONS: readonly SchemaMigration[] = [
   labelingMigration,
   driftMigration,
   registryJobsMigration,
+  samplingMigration,
+  labelingReviewMigration,
+  jobsDriftMigration,
+  modelRegistryMigration,
 ];

@@ -135,8 +135,11 @@ class LiveEventStream {
       case 'frame':
         return event.result.camera === camera;
       case 'agent':
+      case 'labeling':
+      case 'drift':
         return event.camera === camera;
       case 'system':
+      case 'model':
         return true;
     }
   }

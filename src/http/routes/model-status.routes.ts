@@ -1,4 +1,7 @@
-/** `GET /api/model-status`: model versions agents run and recent results carry. */
+/**
+ * `GET /api/model-status`: model versions agents run and recent results carry, where the
+ * registry's `production` and `staging` aliases point, and what this server's inference serves.
+ */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { modelStatusResponseSchema } from '../../shared/api/model-status.js';
 import type { RoutePluginOptions } from '../app.js';
@@ -11,7 +14,8 @@ export const modelStatusRoutes: FastifyPluginAsyncZod<RoutePluginOptions> = (app
       config: { access: { scopes: READERS, openOnLoopback: true } },
       schema: {
         tags: ['models'],
-        summary: 'Model versions reported by agents and carried by recent results',
+        summary:
+          'Model versions agents run and recent results carry; production, staging and what this server serves',
         response: { 200: modelStatusResponseSchema },
       },
     },

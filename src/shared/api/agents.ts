@@ -11,19 +11,33 @@ import {
   modelVersionSchema,
   plainText,
 } from './common.js';
+import { productionRefSchema } from './models.js';
+import {
+  DEFAULT_SAMPLING_SETTINGS,
+  samplingSettingsSchema,
+  samplingSettingsUpdateSchema,
+} from './sampling.js';
 
 /**
  * What the server tells agents to do. `revision` increases with every change; an agent
- * applies settings whose revision is newer than the one it has. Later issues add sampling
- * strategies here.
+ * applies settings whose revision is newer than the one it has. The server always sends
+ * `driftActive` and `sampling`; an agent treats them as absent-means-default (a server from
+ * before sampling).
  */
 export const agentSettingsSchema = z
   .object({
     revision: z.number().int().min(0),
-    /** Which frames' JPEGs the agent uploads with their results. */
+    /**
+     * Which frames' JPEGs the agent uploads with their results, for inspection. Frames sampled
+     * for labeling are uploaded whatever this says.
+     */
     uploadFrames: z.enum(['none', 'uncertain', 'all']),
     /** JPEG quality of uploaded frames. */
     jpegQuality: z.number().int().min(30).max(100),
+    /** Set while the drift monitor reports drift: agents sample at the drift rate. */
+    driftActive: z.boolean().optional(),
+    /** Active-learning sampling (docs/sampling.md). */
+    sampling: samplingSettingsSchema.optional(),
   })
   .meta({ id: 'AgentSettings' });
 export type AgentSettings = z.infer<typeof agentSettingsSchema>;
@@ -32,6 +46,8 @@ export const DEFAULT_AGENT_SETTINGS: AgentSettings = {
   revision: 0,
   uploadFrames: 'uncertain',
   jpegQuality: 85,
+  driftActive: false,
+  sampling: DEFAULT_SAMPLING_SETTINGS,
 };
 
 export const registerAgentRequestSchema = z
@@ -83,6 +99,12 @@ export const heartbeatResponseSchema = z
   .strictObject({
     settings: agentSettingsSchema,
     serverTime: epochMsSchema,
+    /**
+     * The registry's `production` model (polling fallback of the model events): an agent
+     * running another sha256 downloads and swaps to it. Null when nothing is in production;
+     * absent from servers without a registry.
+     */
+    production: productionRefSchema.nullable().optional(),
   })
   .meta({ id: 'HeartbeatAck' });
 export type HeartbeatResponse = z.infer<typeof heartbeatResponseSchema>;
@@ -127,6 +149,10 @@ export const updateAgentSettingsRequestSchema = z
   .strictObject({
     uploadFrames: agentSettingsSchema.shape.uploadFrames.optional(),
     jpegQuality: agentSettingsSchema.shape.jpegQuality.optional(),
+    /** Normally set by the drift monitor; an admin may force it. */
+    driftActive: z.boolean().optional(),
+    /** Any sampling fields; the others keep their values. */
+    sampling: samplingSettingsUpdateSchema.optional(),
   })
   .meta({ id: 'UpdateAgentSettings' });
 export type UpdateAgentSettingsRequest = z.infer<typeof updateAgentSettingsRequestSchema>;

@@ -18,7 +18,7 @@ import { z } from 'zod';
 import { cameraNameSchema, epochMsSchema, idSchema } from './common.js';
 import { frameResultSchema } from './ingest.js';
 
-export const EVENT_TYPES = ['frame', 'agent', 'system'] as const;
+export const EVENT_TYPES = ['frame', 'agent', 'system', 'model', 'labeling', 'drift'] as const;
 export const eventTypeSchema = z.enum(EVENT_TYPES);
 export type EventType = z.infer<typeof eventTypeSchema>;
 
@@ -59,7 +59,7 @@ const eventTypesParam = z
 export const eventsQuerySchema = z.strictObject({
   types: eventTypesParam
     .optional()
-    .describe('comma-separated event types to receive (frame, agent, system); default all'),
+    .describe('comma-separated event types to receive (frame, agent, system, model); default all'),
   camera: cameraNameSchema
     .optional()
     .describe('only frame and agent events of this camera (system events always pass)'),
@@ -111,13 +111,69 @@ export const systemEventSchema = z
   })
   .meta({ id: 'SystemEvent' });
 
+/**
+ * A model alias moved (`alias-moved`; also when the server notices a move made by another
+ * process). The agents' own stream (`GET /api/agents/{id}/events`) starts with one `current`
+ * event naming what `production` is now, so a reconnecting agent misses nothing.
+ */
+export const modelEventSchema = z
+  .strictObject({
+    type: z.literal('model'),
+    at: epochMsSchema,
+    action: z.enum(['alias-moved', 'current']),
+    alias: z.string(),
+    fromVersion: z.string().nullable(),
+    toVersion: z.string().nullable(),
+    /** sha256 of `toVersion`'s model.onnx. */
+    sha256: z.string().nullable(),
+    actor: z.string().nullable(),
+    reason: z.string().nullable(),
+  })
+  .meta({ id: 'ModelEvent' });
+
+/** A reviewer labelled, approved, rejected, skipped or flagged a labeling-queue item. */
+export const labelingEventSchema = z
+  .strictObject({
+    type: z.literal('labeling'),
+    at: epochMsSchema,
+    action: z.enum(['labeled', 'approved', 'rejected', 'skipped', 'flagged']),
+    itemId: idSchema,
+    camera: z.string(),
+    status: z.string(),
+    /** The acting token's id. */
+    reviewer: z.string(),
+  })
+  .meta({ id: 'LabelingEvent' });
+
+/** A camera's drift level changed (a drift check's report differs in level from the last). */
+export const driftEventSchema = z
+  .strictObject({
+    type: z.literal('drift'),
+    at: epochMsSchema,
+    camera: z.string(),
+    level: z.enum(['green', 'yellow', 'red', 'unknown']),
+    previousLevel: z.enum(['green', 'yellow', 'red', 'unknown']),
+    status: z.enum(['ok', 'drift', 'insufficient_data', 'no_reference']),
+    driftShare: z.number().nullable(),
+    driftedFeatures: z.array(z.string()),
+    reportId: z.string(),
+    reason: z.string(),
+  })
+  .meta({ id: 'DriftEvent' });
+
 /** The `data` of any event on the stream. */
 export const liveEventSchema = z.discriminatedUnion('type', [
   frameEventSchema,
   agentEventSchema,
   systemEventSchema,
+  modelEventSchema,
+  labelingEventSchema,
+  driftEventSchema,
 ]);
 export type LiveEvent = z.infer<typeof liveEventSchema>;
 export type FrameEvent = z.infer<typeof frameEventSchema>;
 export type AgentEvent = z.infer<typeof agentEventSchema>;
 export type SystemNotice = z.infer<typeof systemEventSchema>;
+export type ModelEvent = z.infer<typeof modelEventSchema>;
+export type LabelingEvent = z.infer<typeof labelingEventSchema>;
+export type DriftEvent = z.infer<typeof driftEventSchema>;

@@ -13,6 +13,7 @@ import {
   modelVersionSchema,
   plainText,
 } from './common.js';
+import { frameSamplingSchema } from './sampling.js';
 
 /** Largest batch the server accepts. */
 export const MAX_INGEST_BATCH = 1000;
@@ -20,6 +21,8 @@ export const MAX_INGEST_BATCH = 1000;
 export const MAX_DETECTIONS_PER_FRAME = 300;
 /** Largest frame side in pixels a result may describe. */
 export const MAX_FRAME_SIDE = 16384;
+/** Most class scores a detection may carry (agents drop them for models with more classes). */
+export const MAX_CLASS_SCORES = 1024;
 
 const finite = z.number();
 
@@ -30,6 +33,8 @@ export const detectionSchema = z.strictObject({
   className: plainText(z.string().min(1).max(64)),
   confidence: z.number().min(0).max(1),
   box: boxSchema,
+  /** Class scores in class-id order; only on sampled results (see Detection). */
+  classScores: z.array(z.number()).max(MAX_CLASS_SCORES).optional(),
 });
 
 export const frameFeaturesSchema = z.strictObject({
@@ -65,6 +70,7 @@ export const frameResultSchema = z
     latencies: frameLatenciesSchema,
     modelVersion: modelVersionSchema,
     inferred: z.boolean(),
+    sampling: frameSamplingSchema.optional(),
   })
   .meta({ id: 'FrameResult' });
 

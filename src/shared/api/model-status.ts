@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { cameraNameSchema, epochMsSchema, idSchema } from './common.js';
+import { modelAliasSchema, servingStatusSchema } from './models.js';
 
 export const modelVersionUsageSchema = z
   .strictObject({
@@ -34,6 +35,11 @@ export const modelStatusResponseSchema = z
     countsComplete: z.boolean(),
     /** Newest first by last result. */
     versions: z.array(modelVersionUsageSchema),
+    /** The registry's `production` and `staging` aliases (null: not set). */
+    production: modelAliasSchema.nullable().optional(),
+    staging: modelAliasSchema.nullable().optional(),
+    /** What this server's /api/predict serves. */
+    serving: servingStatusSchema.optional(),
   })
   .meta({ id: 'ModelStatus' });
 export type ModelStatusResponse = z.infer<typeof modelStatusResponseSchema>;

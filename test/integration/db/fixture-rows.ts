@@ -13,6 +13,8 @@ import type {
   DriftReferenceRow,
   DriftReportRow,
   JobRow,
+  JobScheduleRow,
+  JobWorkerRow,
   LabelingQueueRow,
   ModelAliasRow,
   ModelRow,
@@ -63,6 +65,11 @@ export const predictionLog: PredictionLogRow = {
   postprocess_ms: 0.3,
   total_ms: 14.0703,
   frame_blob: SHA_A,
+  sampling: JSON.stringify({
+    reasons: ['low_confidence', 'random'],
+    priority: 4.3125,
+    phash: 'f0e1d2c3b4a59687',
+  }),
 };
 
 export const predictionClass: PredictionClassRow = {
@@ -151,6 +158,7 @@ export const reviewedLabel: ReviewedLabelRow = {
   created_at: T0 + 20_000,
   used_for_training: 1,
   trained_in_model_version: 'v13',
+  image_ext: 'jpg',
 };
 
 export const dataset: DatasetRow = {
@@ -163,6 +171,7 @@ export const dataset: DatasetRow = {
   counts: JSON.stringify({ images: 312, train: 250, val: 62, boxes: 401 }),
   created_at: T0 + 30_000,
   created_by: 'retraining',
+  provenance: JSON.stringify({ reviewed_labels: 312 }),
 };
 
 export const driftReference: DriftReferenceRow = {
@@ -191,6 +200,9 @@ export const driftReport: DriftReportRow = {
   features: JSON.stringify({ brightness: { p: 1.2e-12, statistic: 0.61, drifted: true } }),
   decision_reason: '3 of 7 features drifted (p < 0.05): share 0.43 > 0.30',
   created_at: T0 + 1,
+  status: 'drift',
+  report: null,
+  job_id: null,
 };
 
 export const model: ModelRow = {
@@ -212,6 +224,8 @@ export const model: ModelRow = {
   notes: null,
   created_by: 'retraining',
   created_at: T0 + 40_000,
+  metadata: JSON.stringify({ visionloop_version: 'v12', names: "{0: 'scratch'}" }),
+  producer: 'visionloop-trainer 0.1.0',
 };
 
 export const modelAlias: ModelAliasRow = {
@@ -229,6 +243,7 @@ export const aliasHistory: AliasHistoryRow = {
   actor: 'admin',
   reason: 'better on night holdout (+0.21 mAP@0.5)',
   created_at: T0 + 50_000,
+  action: 'promote',
 };
 
 export const retrainingEvent: RetrainingEventRow = {
@@ -265,6 +280,25 @@ export const job: JobRow = {
   finished_at: T0 + 40_000,
 };
 
+export const jobSchedule: JobScheduleRow = {
+  key: 'drift.check',
+  next_run_at: T0 + 300_000,
+  last_run_at: T0,
+  last_owner: 'worker-a',
+  updated_at: T0,
+};
+
+export const jobWorker: JobWorkerRow = {
+  id: 'worker-a',
+  host: 'inspect-01',
+  pid: 4242,
+  job_names: JSON.stringify(['drift.check', 'training.run']),
+  concurrency: 1,
+  started_at: T0 - 5000,
+  last_seen_at: T0,
+  expires_at: T0 + 30_000,
+};
+
 /** Every table's fixture row, in an order that satisfies the foreign keys. */
 export const ROW_INSERT_ORDER = [
   ['prediction_logs', predictionLog],
@@ -282,6 +316,8 @@ export const ROW_INSERT_ORDER = [
   ['alias_history', aliasHistory],
   ['retraining_events', retrainingEvent],
   ['jobs', job],
+  ['job_schedules', jobSchedule],
+  ['job_workers', jobWorker],
 ] as const satisfies readonly (readonly [TableName, object])[];
 
 /** The primary-key column(s) of each table, for reading a fixture back. */
@@ -301,4 +337,6 @@ export const PRIMARY_KEYS = {
   alias_history: 'id',
   retraining_events: 'id',
   jobs: 'id',
+  job_schedules: 'key',
+  job_workers: 'id',
 } as const satisfies Record<TableName, string>;

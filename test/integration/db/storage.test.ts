@@ -22,6 +22,10 @@ const TABLES_BY_MIGRATION: Record<string, string[]> = {
   '0002_labeling': ['datasets', 'labeling_queue', 'reviewed_labels'],
   '0003_drift': ['drift_references', 'drift_reports'],
   '0004_registry_jobs': ['alias_history', 'jobs', 'model_aliases', 'models', 'retraining_events'],
+  '0005_sampling': [],
+  '0006_labeling_review': [],
+  '0007_jobs_drift': ['job_schedules', 'job_workers'],
+  '0008_model_registry': [],
 };
 
 const ALL_TABLES = Object.values(TABLES_BY_MIGRATION).flat();
@@ -33,6 +37,7 @@ const EXPECTED_INDEXES = [
   'alias_history_created_at_idx',
   'datasets_created_at_idx',
   'datasets_parent_id_idx',
+  'drift_references_camera_kind_created_at_idx',
   'drift_references_model_version_created_at_idx',
   'drift_reports_camera_created_at_idx',
   'drift_reports_created_at_idx',
@@ -46,6 +51,8 @@ const EXPECTED_INDEXES = [
   'labeling_queue_labeled_at_idx',
   'labeling_queue_labeled_by_labeled_at_idx',
   'labeling_queue_prediction_id_key',
+  'labeling_queue_reviewed_at_idx',
+  'labeling_queue_reviewed_by_reviewed_at_idx',
   'labeling_queue_status_lease_expires_at_idx',
   'labeling_queue_status_priority_created_at_idx',
   'model_aliases_version_idx',
@@ -114,21 +121,24 @@ for (const target of databaseTargets()) {
         expect(await listIndexes(handle)).toEqual(EXPECTED_INDEXES);
         expect(await migrateToLatest(handle)).toEqual([]);
 
-        // One step down removes exactly the last migration's tables.
-        expect(await migrateDown(handle, 1)).toEqual(['0004_registry_jobs']);
-        const withoutRegistry = ALL_TABLES.filter(
-          (t) => !TABLES_BY_MIGRATION['0004_registry_jobs']?.includes(t),
+        // Stepping down past 0007 removes exactly its tables; 0008 only added columns.
+        expect(await migrateDown(handle, 2)).toEqual(['0008_model_registry', '0007_jobs_drift']);
+        const without0007 = ALL_TABLES.filter(
+          (t) => !TABLES_BY_MIGRATION['0007_jobs_drift']?.includes(t),
         );
-        expect(await listTables(handle)).toEqual([...withoutRegistry, ...KYSELY_TABLES].sort());
+        expect(await listTables(handle)).toEqual([...without0007, ...KYSELY_TABLES].sort());
         const status = await migrationStatus(handle);
-        expect(status.map((s) => [s.name, s.appliedAt === null])).toEqual([
-          ['0001_core_ingest', false],
-          ['0002_labeling', false],
-          ['0003_drift', false],
-          ['0004_registry_jobs', true],
-        ]);
+        expect(status.map((s) => [s.name, s.appliedAt === null])).toEqual(
+          MIGRATIONS.map((m) => [
+            m.name,
+            ['0007_jobs_drift', '0008_model_registry'].includes(m.name),
+          ]),
+        );
 
         expect(await migrateDown(handle, 10)).toEqual([
+          '0006_labeling_review',
+          '0005_sampling',
+          '0004_registry_jobs',
           '0003_drift',
           '0002_labeling',
           '0001_core_ingest',
@@ -160,7 +170,7 @@ for (const target of databaseTargets()) {
           // (PostgreSQL also rolls back 0001, applied in the same batch; SQLite keeps it.)
           const applied = await migrateToLatest(fresh);
           expect([...(await migrationStatus(fresh))].every((s) => s.appliedAt !== null)).toBe(true);
-          expect(applied.at(-1)).toBe('0004_registry_jobs');
+          expect(applied.at(-1)).toBe(MIGRATIONS.at(-1)?.name);
           expect(await listTables(fresh)).toEqual([...ALL_TABLES, ...KYSELY_TABLES].sort());
         } finally {
           await fresh.cleanup();
@@ -211,6 +221,8 @@ for (const target of databaseTargets()) {
         await db.insertInto('alias_history').values(rows.aliasHistory).execute();
         await db.insertInto('retraining_events').values(rows.retrainingEvent).execute();
         await db.insertInto('jobs').values(rows.job).execute();
+        await db.insertInto('job_schedules').values(rows.jobSchedule).execute();
+        await db.insertInto('job_workers').values(rows.jobWorker).execute();
 
         expect(rows.ROW_INSERT_ORDER.map(([table]) => table).sort()).toEqual(
           [...ALL_TABLES].sort(),

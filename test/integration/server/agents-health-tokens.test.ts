@@ -2,6 +2,7 @@
  * Agents, settings, health, model status and tokens through HTTP on each dialect.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_AGENT_SETTINGS } from '../../../src/shared/api/agents.js';
 import type { AgentListResponse, HeartbeatRequest } from '../../../src/shared/api/agents.js';
 import type { HealthResponse } from '../../../src/shared/api/health.js';
 import type { ModelStatusResponse } from '../../../src/shared/api/model-status.js';
@@ -98,7 +99,12 @@ for (const target of databaseTargets()) {
         headers: server.auth('admin'),
         payload: { uploadFrames: 'all', jpegQuality: 60 },
       });
-      expect(put.json()).toEqual({ revision: 1, uploadFrames: 'all', jpegQuality: 60 });
+      expect(put.json()).toEqual({
+        ...DEFAULT_AGENT_SETTINGS,
+        revision: 1,
+        uploadFrames: 'all',
+        jpegQuality: 60,
+      });
       const list = await server.app.inject({
         method: 'GET',
         url: '/api/agents',
@@ -110,7 +116,12 @@ for (const target of databaseTargets()) {
         url: `/api/agents/${agentId}/settings`,
         headers: server.auth('agent'),
       });
-      expect(settings.json()).toEqual({ revision: 1, uploadFrames: 'all', jpegQuality: 60 });
+      expect(settings.json()).toEqual({
+        ...DEFAULT_AGENT_SETTINGS,
+        revision: 1,
+        uploadFrames: 'all',
+        jpegQuality: 60,
+      });
       const current = await server.app.inject({
         method: 'GET',
         url: '/api/settings/agent',

@@ -25,6 +25,12 @@ const AGENTS: Expected = { scopes: ['agent', 'admin'], openOnLoopback: false };
 const READERS: Expected = { scopes: ['viewer', 'labeler', 'admin'], openOnLoopback: false };
 const LOCAL_READERS: Expected = { scopes: ['viewer', 'labeler', 'admin'], openOnLoopback: true };
 const ADMINS: Expected = { scopes: ['admin'], openOnLoopback: false };
+const LABELERS: Expected = { scopes: ['labeler', 'admin'], openOnLoopback: false };
+/** Model artifacts: readers and agents (which download the production model). */
+const ARTIFACT_READERS: Expected = {
+  scopes: ['viewer', 'labeler', 'admin', 'agent'],
+  openOnLoopback: false,
+};
 
 interface Fixture {
   agentId: string;
@@ -172,6 +178,263 @@ const ROWS: Record<string, Row> = {
     expected: ADMINS,
     success: 200,
     request: (f) => ({ method: 'DELETE', url: `/api/tokens/${f.throwawayTokenId}` }),
+  },
+  // Model registry: with no model registered, allowed callers get the registry's own answers.
+  'GET /api/models': {
+    expected: READERS,
+    success: 200,
+    request: () => ({ method: 'GET', url: '/api/models' }),
+  },
+  'GET /api/models/:version': {
+    expected: READERS,
+    success: 404,
+    request: () => ({ method: 'GET', url: '/api/models/v-none' }),
+  },
+  'POST /api/models': {
+    expected: ADMINS,
+    success: 422,
+    request: () => ({
+      method: 'POST',
+      url: '/api/models?version=v-matrix',
+      headers: { 'content-type': 'application/octet-stream' },
+      payload: Buffer.from('not an onnx model'),
+    }),
+  },
+  'GET /api/models/:version/artifact': {
+    expected: ARTIFACT_READERS,
+    success: 404,
+    request: () => ({ method: 'GET', url: '/api/models/v-none/artifact' }),
+  },
+  'GET /api/models/:version/weights': {
+    expected: READERS,
+    success: 404,
+    request: () => ({ method: 'GET', url: '/api/models/v-none/weights' }),
+  },
+  'POST /api/models/:version/promote': {
+    expected: ADMINS,
+    success: 404,
+    request: () => ({
+      method: 'POST',
+      url: '/api/models/v-none/promote',
+      payload: { alias: 'staging', reason: 'matrix' },
+    }),
+  },
+  'POST /api/models/aliases/:alias/rollback': {
+    expected: ADMINS,
+    success: 404,
+    request: () => ({
+      method: 'POST',
+      url: '/api/models/aliases/staging/rollback',
+      payload: { reason: 'matrix' },
+    }),
+  },
+  'GET /api/models/aliases/:alias/history': {
+    expected: READERS,
+    success: 200,
+    request: () => ({ method: 'GET', url: '/api/models/aliases/production/history' }),
+  },
+  'POST /api/predict': {
+    expected: READERS,
+    // Nothing is in production in this fixture: 503 MODEL_NOT_SERVING.
+    success: 503,
+    request: (f) => ({
+      method: 'POST',
+      url: '/api/predict',
+      headers: { 'content-type': 'image/jpeg' },
+      payload: f.jpeg,
+    }),
+  },
+  'POST /api/reload': {
+    expected: ADMINS,
+    success: 404,
+    request: () => ({ method: 'POST', url: '/api/reload' }),
+  },
+  'GET /api/agents/:id/events': {
+    expected: AGENTS,
+    success: 200,
+    stream: true,
+    request: (f) => ({ method: 'GET', url: `/api/agents/${f.agentId}/events` }),
+  },
+  // Jobs (an unknown id: an allowed caller gets past auth to the 404).
+  'GET /api/jobs': {
+    expected: READERS,
+    success: 200,
+    request: () => ({ method: 'GET', url: '/api/jobs?limit=5' }),
+  },
+  'GET /api/jobs/:id': {
+    expected: READERS,
+    success: 404,
+    request: () => ({ method: 'GET', url: '/api/jobs/job-none' }),
+  },
+  'POST /api/jobs/:id/cancel': {
+    expected: ADMINS,
+    success: 404,
+    request: () => ({ method: 'POST', url: '/api/jobs/job-none/cancel' }),
+  },
+  'POST /api/jobs/:id/retry': {
+    expected: ADMINS,
+    success: 404,
+    request: () => ({ method: 'POST', url: '/api/jobs/job-none/retry' }),
+  },
+  // Drift monitoring.
+  'GET /api/metrics/drift': {
+    expected: LOCAL_READERS,
+    success: 200,
+    request: () => ({ method: 'GET', url: '/api/metrics/drift' }),
+  },
+  'GET /api/metrics/drift/history': {
+    expected: READERS,
+    success: 200,
+    request: () => ({ method: 'GET', url: '/api/metrics/drift/history' }),
+  },
+  'POST /api/metrics/drift/check': {
+    expected: ADMINS,
+    // No worker runs here: the check is queued (deduplicated on repeat calls), 202.
+    success: 202,
+    request: () => ({ method: 'POST', url: '/api/metrics/drift/check?camera=cam-m' }),
+  },
+  'POST /api/metrics/drift/baseline': {
+    expected: ADMINS,
+    success: 200,
+    request: () => ({ method: 'POST', url: '/api/metrics/drift/baseline', payload: {} }),
+  },
+  'GET /api/settings/drift': {
+    expected: READERS,
+    success: 200,
+    request: () => ({ method: 'GET', url: '/api/settings/drift' }),
+  },
+  'PUT /api/settings/drift': {
+    expected: ADMINS,
+    success: 200,
+    request: () => ({
+      method: 'PUT',
+      url: '/api/settings/drift',
+      payload: { checkEverySeconds: 60 },
+    }),
+  },
+  // Labeling queue and datasets: item routes use an id that does not exist, so every allowed
+  // caller gets the same answer (404) without changing anything.
+  'GET /api/labeling-queue': {
+    expected: READERS,
+    success: 200,
+    request: () => ({ method: 'GET', url: '/api/labeling-queue?limit=5' }),
+  },
+  'GET /api/labeling-queue/next': {
+    expected: LABELERS,
+    success: 200,
+    request: () => ({ method: 'GET', url: '/api/labeling-queue/next' }),
+  },
+  'GET /api/labeling-queue/stats': {
+    expected: READERS,
+    success: 200,
+    request: () => ({ method: 'GET', url: '/api/labeling-queue/stats' }),
+  },
+  'GET /api/labeling-queue/history': {
+    expected: READERS,
+    success: 200,
+    request: () => ({ method: 'GET', url: '/api/labeling-queue/history' }),
+  },
+  'GET /api/labeling-queue/export': {
+    expected: READERS,
+    success: 404,
+    request: () => ({ method: 'GET', url: '/api/labeling-queue/export?format=yolo' }),
+  },
+  'GET /api/labeling-queue/:id': {
+    expected: READERS,
+    success: 404,
+    request: () => ({ method: 'GET', url: '/api/labeling-queue/lq-matrix' }),
+  },
+  'POST /api/labeling-queue/:id/claim': {
+    expected: LABELERS,
+    success: 404,
+    request: () => ({ method: 'POST', url: '/api/labeling-queue/lq-matrix/claim' }),
+  },
+  'POST /api/labeling-queue/:id/label': {
+    expected: LABELERS,
+    success: 404,
+    request: () => ({
+      method: 'POST',
+      url: '/api/labeling-queue/lq-matrix/label',
+      payload: { boxes: [{ className: 'crack', box: { x1: 1, y1: 1, x2: 9, y2: 9 } }] },
+    }),
+  },
+  'POST /api/labeling-queue/:id/skip': {
+    expected: LABELERS,
+    success: 404,
+    request: () => ({ method: 'POST', url: '/api/labeling-queue/lq-matrix/skip', payload: {} }),
+  },
+  'POST /api/labeling-queue/:id/flag': {
+    expected: LABELERS,
+    success: 404,
+    request: () => ({
+      method: 'POST',
+      url: '/api/labeling-queue/lq-matrix/flag',
+      payload: { reason: 'missed a dent' },
+    }),
+  },
+  'POST /api/labeling-queue/:id/approve': {
+    expected: LABELERS,
+    success: 404,
+    request: () => ({ method: 'POST', url: '/api/labeling-queue/lq-matrix/approve' }),
+  },
+  'POST /api/labeling-queue/:id/reject': {
+    expected: LABELERS,
+    success: 404,
+    request: () => ({ method: 'POST', url: '/api/labeling-queue/lq-matrix/reject' }),
+  },
+  'GET /api/settings/labeling': {
+    expected: READERS,
+    success: 200,
+    request: () => ({ method: 'GET', url: '/api/settings/labeling' }),
+  },
+  'PUT /api/settings/labeling': {
+    expected: ADMINS,
+    success: 200,
+    request: () => ({
+      method: 'PUT',
+      url: '/api/settings/labeling',
+      payload: { leaseSeconds: 300 },
+    }),
+  },
+  'GET /api/settings/classes': {
+    expected: READERS,
+    success: 200,
+    request: () => ({ method: 'GET', url: '/api/settings/classes' }),
+  },
+  'PUT /api/settings/classes': {
+    expected: ADMINS,
+    success: 200,
+    request: () => ({
+      method: 'PUT',
+      url: '/api/settings/classes',
+      payload: { classes: ['scratch', 'crack', 'dent', 'stain'] },
+    }),
+  },
+  'GET /api/datasets': {
+    expected: READERS,
+    success: 200,
+    request: () => ({ method: 'GET', url: '/api/datasets' }),
+  },
+  'GET /api/datasets/:id': {
+    expected: READERS,
+    success: 404,
+    request: () => ({ method: 'GET', url: `/api/datasets/${'0'.repeat(64)}` }),
+  },
+  'POST /api/datasets': {
+    expected: ADMINS,
+    success: 400,
+    // Nothing is labelled in the matrix: "nothing to snapshot".
+    request: () => ({ method: 'POST', url: '/api/datasets', payload: {} }),
+  },
+  'POST /api/datasets/import': {
+    expected: ADMINS,
+    success: 422,
+    request: () => ({
+      method: 'POST',
+      url: '/api/datasets/import',
+      headers: { 'content-type': 'application/gzip' },
+      payload: Buffer.from('not a tar archive '.repeat(40)),
+    }),
   },
 };
 

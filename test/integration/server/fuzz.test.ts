@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Scope } from '../../../src/shared/api/common.js';
 import { databaseTargets } from '../../helpers/database.js';
+import { installProductionFixture } from '../../helpers/registry-fixtures.js';
 import { frameResults, openTestServer, seededRandom, testJpeg } from './fixtures.js';
 import type { TestServer } from './fixtures.js';
 import { SchemaFuzzer, fuzzOperations } from './schema-fuzzer.js';
@@ -29,8 +30,13 @@ for (const target of databaseTargets()) {
         headers: server.auth('agent'),
         payload: { results: frameResults(0, 50) },
       });
+      // A production model, so /api/predict and /api/reload reach their handlers.
+      await installProductionFixture(server.services.models, 'fuzz-v1');
     });
-    afterAll(() => server.close());
+    afterAll(async () => {
+      await server.services.modelServing.close();
+      await server.close();
+    });
 
     it(`answers ${REQUESTS} generated requests without a 5xx (seed ${SEED})`, async () => {
       const document = server.app.swagger() as unknown as OpenApiDocument;

@@ -1,0 +1,224 @@
+/**
+ * Hot swap under load: steady POST /api/predict requests (640×480 JPEGs of the synthetic
+ * line) to an in-process server while `production` is swapped 20 times between two versions
+ * of the same model (registered twice: the stamped versions differ, so every swap loads a new
+ * session in a new worker).
+ *
+ *   npx tsx bench/swap-under-load.bench.ts [--model models/seed/model.onnx] [--swaps 20]
+ *     [--clients 2] [--steady-seconds 8] [--pause-ms 300] [--threads 1]
+ *
+ * Model: --model, else models/seed/model.onnx when present, else a tiny fixture (reported as
+ * `fixture`: its numbers say little about a real model). Reports failed requests (target 0),
+ * p99 latency during the swaps against the steady p99 measured just before in the same run,
+ * and RSS before and after the swaps (and after each swap), to show whether the runtime keeps
+ * memory after a session is released. Prints one JSON object.
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import sharp from 'sharp';
+import { loadServerConfig } from '../src/config/server.config.js';
+import { BUILTIN_SEED_MODEL } from '../src/main/detect.main.js';
+import { startServer } from '../src/main/server.main.js';
+import type { PredictResponse } from '../src/shared/api/models.js';
+import { SynthCamera } from '../src/synth/camera.js';
+import { parseScenario } from '../src/synth/scenario.js';
+import { fixtureDetectorModel } from '../test/helpers/registry-fixtures.js';
+
+const { values } = parseArgs({
+  options: {
+    model: { type: 'string' },
+    swaps: { type: 'string', default: '20' },
+    clients: { type: 'string', default: '2' },
+    'steady-seconds': { type: 'string', default: '8' },
+    'pause-ms': { type: 'string', default: '300' },
+    threads: { type: 'string', default: '1' },
+  },
+});
+const swaps = Number(values.swaps);
+const clients = Number(values.clients);
+const steadySeconds = Number(values['steady-seconds']);
+const pauseMs = Number(values['pause-ms']);
+const threads = Number(values.threads);
+
+let modelSource: 'argument' | 'seed' | 'fixture';
+let modelBytes: Uint8Array;
+let modelPath: string | null;
+if (values.model !== undefined) {
+  modelSource = 'argument';
+  modelPath = resolve(values.model);
+  modelBytes = readFileSync(modelPath);
+} else if (existsSync(BUILTIN_SEED_MODEL)) {
+  modelSource = 'seed';
+  modelPath = BUILTIN_SEED_MODEL;
+  modelBytes = readFileSync(modelPath);
+} else {
+  modelSource = 'fixture';
+  modelPath = null;
+  modelBytes = fixtureDetectorModel();
+}
+
+const MiB = 1024 * 1024;
+const mb = (bytes: number): number => Math.round((bytes / MiB) * 10) / 10;
+
+function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  const index = Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1);
+  return sorted[Math.max(0, index)]!;
+}
+
+function summary(latencies: number[]): {
+  requests: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+} {
+  const sorted = [...latencies].sort((a, b) => a - b);
+  return {
+    requests: sorted.length,
+    p50Ms: round(percentile(sorted, 50)),
+    p99Ms: round(percentile(sorted, 99)),
+    maxMs: round(sorted.at(-1) ?? Number.NaN),
+  };
+}
+
+function round(value: number, digits = 1): number {
+  const factor = 10 ** digits;
+  return Math.round(value * factor) / factor;
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'visionloop-swap-bench-'));
+const server = await startServer(
+  loadServerConfig({ VISIONLOOP_DATA_DIR: dir, PORT: '0', VISIONLOOP_LOG_LEVEL: 'silent' }),
+  {
+    logger: false,
+    processMetrics: false,
+    seedModel: null,
+    servingThreads: threads,
+    onAdminToken: () => undefined,
+  },
+);
+try {
+  const models = server.services.models;
+  for (const version of ['bench-a', 'bench-b']) {
+    await models.register({ artifact: modelBytes, version, source: 'uploaded', actor: 'bench' });
+  }
+  await models.promote('bench-a', 'production', { actor: 'bench' });
+  const viewer = await server.services.auth.createToken({ name: 'bench', scope: 'viewer' }, null);
+  const camera = new SynthCamera({ scenario: parseScenario('nominal'), seed: 7 });
+  const frame = camera.frame(3).image;
+  const jpeg = await sharp(Buffer.from(frame.data), {
+    raw: { width: frame.width, height: frame.height, channels: 3 },
+  })
+    .jpeg({ quality: 85 })
+    .toBuffer();
+  const body = new Uint8Array(jpeg);
+
+  let failed = 0;
+  const failures: string[] = [];
+  const versionsSeen = new Set<string>();
+  let phase: 'warm' | 'steady' | 'swaps' | 'stop' = 'warm';
+  const latencies: Record<'steady' | 'swaps', number[]> = { steady: [], swaps: [] };
+  const request = async (): Promise<void> => {
+    const at = phase;
+    const started = performance.now();
+    try {
+      const response = await fetch(`${server.url}/api/predict`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${viewer.token}`, 'content-type': 'image/jpeg' },
+        body,
+      });
+      const answer = (await response.json()) as PredictResponse;
+      if (!response.ok) throw new Error(`HTTP ${response.status} ${JSON.stringify(answer)}`);
+      versionsSeen.add(answer.modelVersion);
+    } catch (error) {
+      failed++;
+      if (failures.length < 5)
+        failures.push(error instanceof Error ? error.message : String(error));
+    }
+    if (at === 'steady' || at === 'swaps') latencies[at].push(performance.now() - started);
+  };
+  const loops = Array.from({ length: clients }, async () => {
+    while (phase !== 'stop') await request();
+  });
+
+  await new Promise((r) => setTimeout(r, 1500));
+  phase = 'steady';
+  await new Promise((r) => setTimeout(r, steadySeconds * 1000));
+  const rssBefore = process.memoryUsage().rss;
+  phase = 'swaps';
+  const rssAfterEach: number[] = [];
+  const loadMs: number[] = [];
+  const swapStarted = performance.now();
+  for (let i = 0; i < swaps; i++) {
+    const version = i % 2 === 0 ? 'bench-b' : 'bench-a';
+    const move = await models.promote(version, 'production', {
+      actor: 'bench',
+      reason: `swap ${i + 1}`,
+    });
+    if (move.serving?.error) throw new Error(`swap ${i + 1} failed: ${move.serving.error.message}`);
+    loadMs.push(move.serving?.loadMs ?? Number.NaN);
+    await server.services.modelServing.settled();
+    rssAfterEach.push(process.memoryUsage().rss);
+    await new Promise((r) => setTimeout(r, pauseMs));
+  }
+  const swapSeconds = (performance.now() - swapStarted) / 1000;
+  phase = 'stop';
+  await Promise.all(loops);
+  await server.services.modelServing.settled();
+  const rssAfter = process.memoryUsage().rss;
+  await new Promise((r) => setTimeout(r, 2000));
+  const rssAfterIdle = process.memoryUsage().rss;
+
+  const steady = summary(latencies.steady);
+  const during = summary(latencies.swaps);
+  // Least-squares slope of RSS over the swaps, MiB per swap.
+  const n = rssAfterEach.length;
+  const meanX = (n - 1) / 2;
+  const meanY = rssAfterEach.reduce((a, b) => a + b, 0) / n;
+  const slope =
+    rssAfterEach.reduce((sum, y, x) => sum + (x - meanX) * (y - meanY), 0) /
+    rssAfterEach.reduce((sum, _, x) => sum + (x - meanX) ** 2, 0);
+  const sortedLoad = [...loadMs].sort((a, b) => a - b);
+  console.log(
+    JSON.stringify({
+      bench: 'swap-under-load',
+      model: {
+        source: modelSource,
+        path: modelPath,
+        bytes: modelBytes.byteLength,
+        classes: (await models.get('bench-a')).classNames.length,
+        imgsz: (await models.get('bench-a')).imgsz,
+      },
+      frame: `${frame.width}x${frame.height} JPEG`,
+      clients,
+      servingThreads: threads,
+      swaps,
+      steady: { ...steady, requestsPerSecond: round(steady.requests / steadySeconds) },
+      duringSwaps: {
+        ...during,
+        seconds: round(swapSeconds),
+        requestsPerSecond: round(during.requests / swapSeconds),
+        swapLoadMsP50: round(percentile(sortedLoad, 50)),
+        swapLoadMsMax: round(sortedLoad.at(-1) ?? Number.NaN),
+      },
+      p99Ratio: round(during.p99Ms / steady.p99Ms, 2),
+      failedRequests: failed,
+      failures,
+      versionsSeen: [...versionsSeen].sort(),
+      memory: {
+        rssBeforeSwapsMb: mb(rssBefore),
+        rssAfterSwapsMb: mb(rssAfter),
+        rssAfterIdle2sMb: mb(rssAfterIdle),
+        rssAfterEachSwapMb: rssAfterEach.map(mb),
+        growthPerSwapMb: round(slope / MiB, 2),
+      },
+      target: { failedRequests: 0 },
+      pass: failed === 0,
+    }),
+  );
+} finally {
+  await server.close();
+  rmSync(dir, { recursive: true, force: true });
+}

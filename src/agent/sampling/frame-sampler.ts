@@ -1,0 +1,353 @@
+/**
+ * The agent's active-learning sampler: decides, frame by frame, whether a frame goes to the
+ * labeling queue, why, and how urgently. The agent holds the pixels, so the decision is made
+ * here; the server only stores what was sampled.
+ *
+ * Per frame, in this order (docs/sampling.md):
+ * 1. strategies, in SAMPLING_REASONS order — uncertainty band, class filter, detection count,
+ *    drift, random — each matching strategy keeps the frame with its own probability (one
+ *    random draw per matching strategy; while drift is reported the others' probabilities are
+ *    multiplied by the drift boost, capped at 1); every strategy that keeps it adds its reason;
+ * 2. rate caps: at most N samples in any sliding minute, hour and day;
+ * 3. near-duplicate suppression: a frame whose perceptual hash is within `maxDistance` bits of
+ *    a frame sampled in the last `windowMs` (and, with `matchDetections`, in which the model
+ *    found the same defects) is dropped. The hash is computed only for frames that got this far.
+ * A sampled frame counts against the caps and suppresses its near-duplicates from then on.
+ *
+ * Pure: no I/O, no timers. The clock and the random source are injected, so a seeded test
+ * replays every decision exactly. Frames the motion gate skipped (`inferred: false`, their
+ * detections carried over from an earlier frame) are never sampled.
+ */
+import {
+  DEFAULT_SAMPLING_SETTINGS,
+  SAMPLING_REASON_TIERS,
+  type KnownSamplingReason,
+  type SamplingSettings,
+} from '../../shared/api/sampling.js';
+import type { Box, Detection, FrameResult, FrameSampling } from '../../shared/domain.js';
+import { informativeness } from '../../vision/decision.js';
+import { iou } from '../../vision/nms.js';
+import { hammingDistance, hashToHex, type PerceptualHash } from '../../vision/phash.js';
+
+const MINUTE_MS = 60_000;
+const HOUR_MS = 60 * MINUTE_MS;
+const DAY_MS = 24 * HOUR_MS;
+
+/** Boxes of the same class overlapping at least this much are "the same defect" (dedupe). */
+export const SAME_DEFECT_IOU = 0.5;
+
+export interface FrameSamplerDeps {
+  /** Uniform in [0, 1). Default Math.random; inject a seeded one in tests. */
+  random?: () => number;
+  /** Epoch ms. Default Date.now. */
+  now?: () => number;
+}
+
+export interface SampleInput {
+  result: FrameResult;
+  /** The frame's perceptual hash; called at most once, only when the dedupe step needs it. */
+  hash: () => PerceptualHash;
+  /** The drift monitor reports drift (the agent settings' `driftActive`). */
+  driftActive: boolean;
+}
+
+/** Why a frame was not sampled. */
+export type SkipReason =
+  /** Sampling is switched off. */
+  | 'disabled'
+  /** The motion gate skipped inference (its detections belong to an earlier frame). */
+  | 'not_inferred'
+  /** No strategy kept it. */
+  | 'not_selected'
+  /** A rate cap was reached. */
+  | 'capped'
+  /** A near-duplicate of a recent sample. */
+  | 'duplicate';
+
+export type SampleOutcome =
+  { sampled: true; sampling: FrameSampling } | { sampled: false; skipped: SkipReason };
+
+export interface SamplerStats {
+  frames: number;
+  sampled: number;
+  /** Sampled frames by their first reason (the labeling-queue reason). */
+  byReason: Record<string, number>;
+  skipped: Record<SkipReason, number>;
+}
+
+/** How informative one detection is to label, 0..1 (docs/sampling.md, "Priority"). */
+export function detectionInformativeness(detection: Detection): {
+  score: number;
+  margin?: number;
+  entropy?: number;
+} {
+  const scores = detection.classScores;
+  if (scores !== undefined && scores.length >= 2) {
+    const info = informativeness(scores);
+    const margin = clamp01(info.margin);
+    const entropy = clamp01(info.entropy);
+    return { score: (1 - margin + entropy) / 2, margin, entropy };
+  }
+  // No class-score vector (end-to-end models, one class): how close the score is to a coin flip.
+  return { score: clamp01(1 - Math.abs(2 * detection.confidence - 1)) };
+}
+
+/**
+ * The frame's informativeness: that of its most informative detection (0 without detections),
+ * with that detection's margin and entropy when it had class scores.
+ */
+export function frameInformativeness(detections: readonly Detection[]): {
+  score: number;
+  margin?: number;
+  entropy?: number;
+} {
+  let best: { score: number; margin?: number; entropy?: number } = { score: 0 };
+  for (const detection of detections) {
+    const info = detectionInformativeness(detection);
+    if (info.score > best.score) best = info;
+  }
+  return best;
+}
+
+/** Priority of a frame with these reasons and this informativeness: tier + informativeness. */
+export function samplingPriority(reasons: readonly string[], informativenessScore: number): number {
+  const first = reasons[0];
+  const tier =
+    first !== undefined && first in SAMPLING_REASON_TIERS
+      ? SAMPLING_REASON_TIERS[first as KnownSamplingReason]
+      : 0;
+  return Math.round((tier + clamp01(informativenessScore)) * 10_000) / 10_000;
+}
+
+/** True when a detection's confidence lies strictly inside (low, high). */
+export function inBand(detection: Detection, low: number, high: number): boolean {
+  return detection.confidence > low && detection.confidence < high;
+}
+
+/**
+ * Whether the model found the same defects in two frames: every detection of either with
+ * confidence ≥ `strong` has a detection of the same class in the other (at any confidence)
+ * whose box overlaps it with IoU ≥ SAME_DEFECT_IOU. Matching a strong box against any box is
+ * the hysteresis that keeps a box flickering around a threshold from making a still scene new.
+ */
+export function sameFindings(
+  a: readonly Finding[],
+  b: readonly Finding[],
+  strong: number,
+): boolean {
+  const covered = (from: readonly Finding[], to: readonly Finding[]) =>
+    from.every(
+      (d) =>
+        d.confidence < strong ||
+        to.some((o) => o.className === d.className && iou(o.box, d.box) >= SAME_DEFECT_IOU),
+    );
+  return covered(a, b) && covered(b, a);
+}
+
+/** What dedupe remembers of a detection. */
+export interface Finding {
+  className: string;
+  confidence: number;
+  box: Box;
+}
+
+interface RecentSample {
+  at: number;
+  hash: PerceptualHash;
+  findings: Finding[];
+}
+
+/** Timestamps of past samples, for sliding-window caps. */
+class SampleTimes {
+  private times: number[] = [];
+  private head = 0;
+
+  /** Samples at times t with now − windowMs < t ≤ now. */
+  countSince(now: number, windowMs: number): number {
+    const from = now - windowMs;
+    let lo = this.head;
+    let hi = this.times.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.times[mid]! > from) hi = mid;
+      else lo = mid + 1;
+    }
+    return this.times.length - lo;
+  }
+
+  record(now: number): void {
+    const last = this.times[this.times.length - 1];
+    // A clock stepped back must not unsort the list.
+    this.times.push(last !== undefined && now < last ? last : now);
+  }
+
+  /** Forgets samples older than a day. */
+  prune(now: number): void {
+    while (this.head < this.times.length && this.times[this.head]! <= now - DAY_MS) this.head++;
+    if (this.head > 1024 && this.head * 2 > this.times.length) {
+      this.times = this.times.slice(this.head);
+      this.head = 0;
+    }
+  }
+}
+
+export class FrameSampler {
+  private settings: SamplingSettings;
+  private readonly random: () => number;
+  private readonly now: () => number;
+  private readonly times = new SampleTimes();
+  private recent: RecentSample[] = [];
+  private readonly counters: SamplerStats = {
+    frames: 0,
+    sampled: 0,
+    byReason: {},
+    skipped: { disabled: 0, not_inferred: 0, not_selected: 0, capped: 0, duplicate: 0 },
+  };
+
+  constructor(settings: SamplingSettings = DEFAULT_SAMPLING_SETTINGS, deps: FrameSamplerDeps = {}) {
+    this.settings = settings;
+    this.random = deps.random ?? Math.random;
+    this.now = deps.now ?? Date.now;
+  }
+
+  /** New settings apply from the next frame; caps and recent samples carry over. */
+  configure(settings: SamplingSettings): void {
+    this.settings = settings;
+  }
+
+  get current(): SamplingSettings {
+    return this.settings;
+  }
+
+  stats(): SamplerStats {
+    return {
+      ...this.counters,
+      byReason: { ...this.counters.byReason },
+      skipped: { ...this.counters.skipped },
+    };
+  }
+
+  /** Decides for one frame (see the module comment) and records a sample. */
+  sample(input: SampleInput): SampleOutcome {
+    this.counters.frames++;
+    const outcome = this.decide(input);
+    if (outcome.sampled) {
+      this.counters.sampled++;
+      const reason = outcome.sampling.reasons[0] ?? 'unknown';
+      this.counters.byReason[reason] = (this.counters.byReason[reason] ?? 0) + 1;
+    } else {
+      this.counters.skipped[outcome.skipped]++;
+    }
+    return outcome;
+  }
+
+  private decide(input: SampleInput): SampleOutcome {
+    const settings = this.settings;
+    if (!settings.enabled) return { sampled: false, skipped: 'disabled' };
+    const { result } = input;
+    if (!result.inferred) return { sampled: false, skipped: 'not_inferred' };
+    const reasons = this.reasonsFor(result.detections, input.driftActive);
+    if (reasons.length === 0) return { sampled: false, skipped: 'not_selected' };
+
+    const now = this.now();
+    this.times.prune(now);
+    const caps = settings.caps;
+    if (
+      this.times.countSince(now, MINUTE_MS) >= caps.perMinute ||
+      this.times.countSince(now, HOUR_MS) >= caps.perHour ||
+      this.times.countSince(now, DAY_MS) >= caps.perDay
+    ) {
+      return { sampled: false, skipped: 'capped' };
+    }
+
+    const hash = input.hash();
+    const findings = result.detections.map(({ className, confidence, box }) => ({
+      className,
+      confidence,
+      box,
+    }));
+    const dedupe = settings.dedupe;
+    this.recent = this.recent.filter((r) => r.at > now - dedupe.windowMs);
+    if (dedupe.enabled) {
+      const strong = settings.strategies.uncertainty.low;
+      const duplicate = this.recent.some(
+        (r) =>
+          hammingDistance(r.hash, hash) <= dedupe.maxDistance &&
+          (!dedupe.matchDetections || sameFindings(r.findings, findings, strong)),
+      );
+      if (duplicate) return { sampled: false, skipped: 'duplicate' };
+    }
+
+    this.times.record(now);
+    this.recent.push({ at: now, hash, findings });
+    if (this.recent.length > dedupe.maxRecent) {
+      this.recent.splice(0, this.recent.length - dedupe.maxRecent);
+    }
+    const info = frameInformativeness(result.detections);
+    const sampling: FrameSampling = {
+      reasons,
+      priority: samplingPriority(reasons, info.score),
+      phash: hashToHex(hash),
+    };
+    if (info.margin !== undefined) sampling.margin = round4(info.margin);
+    if (info.entropy !== undefined) sampling.entropy = round4(info.entropy);
+    return { sampled: true, sampling };
+  }
+
+  /** The reasons of the strategies that keep the frame, in evaluation order. */
+  private reasonsFor(detections: readonly Detection[], driftActive: boolean): string[] {
+    const strategies = this.settings.strategies;
+    const drifting = driftActive && strategies.drift.enabled;
+    const boost = drifting ? strategies.drift.boost : 1;
+    const keep = (probability: number, boosted = true): boolean => {
+      const p = Math.min(1, probability * (boosted ? boost : 1));
+      if (p <= 0) return false;
+      if (p >= 1) return true;
+      return this.random() < p;
+    };
+    const reasons: KnownSamplingReason[] = [];
+
+    const band = strategies.uncertainty;
+    if (
+      band.enabled &&
+      detections.some((d) => inBand(d, band.low, band.high)) &&
+      keep(band.keepProbability)
+    ) {
+      reasons.push('low_confidence');
+    }
+
+    const filter = strategies.classFilter;
+    if (filter.enabled && filter.classes.length > 0) {
+      const classes = new Set(filter.classes);
+      if (
+        detections.some((d) => classes.has(d.className) && d.confidence >= filter.minConfidence) &&
+        keep(filter.keepProbability)
+      ) {
+        reasons.push('class_filter');
+      }
+    }
+
+    const count = strategies.detectionCount;
+    if (count.enabled) {
+      const n = detections.filter((d) => d.confidence >= count.minConfidence).length;
+      const matches =
+        (count.moreThan !== null && n > count.moreThan) ||
+        (count.fewerThan !== null && n < count.fewerThan);
+      if (matches && keep(count.keepProbability)) reasons.push('detection_count');
+    }
+
+    if (drifting && keep(strategies.drift.keepProbability, false)) reasons.push('drift');
+
+    const random = strategies.random;
+    if (random.enabled && keep(random.keepProbability)) reasons.push('random');
+    return reasons;
+  }
+}
+
+function clamp01(value: number): number {
+  return Number.isFinite(value) ? Math.min(1, Math.max(0, value)) : 0;
+}
+
+function round4(value: number): number {
+  return Math.round(value * 10_000) / 10_000;
+}

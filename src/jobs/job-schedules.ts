@@ -1,0 +1,31 @@
+/**
+ * The periodic schedules every worker runs (job-scheduler.ts makes them fire once per period
+ * across all workers). To add one: a line in `createJobSchedules` and its service in
+ * `JobScheduleDeps`.
+ */
+import type { DriftService } from '../services/drift.service.js';
+import type { RetrainingService } from '../services/retraining.service.js';
+import type { ScheduleEntry } from './job-scheduler.js';
+
+export interface JobScheduleDeps {
+  drift: Pick<DriftService, 'checkIntervalMs' | 'scheduledChecks'>;
+  retraining: Pick<RetrainingService, 'policyIntervalMs' | 'scheduledTrainings'>;
+}
+
+export function createJobSchedules(deps: JobScheduleDeps): ScheduleEntry[] {
+  return [
+    {
+      // One drift.check per camera with recent traffic, every `checkEverySeconds`.
+      key: 'drift.check',
+      everyMs: () => deps.drift.checkIntervalMs(),
+      jobs: (now) => deps.drift.scheduledChecks(now),
+    },
+    {
+      // The retraining policy, every `evaluateEverySeconds`. It queues training.run itself
+      // (deduplicated, one at a time) so it can record why in retraining_events.
+      key: 'retraining.policy',
+      everyMs: () => deps.retraining.policyIntervalMs(),
+      jobs: () => deps.retraining.scheduledTrainings(),
+    },
+  ];
+}

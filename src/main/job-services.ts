@@ -1,0 +1,192 @@
+/**
+ * Composition of the job queue and the drift monitor, shared by the server
+ * (`createServerServices`) and the worker (worker.main.ts), and the server's upkeep timers for
+ * them: drift observers (events, Prometheus, level listeners) and the sweep of expired job
+ * leases, so no job stays "running" even when no worker runs. Also the retraining loop
+ * (`createRetrainingService`): its service with the trainer process, the evaluator and the
+ * cached nominal holdout behind the ports the training job uses.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadRuntimeConfig, type RuntimeConfig } from '../config/runtime.config.js';
+import type { DatabaseHandle } from '../db/database.js';
+import { JobQueue } from '../jobs/job-queue.js';
+import { JobRepository } from '../jobs/job.repository.js';
+import type { BlobStore } from '../repositories/blob-store.js';
+import { DriftRepository } from '../repositories/drift.repository.js';
+import { SettingsRepository } from '../repositories/settings.repository.js';
+import { DriftService, type DriftObservers } from '../services/drift.service.js';
+import { findPython, runTrainer } from '../repositories/trainer-process.js';
+import type { DatasetService } from '../services/dataset.service.js';
+import type { ModelRegistryService } from '../services/model-registry.service.js';
+import type {
+  EvaluatorPort,
+  NominalHoldoutPort,
+  TrainerPort,
+} from '../services/retraining-run.js';
+import { RetrainingRepository } from '../services/retraining.repository.js';
+import { RetrainingService } from '../services/retraining.service.js';
+import { createEvaluation } from './evaluation.main.js';
+import { ensureSynthDataset } from './train.main.js';
+
+export interface JobServices {
+  jobs: JobQueue;
+  drift: DriftService;
+}
+
+export interface JobServicesOptions extends DriftObservers {
+  blobStore: BlobStore;
+  now?: () => number;
+  onBackgroundError?: (error: unknown) => void;
+}
+
+export function createJobServices(
+  database: DatabaseHandle,
+  options: JobServicesOptions,
+): JobServices {
+  const jobs = new JobQueue(new JobRepository(database.db, database.dialect), {
+    now: options.now,
+  });
+  const drift = new DriftService(
+    new DriftRepository(database.db),
+    new SettingsRepository(database.db),
+    options.blobStore,
+    jobs,
+    { events: options.events, prometheus: options.prometheus },
+    { now: options.now, onBackgroundError: options.onBackgroundError },
+  );
+  return { jobs, drift };
+}
+
+/** Drift observers are synced this often by a server, ms. */
+export const DRIFT_SYNC_MS = 5_000;
+/** Expired job leases are swept this often by a server, ms. */
+export const JOB_SWEEP_MS = 30_000;
+
+/**
+ * Starts the server's timers: drift observers now and every `DRIFT_SYNC_MS`, the job sweep every
+ * `JOB_SWEEP_MS`. Returns the function that stops them.
+ */
+export function startJobUpkeep(
+  services: JobServices,
+  onError: (message: string, error: unknown) => void,
+  periods: { driftSyncMs?: number; jobSweepMs?: number } = {},
+): () => void {
+  const sync = (): void => {
+    services.drift.syncObservers().catch((error: unknown) => onError('drift sync failed', error));
+  };
+  sync();
+  const driftTimer = setInterval(sync, periods.driftSyncMs ?? DRIFT_SYNC_MS);
+  driftTimer.unref();
+  const sweepTimer = setInterval(() => {
+    services.jobs.sweep().catch((error: unknown) => onError('job sweep failed', error));
+  }, periods.jobSweepMs ?? JOB_SWEEP_MS);
+  sweepTimer.unref();
+  return () => {
+    clearInterval(driftTimer);
+    clearInterval(sweepTimer);
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// retraining
+
+/** Seed of the synthetic nominal holdout (far from the seed model's training seeds). */
+export const NOMINAL_HOLDOUT_SEED = 300_000;
+
+export interface RetrainingServiceOptions {
+  jobs: JobQueue;
+  models: ModelRegistryService;
+  datasets: DatasetService;
+  /** Scratch space of training runs and the cached nominal holdout. Default: the OS temp dir. */
+  workDir?: string;
+  /** Python, ONNX Runtime threads, ffmpeg. Default: from the environment. */
+  runtime?: RuntimeConfig;
+  gauge?: { setRetrainingState(state: string): void };
+  now?: () => number;
+}
+
+/** The trainer process behind the training job's port. */
+export function trainerPort(runtime: RuntimeConfig): TrainerPort {
+  return {
+    train: (request, options) => runTrainer(findPython(runtime.VISIONLOOP_PYTHON), request, options),
+  };
+}
+
+/** Evaluation through the serving runtime (one detector per evaluation, released after). */
+export function evaluatorPort(runtime: RuntimeConfig): EvaluatorPort {
+  const { evaluation, createDetector } = createEvaluation(runtime);
+  return {
+    async evaluate(modelPath, dataDir, split, signal) {
+      const detector = createDetector();
+      try {
+        await detector.load(modelPath);
+        const report = await evaluation.evaluateModel(detector, dataDir, { split, signal });
+        return {
+          map50: report.map50,
+          map50_95: report.map50_95,
+          images: report.images,
+          objects: report.gtCount,
+        };
+      } finally {
+        await detector.dispose();
+      }
+    },
+  };
+}
+
+/**
+ * The nominal holdout, generated once per size under `<workDir>/holdouts` (into a temporary
+ * directory renamed into place, so concurrent workers never read a half-written one).
+ */
+export function nominalHoldoutPort(workDir: string): NominalHoldoutPort {
+  return {
+    async ensure(images) {
+      const dir = join(workDir, 'holdouts', `nominal-${images}-s${NOMINAL_HOLDOUT_SEED}`);
+      if ((await stat(join(dir, 'export.json')).catch(() => null)) === null) {
+        const tmp = `${dir}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+        await mkdir(tmp, { recursive: true });
+        try {
+          await ensureSynthDataset(tmp, {
+            presets: 'nominal',
+            count: images,
+            seed: NOMINAL_HOLDOUT_SEED,
+            valFraction: 0,
+          });
+          await rename(tmp, dir).catch(async (error: unknown) => {
+            // Another process finished first: its copy is identical.
+            if ((await stat(join(dir, 'export.json')).catch(() => null)) === null) throw error;
+          });
+        } finally {
+          await rm(tmp, { recursive: true, force: true });
+        }
+      }
+      return { dir, split: 'train' };
+    },
+  };
+}
+
+/** The retraining service with its repository and the training job's ports. */
+export function createRetrainingService(
+  database: DatabaseHandle,
+  options: RetrainingServiceOptions,
+): RetrainingService {
+  const runtime = options.runtime ?? loadRuntimeConfig();
+  const workDir = options.workDir ?? join(tmpdir(), 'visionloop-retraining');
+  return new RetrainingService(
+    new RetrainingRepository(database.db),
+    new SettingsRepository(database.db),
+    options.jobs,
+    {
+      datasets: options.datasets,
+      models: options.models,
+      trainer: trainerPort(runtime),
+      evaluator: evaluatorPort(runtime),
+      nominal: nominalHoldoutPort(workDir),
+      workDir,
+    },
+    { now: options.now, gauge: options.gauge },
+  );
+}

@@ -1,0 +1,113 @@
+/**
+ * Puts the model registry into service when a server starts:
+ * - on an empty registry, registers the shipped seed model (models/seed/model.onnx, plus
+ *   weights.pt beside it when present) under its metadata version and points `production` at
+ *   it as actor `bootstrap`; a missing seed file is skipped with a log line (a deployment may
+ *   upload its own model instead);
+ * - loads where the aliases point, sets their gauges and loads production into the server's
+ *   inference (a failure is logged; the server still starts);
+ * - `startModelSync` then follows alias moves made by other processes (a job worker promoting
+ *   a candidate) and retries a production model that failed to load.
+ *
+ * Never fails the server start: every problem here is logged and left for an admin.
+ */
+import { readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { ModelRegistryService } from '../services/model-registry.service.js';
+import type { ModelServingService } from '../services/model-serving.service.js';
+
+export interface ModelBootstrapLog {
+  info(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
+}
+
+/** How often a server looks for alias moves made elsewhere, ms. */
+export const DEFAULT_MODEL_SYNC_MS = 2000;
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function isNotFound(error: unknown): boolean {
+  return error instanceof Error && 'code' in error && error.code === 'ENOENT';
+}
+
+/** Registers the seed on an empty registry; returns its version, or null when nothing was done. */
+export async function registerSeedModel(
+  models: ModelRegistryService,
+  seedPath: string,
+  log: ModelBootstrapLog,
+): Promise<string | null> {
+  let artifact: Buffer;
+  try {
+    artifact = await readFile(seedPath);
+  } catch (error) {
+    if (isNotFound(error)) {
+      log.info(
+        `no seed model at ${seedPath}; the registry starts empty (upload one with \`visionloop models upload\`)`,
+      );
+      return null;
+    }
+    throw error;
+  }
+  const weights = await readFile(join(dirname(seedPath), 'weights.pt')).catch((error: unknown) => {
+    if (isNotFound(error)) return null;
+    throw error;
+  });
+  const version = await models.bootstrapSeed(artifact, weights);
+  if (version !== null) log.info(`registered the seed model ${version} and set production to it`);
+  return version;
+}
+
+/**
+ * The bootstrap of the module comment. `seedPath` null skips the seed. Resolves once
+ * production is serving (or failed to load, which is logged).
+ */
+export async function startModelRegistry(
+  models: ModelRegistryService,
+  seedPath: string | null,
+  log: ModelBootstrapLog,
+): Promise<void> {
+  if (seedPath !== null) {
+    try {
+      await registerSeedModel(models, seedPath, log);
+    } catch (error) {
+      log.error(`the seed model ${seedPath} was not registered: ${messageOf(error)}`);
+    }
+  }
+  try {
+    const outcome = await models.start();
+    if (outcome?.error) log.error(`production is not serving: ${outcome.error.message}`);
+    else if (outcome?.version) log.info(`serving ${outcome.version} on /api/predict`);
+  } catch (error) {
+    log.error(`the model registry did not start: ${messageOf(error)}`);
+  }
+}
+
+/** Runs `syncAliases` + `reconcile` every `intervalMs`; returns the stop function. */
+export function startModelSync(
+  models: ModelRegistryService,
+  serving: ModelServingService,
+  intervalMs: number,
+  log: ModelBootstrapLog,
+): () => void {
+  let running = false;
+  const timer = setInterval(() => {
+    // A slow database must not pile up overlapping syncs.
+    if (running) return;
+    running = true;
+    models
+      .syncAliases()
+      .then(() => serving.reconcile())
+      .then((outcome) => {
+        if (outcome?.error) log.warn(`production is not serving: ${outcome.error.message}`);
+      })
+      .catch((error: unknown) => log.warn(`model alias sync failed: ${messageOf(error)}`))
+      .finally(() => {
+        running = false;
+      });
+  }, intervalMs);
+  timer.unref();
+  return () => clearInterval(timer);
+}

@@ -1,0 +1,296 @@
+/**
+ * The active-learning sampling contract: the `sampling` section of the agent settings (which
+ * frames an agent sends for labeling, how many at most, how near-duplicates are suppressed)
+ * and the `sampling` mark a sampled frame result carries (why it was sampled, its priority in
+ * the labeling queue, its perceptual hash). Browser-safe (zod only). docs/sampling.md explains
+ * every field and the defaults.
+ *
+ * Compatibility: settings are parsed with unknown keys stripped, so an agent accepts settings
+ * from a newer server; the update request (PUT /api/settings/agent) is strict and partial, one
+ * level per section. Reasons are open-ended names, so a server accepts results whose agent
+ * knows a strategy it does not.
+ */
+import { z } from 'zod';
+import { plainText } from './common.js';
+
+/**
+ * The reasons the built-in strategies give, in the order the strategies are evaluated. The
+ * first reason of a sampled frame is its labeling-queue `reason`.
+ */
+export const SAMPLING_REASONS = [
+  'low_confidence',
+  'class_filter',
+  'detection_count',
+  'drift',
+  'random',
+] as const;
+export type KnownSamplingReason = (typeof SAMPLING_REASONS)[number];
+
+/**
+ * The priority tier of each reason: a sampled frame's priority is the tier of its first reason
+ * plus its informativeness (0..1), so every uncertainty-band frame ranks above every
+ * class-filter frame, and so on down to random frames (see docs/sampling.md).
+ */
+export const SAMPLING_REASON_TIERS: Readonly<Record<KnownSamplingReason, number>> = Object.freeze({
+  low_confidence: 4,
+  class_filter: 3,
+  detection_count: 2,
+  drift: 1,
+  random: 0,
+});
+
+/** Highest priority the built-in strategies give (tier 4 + informativeness 1). */
+export const MAX_SAMPLING_PRIORITY = 5;
+
+/** A reason name: lowercase snake case, at most 32 characters. */
+export const samplingReasonSchema = z
+  .string()
+  .regex(/^[a-z][a-z0-9_]{0,31}$/, 'lowercase letters, digits and _, at most 32');
+
+/** A 64-bit perceptual hash (dHash) as 16 lowercase hex digits. */
+export const phashSchema = z.string().regex(/^[0-9a-f]{16}$/, '16 lowercase hex digits');
+
+/** The mark on a sampled frame result (FrameResult.sampling). */
+export const frameSamplingSchema = z
+  .strictObject({
+    /** Why it was sampled, in strategy order; the first is the labeling-queue reason. */
+    reasons: z.array(samplingReasonSchema).min(1).max(16),
+    /** Orders the labeling queue, higher first. */
+    priority: z.number().min(0).max(1000),
+    phash: phashSchema,
+    /** Of the most informative detection: best minus second-best class score, 0..1. */
+    margin: z.number().min(0).max(1).optional(),
+    /** Of the most informative detection: normalized entropy of its class scores, 0..1. */
+    entropy: z.number().min(0).max(1).optional(),
+  })
+  .meta({ id: 'FrameSampling' });
+export type FrameSamplingWire = z.infer<typeof frameSamplingSchema>;
+
+const probability = z.number().min(0).max(1);
+const keepProbability = probability.describe(
+  'chance that a frame this strategy matches is kept, 0..1 (drawn per frame)',
+);
+/** Most detections a frame result may carry (MAX_DETECTIONS_PER_FRAME of ingest.ts). */
+const MAX_DETECTIONS = 300;
+const detectionCount = z.number().int().min(0).max(MAX_DETECTIONS);
+const capCount = z.number().int().min(0).max(1_000_000);
+const className = plainText(z.string().min(1).max(64));
+
+// One shape per section: the settings use them as they are (unknown keys stripped), the update
+// request as strict partial objects.
+const uncertaintyShape = {
+  enabled: z.boolean(),
+  keepProbability,
+  /** A detection with low < confidence < high (both exclusive) makes the frame uncertain. */
+  low: probability,
+  high: probability,
+};
+const classFilterShape = {
+  enabled: z.boolean(),
+  keepProbability,
+  /** Frames with a detection of one of these classes (at ≥ minConfidence) match. */
+  classes: z.array(className).max(64),
+  minConfidence: probability,
+};
+const detectionCountShape = {
+  enabled: z.boolean(),
+  keepProbability,
+  /** Frames with more than this many detections (at ≥ minConfidence) match; null: off. */
+  moreThan: detectionCount.nullable(),
+  /** Frames with fewer than this many detections (at ≥ minConfidence) match; null: off. */
+  fewerThan: detectionCount.nullable(),
+  minConfidence: probability,
+};
+const randomShape = {
+  enabled: z.boolean(),
+  /** Any inferred frame, with or without detections (to catch defects the model misses). */
+  keepProbability,
+};
+const driftShape = {
+  enabled: z.boolean(),
+  /** While drift is reported: any inferred frame is kept with this probability (`drift`). */
+  keepProbability,
+  /** While drift is reported: the other strategies' keep-probabilities are multiplied by this. */
+  boost: z.number().min(1).max(100),
+};
+const capsShape = {
+  /** Most frames sampled in any sliding minute, hour and day, per agent; 0 samples none. */
+  perMinute: capCount,
+  perHour: capCount,
+  perDay: capCount,
+};
+const dedupeShape = {
+  enabled: z.boolean(),
+  /** Frames whose dHash differs from a recent sample's in at most this many bits… */
+  maxDistance: z.number().int().min(0).max(64),
+  /** …and (when set) in which the model found the same defects, are near-duplicates. */
+  matchDetections: z.boolean(),
+  /** How long a sampled frame suppresses its near-duplicates, ms. */
+  windowMs: z
+    .number()
+    .int()
+    .min(0)
+    .max(7 * 24 * 3_600_000),
+  /** Most recent samples remembered (the oldest are forgotten first). */
+  maxRecent: z.number().int().min(1).max(10_000),
+};
+
+const strategiesSettings = z.object({
+  uncertainty: z.object(uncertaintyShape),
+  classFilter: z.object(classFilterShape),
+  detectionCount: z.object(detectionCountShape),
+  random: z.object(randomShape),
+  drift: z.object(driftShape),
+});
+
+/** Problems that single fields cannot show, as messages (empty when consistent). */
+export function samplingSettingsProblems(settings: SamplingSettings): string[] {
+  const problems: string[] = [];
+  const band = settings.strategies.uncertainty;
+  if (!(band.low < band.high)) {
+    problems.push(`strategies.uncertainty: low (${band.low}) must be below high (${band.high})`);
+  }
+  const count = settings.strategies.detectionCount;
+  if (count.enabled && count.moreThan === null && count.fewerThan === null) {
+    problems.push('strategies.detectionCount: set moreThan or fewerThan (or disable it)');
+  }
+  if (
+    settings.strategies.classFilter.enabled &&
+    settings.strategies.classFilter.classes.length === 0
+  ) {
+    problems.push('strategies.classFilter: list at least one class (or disable it)');
+  }
+  return problems;
+}
+
+export const samplingSettingsSchema = z
+  .object({
+    /** Master switch: false samples nothing. */
+    enabled: z.boolean(),
+    /** Evaluated in the order of SAMPLING_REASONS: uncertainty, classFilter, detectionCount, drift, random. */
+    strategies: strategiesSettings,
+    caps: z.object(capsShape),
+    dedupe: z.object(dedupeShape),
+  })
+  .superRefine((value, context) => {
+    for (const message of samplingSettingsProblems(value)) {
+      context.addIssue({ code: 'custom', message });
+    }
+  })
+  .meta({ id: 'SamplingSettings' });
+export type SamplingSettings = z.infer<typeof samplingSettingsSchema>;
+
+/** The defaults (docs/sampling.md explains the numbers). */
+export const DEFAULT_SAMPLING_SETTINGS: SamplingSettings = {
+  enabled: true,
+  strategies: {
+    uncertainty: { enabled: true, keepProbability: 0.5, low: 0.4, high: 0.7 },
+    classFilter: { enabled: false, keepProbability: 1, classes: [], minConfidence: 0.25 },
+    detectionCount: {
+      enabled: false,
+      keepProbability: 1,
+      moreThan: null,
+      fewerThan: null,
+      minConfidence: 0.25,
+    },
+    random: { enabled: true, keepProbability: 0.001 },
+    drift: { enabled: true, keepProbability: 0.01, boost: 2 },
+  },
+  caps: { perMinute: 10, perHour: 120, perDay: 1000 },
+  dedupe: {
+    enabled: true,
+    maxDistance: 6,
+    matchDetections: true,
+    windowMs: 10 * 60_000,
+    maxRecent: 500,
+  },
+};
+
+/** PUT /api/settings/agent `sampling`: any field of any section; the rest stays as it is. */
+export const samplingSettingsUpdateSchema = z
+  .strictObject({
+    enabled: z.boolean().optional(),
+    strategies: z
+      .strictObject({
+        uncertainty: z.strictObject(uncertaintyShape).partial().optional(),
+        classFilter: z.strictObject(classFilterShape).partial().optional(),
+        detectionCount: z.strictObject(detectionCountShape).partial().optional(),
+        random: z.strictObject(randomShape).partial().optional(),
+        drift: z.strictObject(driftShape).partial().optional(),
+      })
+      .optional(),
+    caps: z.strictObject(capsShape).partial().optional(),
+    dedupe: z.strictObject(dedupeShape).partial().optional(),
+  })
+  .meta({ id: 'UpdateSamplingSettings' });
+export type SamplingSettingsUpdate = z.infer<typeof samplingSettingsUpdateSchema>;
+
+/** `base` with `update` applied field by field (not validated: parse the result). */
+export function applySamplingUpdate(
+  base: SamplingSettings,
+  update: SamplingSettingsUpdate,
+): SamplingSettings {
+  const s = base.strategies;
+  const u = update.strategies ?? {};
+  return {
+    enabled: update.enabled ?? base.enabled,
+    strategies: {
+      uncertainty: { ...s.uncertainty, ...u.uncertainty },
+      classFilter: { ...s.classFilter, ...u.classFilter },
+      detectionCount: { ...s.detectionCount, ...u.detectionCount },
+      random: { ...s.random, ...u.random },
+      drift: { ...s.drift, ...u.drift },
+    },
+    caps: { ...base.caps, ...update.caps },
+    dedupe: { ...base.dedupe, ...update.dedupe },
+  };
+}
+
+/**
+ * The sampling settings a stored value describes: each section (and each strategy) that parses
+ * is taken, with fields it lacks from the defaults; one that does not parse falls back to its
+ * defaults. So a value written by an older or newer server never loses the sections it got
+ * right. Returns the defaults when the result as a whole is inconsistent.
+ */
+export function resolveSamplingSettings(stored: unknown): SamplingSettings {
+  const defaults = DEFAULT_SAMPLING_SETTINGS;
+  const value = asRecord(stored);
+  const strategies = asRecord(value.strategies);
+  const section = <T extends object>(schema: z.ZodType<T>, raw: unknown, fallback: T): T => {
+    const parsed = schema.safeParse({ ...fallback, ...asRecord(raw) });
+    return parsed.success ? parsed.data : fallback;
+  };
+  const shape = strategiesSettings.shape;
+  const candidate = {
+    enabled: typeof value.enabled === 'boolean' ? value.enabled : defaults.enabled,
+    strategies: {
+      uncertainty: section(
+        shape.uncertainty,
+        strategies.uncertainty,
+        defaults.strategies.uncertainty,
+      ),
+      classFilter: section(
+        shape.classFilter,
+        strategies.classFilter,
+        defaults.strategies.classFilter,
+      ),
+      detectionCount: section(
+        shape.detectionCount,
+        strategies.detectionCount,
+        defaults.strategies.detectionCount,
+      ),
+      random: section(shape.random, strategies.random, defaults.strategies.random),
+      drift: section(shape.drift, strategies.drift, defaults.strategies.drift),
+    },
+    caps: section(z.object(capsShape), value.caps, defaults.caps),
+    dedupe: section(z.object(dedupeShape), value.dedupe, defaults.dedupe),
+  };
+  const parsed = samplingSettingsSchema.safeParse(candidate);
+  return parsed.success ? parsed.data : defaults;
+}
+
+function asRecord(value: unknown): Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : {};
+}
