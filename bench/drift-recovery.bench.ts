@@ -7,7 +7,7 @@
  * The baseline of every number is the seed model measured in the same run.
  *
  *   npx tsx bench/drift-recovery.bench.ts [--seed-model models/seed] [--work data/bench/drift]
- *       [--sizes 100,200,400] [--epochs 15] [--skip-speed]
+ *       [--sizes 100,200,400] [--epochs 20] [--lr 1e-3] [--skip-speed]
  *
  * Targets: seed ≥ 0.90 on nominal and ≤ 0.65 on night; after the 200-frame fine-tune ≥ 0.85
  * on night with ≤ 0.03 lost on nominal; the 500×10 fine-tune ≤ 300 s. Prints one JSON object;
@@ -30,7 +30,8 @@ const { values } = parseArgs({
     'seed-model': { type: 'string', default: SEED_MODEL_DIR },
     work: { type: 'string', default: 'data/bench/drift' },
     sizes: { type: 'string', default: '100,200,400' },
-    epochs: { type: 'string', default: '15' },
+    epochs: { type: 'string', default: '20' },
+    lr: { type: 'string', default: '1e-3' },
     'skip-speed': { type: 'boolean', default: false },
   },
 });
@@ -91,7 +92,7 @@ async function fineTune(
       imgsz: 320,
       batch: 16,
       seed: 0,
-      extraArgs: ['--val-interval', '0'],
+      extraArgs: ['--val-interval', '0', '--lr', values.lr],
     },
     {
       onEvent: (event) => {
@@ -125,6 +126,7 @@ for (const n of sizes) {
     nightFrames: n,
     replayFrames: n,
     epochs,
+    lr: Number(values.lr),
     trainSeconds: Math.round(run.seconds),
     night,
     nominal,

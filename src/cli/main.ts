@@ -17,6 +17,7 @@ import { registerSynthCommands } from './synth.command.js';
 import { registerTokenCommands } from './token.command.js';
 import { registerTrainCommands } from './train.command.js';
 import { registerModelsCommands } from './models.command.js';
+import { registerRetrainCommands } from './retrain.command.js';
 import { formatError } from './output.js';
 import { registerUpCommands } from './up.command.js';
 import { registerWorkerCommands } from './worker.command.js';
@@ -38,6 +39,7 @@ export function buildProgram(): Command {
   registerSynthCommands(program);
   registerTrainCommands(program);
   registerModelsCommands(program);
+  registerRetrainCommands(program);
   registerDatasetCommands(program);
   registerDriftCommands(program);
   registerTokenCommands(program);

@@ -40,6 +40,7 @@ import type { ModelRegistryService } from '../services/model-registry.service.js
 import type { ModelServingService } from '../services/model-serving.service.js';
 import type { PrometheusService } from '../services/prometheus.service.js';
 import type { DriftService } from '../services/drift.service.js';
+import type { RetrainingService } from '../services/retraining.service.js';
 import type { JobQueue } from '../jobs/job-queue.js';
 import type { ErrorBody } from '../shared/api/common.js';
 import type { ErrorCode } from '../shared/errors.js';
@@ -61,6 +62,7 @@ import { metricsRoutes } from './routes/metrics.routes.js';
 import { modelStatusRoutes } from './routes/model-status.routes.js';
 import { modelsRoutes } from './routes/models.routes.js';
 import { predictRoutes } from './routes/predict.routes.js';
+import { retrainingRoutes } from './routes/retraining.routes.js';
 import { prometheusRoutes } from './routes/prometheus.routes.js';
 import { tokensRoutes } from './routes/tokens.routes.js';
 
@@ -81,6 +83,7 @@ export interface AppServices {
   drift: DriftService;
   models: ModelRegistryService;
   modelServing: ModelServingService;
+  retraining: RetrainingService;
 }
 
 /** Limits route plugins apply to their own routes. */
@@ -116,6 +119,7 @@ export const ROUTE_PLUGINS: readonly RoutePlugin[] = [
   // Background jobs and drift monitoring.
   jobsRoutes,
   driftRoutes,
+  retrainingRoutes,
   // Observability (metrics JSON, Prometheus text, server-sent events).
   metricsRoutes,
   prometheusRoutes,

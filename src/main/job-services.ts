@@ -7,7 +7,7 @@
  * cached nominal holdout behind the ports the training job uses.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadRuntimeConfig, type RuntimeConfig } from '../config/runtime.config.js';
@@ -21,12 +21,8 @@ import { DriftService, type DriftObservers } from '../services/drift.service.js'
 import { findPython, runTrainer } from '../repositories/trainer-process.js';
 import type { DatasetService } from '../services/dataset.service.js';
 import type { ModelRegistryService } from '../services/model-registry.service.js';
-import type {
-  EvaluatorPort,
-  NominalHoldoutPort,
-  TrainerPort,
-} from '../services/retraining-run.js';
-import { RetrainingRepository } from '../services/retraining.repository.js';
+import type { EvaluatorPort, NominalHoldoutPort, TrainerPort } from '../services/retraining-run.js';
+import { RetrainingRepository } from '../repositories/retraining.repository.js';
 import { RetrainingService } from '../services/retraining.service.js';
 import { createEvaluation } from './evaluation.main.js';
 import { ensureSynthDataset } from './train.main.js';
@@ -96,7 +92,7 @@ export function startJobUpkeep(
 /** Seed of the synthetic nominal holdout (far from the seed model's training seeds). */
 export const NOMINAL_HOLDOUT_SEED = 300_000;
 
-export interface RetrainingServiceOptions {
+export interface RetrainingCompositionOptions {
   jobs: JobQueue;
   models: ModelRegistryService;
   datasets: DatasetService;
@@ -111,7 +107,8 @@ export interface RetrainingServiceOptions {
 /** The trainer process behind the training job's port. */
 export function trainerPort(runtime: RuntimeConfig): TrainerPort {
   return {
-    train: (request, options) => runTrainer(findPython(runtime.VISIONLOOP_PYTHON), request, options),
+    train: (request, options) =>
+      runTrainer(findPython(runtime.VISIONLOOP_PYTHON), request, options),
   };
 }
 
@@ -155,6 +152,9 @@ export function nominalHoldoutPort(workDir: string): NominalHoldoutPort {
             seed: NOMINAL_HOLDOUT_SEED,
             valFraction: 0,
           });
+          // data.yaml names its own directory: point it at where it is about to be.
+          const yaml = join(tmp, 'data.yaml');
+          await writeFile(yaml, (await readFile(yaml, 'utf8')).split(tmp).join(dir));
           await rename(tmp, dir).catch(async (error: unknown) => {
             // Another process finished first: its copy is identical.
             if ((await stat(join(dir, 'export.json')).catch(() => null)) === null) throw error;
@@ -171,7 +171,7 @@ export function nominalHoldoutPort(workDir: string): NominalHoldoutPort {
 /** The retraining service with its repository and the training job's ports. */
 export function createRetrainingService(
   database: DatabaseHandle,
-  options: RetrainingServiceOptions,
+  options: RetrainingCompositionOptions,
 ): RetrainingService {
   const runtime = options.runtime ?? loadRuntimeConfig();
   const workDir = options.workDir ?? join(tmpdir(), 'visionloop-retraining');

@@ -13,7 +13,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { chmod, mkdir, rename, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { sql } from 'kysely';
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
@@ -46,7 +46,7 @@ import { MetricsService } from '../services/metrics.service.js';
 import { ModelRegistryService } from '../services/model-registry.service.js';
 import { ModelServingService } from '../services/model-serving.service.js';
 import { PrometheusService } from '../services/prometheus.service.js';
-import { createJobServices, startJobUpkeep } from './job-services.js';
+import { createJobServices, createRetrainingService, startJobUpkeep } from './job-services.js';
 import { createLabelingServices, startQueueDepthRefresh } from './labeling.main.js';
 import { SamplingService } from '../services/sampling.service.js';
 import type { CreatedToken } from '../shared/api/tokens.js';
@@ -81,6 +81,8 @@ export interface ServerServicesOptions {
   onBackgroundError?: (error: unknown) => void;
   /** ONNX Runtime threads of /api/predict's session; 0 (default) lets ORT pick. */
   servingThreads?: number;
+  /** Scratch space of training runs and the nominal holdout (default: the OS temp dir). */
+  retrainingWorkDir?: string;
 }
 
 /**
@@ -154,6 +156,14 @@ export function createServerServices(
     now,
     onBackgroundError,
   });
+  const retraining = createRetrainingService(database, {
+    jobs,
+    models,
+    datasets,
+    workDir: options.retrainingWorkDir,
+    gauge: prometheus,
+    now,
+  });
   // Drift-boost sampling: agents sample at the drift rate while any camera drifts.
   drift.onLevelChange(async (change) => {
     await agents.setDriftActive(change.anyDrifting, 'drift monitor');
@@ -195,6 +205,7 @@ export function createServerServices(
     drift,
     labeling,
     datasets,
+    retraining,
   };
 }
 
@@ -280,6 +291,7 @@ export async function startServer(
       processMetrics: options.processMetrics,
       now: options.now,
       servingThreads: options.servingThreads,
+      retrainingWorkDir: join(config.dataDir, 'retraining'),
     });
     const adminToken = await services.auth.ensureAdminToken();
     if (adminToken !== null) {
@@ -326,6 +338,13 @@ export async function startServer(
       builtApp.log.warn({ err: error }, message),
     );
     const stopQueueDepth = startQueueDepthRefresh(services.labeling);
+    // visionloop_retraining_state follows trainings run by workers in other processes too.
+    const retrainingGauge = setInterval(() => {
+      services.retraining.status().catch((error: unknown) => {
+        builtApp.log.warn({ err: error }, 'retraining state refresh failed');
+      });
+    }, 5_000);
+    retrainingGauge.unref();
 
     let closing: Promise<void> | undefined;
     const timer = sweeper;
@@ -341,6 +360,7 @@ export async function startServer(
           stopModelSync();
           stopJobUpkeep();
           stopQueueDepth();
+          clearInterval(retrainingGauge);
           try {
             await builtApp.close();
             await services.modelServing.close();

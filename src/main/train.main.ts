@@ -17,6 +17,7 @@ import {
 } from '../repositories/trainer-process.js';
 import type { ModelEvaluationReport } from '../services/evaluation.service.js';
 import { VisionLoopError } from '../shared/errors.js';
+import { presetConditions } from '../synth/conditions.js';
 import { exportDataset, type ExportSummary } from '../synth/dataset-export.js';
 import { createEvaluation } from './evaluation.main.js';
 
@@ -134,7 +135,11 @@ export async function ensureSynthDataset(
   options: { presets: string; count: number; seed: number; valFraction: number },
 ): Promise<ExportSummary> {
   const stampPath = join(dir, 'export.json');
-  const wanted = JSON.stringify(options);
+  // The presets' knobs are part of the stamp: a changed preset regenerates its data.
+  const wanted = JSON.stringify({
+    ...options,
+    conditions: options.presets.split(',').map((name) => presetConditions(name.trim())),
+  });
   const stamp = await readFile(stampPath, 'utf8').catch(() => null);
   if (stamp !== null) {
     const parsed = JSON.parse(stamp) as { options: string; summary: ExportSummary };
@@ -175,24 +180,14 @@ export async function runSeedRecipe(
     valFraction: recipe.valFraction,
   });
   const runDir = join(options.workDir, 'run');
-  await rm(runDir, { recursive: true, force: true });
-  callbacks.onStage?.('training from scratch');
-  const started = Date.now();
-  const done = await runTrainer(
+  const { done, trainingSeconds } = await trainOrReuse(
     python,
-    {
-      data: dataDir,
-      out: runDir,
-      epochs: recipe.trainer.epochs,
-      imgsz: recipe.trainer.imgsz,
-      batch: recipe.trainer.batch,
-      seed: recipe.trainer.seed,
-      version: recipe.version,
-      extraArgs: ['--model', recipe.trainer.model],
-    },
-    { onEvent: callbacks.onEvent, onLog: callbacks.onLog, signal: callbacks.signal },
+    recipe,
+    dataDir,
+    data,
+    runDir,
+    callbacks,
   );
-  const trainingSeconds = (Date.now() - started) / 1000;
   const perPreset: Record<string, ModelEvaluationReport> = {};
   for (const [index, preset] of recipe.testPresets.entries()) {
     const testDir = join(options.workDir, `test-${preset}-${recipe.testFrames}`);
@@ -218,6 +213,63 @@ export async function runSeedRecipe(
   );
   await writeFile(join(options.outDir, 'MODEL_CARD.md'), modelCard(recipe, result));
   return result;
+}
+
+interface FinishedRun {
+  /** What the run was trained from: the recipe and the data set's export summary. */
+  key: string;
+  trainingSeconds: number;
+  done: TrainerDoneEvent;
+}
+
+/**
+ * Trains the recipe's model into `runDir`, or reuses the run already there when it finished
+ * with the same recipe on the same data (its `finished.json` says so), so evaluating again
+ * (new test sets, a changed preset) does not cost another training. Delete the run directory
+ * to force a new training.
+ */
+async function trainOrReuse(
+  python: string,
+  recipe: SeedRecipe,
+  dataDir: string,
+  data: ExportSummary,
+  runDir: string,
+  callbacks: TrainingCallbacks,
+): Promise<{ done: TrainerDoneEvent; trainingSeconds: number }> {
+  const key = JSON.stringify({ trainer: recipe.trainer, version: recipe.version, data });
+  const finishedPath = join(runDir, 'finished.json');
+  const finished = await readFile(finishedPath, 'utf8')
+    .then((text) => JSON.parse(text) as FinishedRun)
+    .catch(() => null);
+  const modelThere = await stat(join(runDir, 'model.onnx')).then(
+    () => true,
+    () => false,
+  );
+  if (finished?.key === key && modelThere) {
+    callbacks.onStage?.(`reusing the finished training in ${runDir}`);
+    return { done: finished.done, trainingSeconds: finished.trainingSeconds };
+  }
+  await rm(runDir, { recursive: true, force: true });
+  callbacks.onStage?.('training from scratch');
+  const started = Date.now();
+  const done = await runTrainer(
+    python,
+    {
+      data: dataDir,
+      out: runDir,
+      epochs: recipe.trainer.epochs,
+      imgsz: recipe.trainer.imgsz,
+      batch: recipe.trainer.batch,
+      seed: recipe.trainer.seed,
+      version: recipe.version,
+      extraArgs: ['--model', recipe.trainer.model],
+    },
+    { onEvent: callbacks.onEvent, onLog: callbacks.onLog, signal: callbacks.signal },
+  );
+  const trainingSeconds = (Date.now() - started) / 1000;
+  const record: FinishedRun = { key, trainingSeconds, done };
+  await writeFile(finishedPath, `${JSON.stringify(record, null, 2)}\n`);
+  return { done, trainingSeconds };
 }
 
 function recipeMetrics(recipe: SeedRecipe, result: RecipeResult): Record<string, unknown> {

@@ -57,6 +57,9 @@ export async function startUp(options: UpOptions): Promise<UpRun> {
   const server = await startServer(config, { logger: { level: 'warn' } });
   let worker: RunningWorker | undefined;
   try {
+    // The demo closes the loop by itself: a candidate that passes the gate goes to production.
+    // Only the first start stores this; an admin's later change is kept.
+    await server.services.retraining.initSettings({ autoPromote: true }, 'up');
     worker = await startWorker(loadWorkerConfig(env, options.server), {
       database: server.database,
       services: server.services,

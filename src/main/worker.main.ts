@@ -8,6 +8,7 @@
  *   (or releases them after a grace period), and closes what it opened.
  * - `runWorker(config)`: `startWorker` until SIGINT/SIGTERM.
  */
+import { join } from 'node:path';
 import type { WorkerConfig } from '../config/worker.config.js';
 import { openDatabase } from '../db/database.js';
 import type { DatabaseHandle } from '../db/database.js';
@@ -99,6 +100,7 @@ export async function startWorker(
         heartbeatIntervalMs: config.server.heartbeatIntervalMs,
         recentWindowMs: config.server.recentWindowMs,
         processMetrics: false,
+        retrainingWorkDir: join(config.server.dataDir, 'retraining'),
         onBackgroundError: (error) =>
           log('warn', 'background task failed', {
             error: error instanceof Error ? error.message : String(error),

@@ -53,18 +53,17 @@ const NOMINAL: Conditions = {
 /** The named presets. Values are frozen; copy before changing a knob. */
 export const PRESETS: Readonly<Record<PresetName, Readonly<Conditions>>> = Object.freeze({
   nominal: Object.freeze({ ...NOMINAL }),
-  // Dim, cold light; high sensor gain makes noise strong, flat light hides relief, and the
-  // low-light stream is compressed harder.
+  // Dim, cold light: a dark, blue-cast, vignetted image with sensor noise and a harder-compressed
+  // low-light stream. Defects keep their relief (contrast scales with the light, through `gain`).
   night: Object.freeze({
     ...NOMINAL,
     gain: 0.42,
     gamma: 1.1,
     colorCast: [0.86, 0.97, 1.18] as const,
     blurSigma: 0.5,
-    noiseSigma: 8,
+    noiseSigma: 6,
     vignetting: 0.45,
-    defectContrast: 0.85,
-    jpegQuality: 80,
+    jpegQuality: 85,
   }),
   blur: Object.freeze({ ...NOMINAL, blurSigma: 3.2 }),
   // Bright specular hot spots from the lamps and a washed-out tone curve.

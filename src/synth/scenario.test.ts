@@ -100,8 +100,8 @@ describe('scenarioStateAt', () => {
 describe('presets', () => {
   it('describe their names in knob values', () => {
     expect(PRESETS.night.gain).toBeLessThan(0.5);
-    expect(PRESETS.night.noiseSigma).toBeGreaterThan(4 * PRESETS.nominal.noiseSigma);
-    expect(PRESETS.night.defectContrast).toBeLessThan(1);
+    expect(PRESETS.night.noiseSigma).toBeGreaterThan(3 * PRESETS.nominal.noiseSigma);
+    expect(PRESETS.night.jpegQuality).toBeLessThan(PRESETS.nominal.jpegQuality);
     expect(PRESETS.blur.blurSigma).toBeGreaterThan(2);
     expect(PRESETS.glare.glare).toBe(1);
     expect(PRESETS['new-material'].material).toBe(1);

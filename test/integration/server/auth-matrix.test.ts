@@ -312,6 +312,51 @@ const ROWS: Record<string, Row> = {
       payload: { checkEverySeconds: 60 },
     }),
   },
+  // Retraining: a training is queued in the fixture (no worker runs it), so a trigger is
+  // refused with 409 for every allowed caller, and cancel names a job that does not exist.
+  'GET /api/retraining/conditions': {
+    expected: READERS,
+    success: 200,
+    request: () => ({ method: 'GET', url: '/api/retraining/conditions' }),
+  },
+  'POST /api/retraining/trigger': {
+    expected: ADMINS,
+    success: 409,
+    request: () => ({ method: 'POST', url: '/api/retraining/trigger', payload: {} }),
+  },
+  'GET /api/retraining/status': {
+    expected: READERS,
+    success: 200,
+    request: () => ({ method: 'GET', url: '/api/retraining/status' }),
+  },
+  'GET /api/retraining/history': {
+    expected: READERS,
+    success: 200,
+    request: () => ({ method: 'GET', url: '/api/retraining/history?limit=5' }),
+  },
+  'POST /api/retraining/cancel': {
+    expected: ADMINS,
+    success: 404,
+    request: () => ({
+      method: 'POST',
+      url: '/api/retraining/cancel',
+      payload: { jobId: 'job-none' },
+    }),
+  },
+  'GET /api/settings/retraining': {
+    expected: READERS,
+    success: 200,
+    request: () => ({ method: 'GET', url: '/api/settings/retraining' }),
+  },
+  'PUT /api/settings/retraining': {
+    expected: ADMINS,
+    success: 200,
+    request: () => ({
+      method: 'PUT',
+      url: '/api/settings/retraining',
+      payload: { cooldownMinutes: 30 },
+    }),
+  },
   // Labeling queue and datasets: item routes use an id that does not exist, so every allowed
   // caller gets the same answer (404) without changing anything.
   'GET /api/labeling-queue': {
@@ -542,6 +587,11 @@ for (const target of databaseTargets()) {
         )
       ).token;
       clock += 10;
+      await server.services.jobs.enqueue(
+        'training.run',
+        { trigger: 'manual' },
+        { dedupeKey: 'training.run' },
+      );
       fixture = { agentId, resultId: frameResult(1).id, jpeg, throwawayTokenId: throwaway.id };
     });
     afterAll(() => server.close());

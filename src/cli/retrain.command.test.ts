@@ -1,0 +1,161 @@
+import { Command } from 'commander';
+import { describe, expect, it } from 'vitest';
+import type { JobView } from '../shared/api/jobs.js';
+import type { RetrainingStatus } from '../shared/api/retraining.js';
+import { VisionLoopError } from '../shared/errors.js';
+import { formatRetrainingStatus, registerRetrainCommands } from './retrain.command.js';
+
+const T = Date.UTC(2026, 0, 1, 12, 0, 0);
+
+function job(overrides: Partial<JobView> = {}): JobView {
+  return {
+    id: 'job_1',
+    name: 'training.run',
+    status: 'running',
+    priority: 0,
+    dedupeKey: 'training.run',
+    attempts: 1,
+    maxAttempts: 2,
+    runAt: T,
+    leaseOwner: 'w',
+    leaseExpiresAt: T + 30_000,
+    cancelRequested: false,
+    payload: { trigger: 'labels' },
+    progress: null,
+    result: null,
+    error: null,
+    createdAt: T,
+    updatedAt: T,
+    startedAt: T + 1000,
+    finishedAt: null,
+    ...overrides,
+  };
+}
+
+function status(overrides: Partial<RetrainingStatus> = {}): RetrainingStatus {
+  return {
+    state: 'running',
+    job: job(),
+    trigger: 'labels',
+    stage: 'training',
+    epoch: 7,
+    epochs: 20,
+    loss: 3.912,
+    valMap50: 0.41,
+    etaSeconds: 312,
+    candidateVersion: 'retrain-1',
+    decision: null,
+    error: null,
+    ...overrides,
+  };
+}
+
+interface Sent {
+  method: string;
+  url: string;
+  body: unknown;
+  authorization: string | null;
+}
+
+function harness(answer: { status: number; body: unknown }) {
+  const sent: Sent[] = [];
+  let out = '';
+  const fetchImpl = (async (input: string | URL | Request, init?: RequestInit) => {
+    const headers = new Headers(init?.headers);
+    sent.push({
+      method: init?.method ?? 'GET',
+      url: input instanceof Request ? input.url : input.toString(),
+      body: typeof init?.body === 'string' ? (JSON.parse(init.body) as unknown) : undefined,
+      authorization: headers.get('authorization'),
+    });
+    return Promise.resolve(
+      new Response(JSON.stringify(answer.body), {
+        status: answer.status,
+        headers: { 'content-type': 'application/json' },
+      }),
+    );
+  }) as typeof fetch;
+  const program = new Command().name('visionloop').exitOverride();
+  registerRetrainCommands(program, {
+    env: {},
+    fetch: fetchImpl,
+    stdout: { write: (text: string) => (out += text) },
+  });
+  const run = (...args: string[]) =>
+    program.parseAsync(['retrain', ...args, '--server', 'http://h:1/', '--token', 't0k'], {
+      from: 'user',
+    });
+  return { sent, run, output: () => out };
+}
+
+describe('visionloop retrain', () => {
+  it('prints a running training with its epoch and ETA', async () => {
+    const { sent, run, output } = harness({ status: 200, body: status() });
+    await run('status');
+    expect(sent).toEqual([
+      {
+        method: 'GET',
+        url: 'http://h:1/api/retraining/status',
+        body: undefined,
+        authorization: 'Bearer t0k',
+      },
+    ]);
+    expect(output()).toBe(
+      [
+        'retraining: running · job job_1 · trigger labels',
+        'epoch 7/20, loss 3.9120, val mAP@0.5 0.4100, about 5 min left',
+        'candidate retrain-1',
+        'queued 2026-01-01T12:00:00Z, started 2026-01-01T12:00:01Z',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('says idle before the first training, and shows a finished decision', () => {
+    expect(formatRetrainingStatus(status({ state: 'idle', job: null }))).toBe(
+      'retraining: idle (no training has run yet)',
+    );
+    const done = formatRetrainingStatus(
+      status({
+        state: 'completed',
+        stage: 'done',
+        decision: 'staging',
+        job: job({ status: 'succeeded', finishedAt: T + 60_000 }),
+      }),
+    );
+    expect(done).toContain('candidate retrain-1 → staging');
+    expect(done).toContain('finished 2026-01-01T12:01:00Z');
+  });
+
+  it('sends the trigger reason and surfaces a 409 as the catalogue error', async () => {
+    const { sent, run } = harness({
+      status: 409,
+      body: {
+        error: {
+          code: 'RETRAINING_IN_PROGRESS',
+          message: 'a training is already running (job job_1)',
+        },
+      },
+    });
+    const failure = await run('trigger', '--reason', 'night labels').catch(
+      (error: unknown) => error,
+    );
+    expect(failure).toBeInstanceOf(VisionLoopError);
+    expect(failure).toMatchObject({ code: 'RETRAINING_IN_PROGRESS', httpStatus: 409 });
+    expect(sent[0]).toMatchObject({
+      method: 'POST',
+      url: 'http://h:1/api/retraining/trigger',
+      body: { reason: 'night labels' },
+    });
+  });
+
+  it('cancels a named job', async () => {
+    const { sent, run, output } = harness({
+      status: 200,
+      body: { job: job({ cancelRequested: true }) },
+    });
+    await run('cancel', '--job', 'job_1');
+    expect(sent[0]).toMatchObject({ method: 'POST', body: { jobId: 'job_1' } });
+    expect(output()).toBe('asked training job job_1 to stop; its trainer is being cancelled\n');
+  });
+});

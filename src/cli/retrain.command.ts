@@ -1,0 +1,298 @@
+/**
+ * `visionloop retrain status|conditions|history|trigger|cancel`: the retraining loop through a
+ * running server's HTTP API (`--server`, default $VISIONLOOP_SERVER_URL or
+ * http://127.0.0.1:8080; a token from `--token`, `--token-file`, $VISIONLOOP_TOKEN or the
+ * admin-token file). `--json` prints the server's answer as it is.
+ */
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import type { z } from 'zod';
+import { loadServerConfig } from '../config/server.config.js';
+import { errorBodySchema } from '../shared/api/common.js';
+import {
+  retrainingCancelResponseSchema,
+  retrainingConditionsResponseSchema,
+  retrainingHistoryResponseSchema,
+  retrainingStatusSchema,
+  retrainingTriggerResponseSchema,
+  type RetrainingConditionsResponse,
+  type RetrainingDecision,
+  type RetrainingEvent,
+  type RetrainingStatus,
+} from '../shared/api/retraining.js';
+import { ERROR_CATALOGUE, VisionLoopError, type ErrorCode } from '../shared/errors.js';
+import { formatTable } from './output.js';
+import { parseIntegerInRange } from './parse-options.js';
+
+export const DEFAULT_SERVER_URL = 'http://127.0.0.1:8080';
+
+interface ConnectionFlags {
+  server?: string;
+  token?: string;
+  tokenFile?: string;
+  json?: boolean;
+}
+
+export interface RetrainCommandDeps {
+  env?: Record<string, string | undefined>;
+  stdout?: { write(text: string): unknown };
+  fetch?: typeof fetch;
+}
+
+interface Connection {
+  base: string;
+  token: string;
+  fetch: typeof fetch;
+}
+
+function isErrorCode(code: string): code is ErrorCode {
+  return Object.hasOwn(ERROR_CATALOGUE, code);
+}
+
+function tokenFrom(flags: ConnectionFlags, env: Record<string, string | undefined>): string {
+  if (flags.token !== undefined) return flags.token;
+  const file =
+    flags.tokenFile ?? (env.VISIONLOOP_TOKEN ? undefined : loadServerConfig(env).adminTokenFile);
+  if (file === undefined) return env.VISIONLOOP_TOKEN ?? '';
+  try {
+    return readFileSync(file, 'utf8').trim();
+  } catch (error) {
+    throw new VisionLoopError(
+      'INVALID_ARGUMENT',
+      `no token: give --token, --token-file or $VISIONLOOP_TOKEN (cannot read ${file})`,
+      { cause: error },
+    );
+  }
+}
+
+function connect(flags: ConnectionFlags, deps: RetrainCommandDeps): Connection {
+  const env = deps.env ?? process.env;
+  const server = flags.server ?? env.VISIONLOOP_SERVER_URL ?? DEFAULT_SERVER_URL;
+  return {
+    base: server.replace(/\/+$/, ''),
+    token: tokenFrom(flags, env),
+    fetch: deps.fetch ?? fetch,
+  };
+}
+
+async function call<T>(
+  connection: Connection,
+  method: 'GET' | 'POST',
+  path: string,
+  schema: z.ZodType<T>,
+  body?: unknown,
+): Promise<T> {
+  let response: Response;
+  try {
+    response = await connection.fetch(`${connection.base}${path}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${connection.token}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch (error) {
+    throw new VisionLoopError('INVALID_ARGUMENT', `cannot reach the server at ${connection.base}`, {
+      cause: error,
+    });
+  }
+  const payload: unknown = await response.json().catch(() => null);
+  if (!response.ok) {
+    const failure = errorBodySchema.safeParse(payload);
+    if (failure.success && isErrorCode(failure.data.error.code)) {
+      throw new VisionLoopError(failure.data.error.code, failure.data.error.message);
+    }
+    throw new VisionLoopError('INTERNAL', `the server answered HTTP ${response.status}`);
+  }
+  const parsed = schema.safeParse(payload);
+  if (!parsed.success) {
+    throw new VisionLoopError('INTERNAL', `unexpected answer from ${connection.base}${path}`);
+  }
+  return parsed.data;
+}
+
+function date(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+function duration(seconds: number): string {
+  if (seconds < 90) return `${Math.round(seconds)} s`;
+  if (seconds < 5400) return `${Math.round(seconds / 60)} min`;
+  return `${(seconds / 3600).toFixed(1)} h`;
+}
+
+/** The status as people read it. */
+export function formatRetrainingStatus(status: RetrainingStatus): string {
+  if (status.job === null) return 'retraining: idle (no training has run yet)';
+  const job = status.job;
+  const parts = [`retraining: ${status.state}`, `job ${job.id}`];
+  if (status.trigger !== null) parts.push(`trigger ${status.trigger}`);
+  const lines = [parts.join(' · ')];
+  if (status.state === 'running' && status.epoch !== null) {
+    lines.push(
+      `epoch ${status.epoch}/${status.epochs ?? '?'}` +
+        (status.loss === null ? '' : `, loss ${status.loss.toFixed(4)}`) +
+        (status.valMap50 === null ? '' : `, val mAP@0.5 ${status.valMap50.toFixed(4)}`) +
+        (status.etaSeconds === null ? '' : `, about ${duration(status.etaSeconds)} left`),
+    );
+  } else if (status.stage !== null && status.state !== 'completed') {
+    lines.push(`stage: ${status.stage}`);
+  }
+  if (status.candidateVersion !== null) {
+    lines.push(
+      `candidate ${status.candidateVersion}` +
+        (status.decision === null ? '' : ` → ${status.decision}`),
+    );
+  }
+  if (status.error !== null && status.state !== 'completed') lines.push(`error: ${status.error}`);
+  lines.push(
+    `queued ${date(job.createdAt)}` +
+      (job.startedAt === null ? '' : `, started ${date(job.startedAt)}`) +
+      (job.finishedAt === null ? '' : `, finished ${date(job.finishedAt)}`),
+  );
+  return lines.join('\n');
+}
+
+function decisionText(title: string, decision: RetrainingDecision): string {
+  return `${title}: ${decision.shouldRun ? `would start (${decision.trigger ?? '?'})` : 'would not start'}\n${decision.reasons.map((reason) => `  - ${reason}`).join('\n')}`;
+}
+
+/** The conditions as people read them: each condition, then both decisions. */
+export function formatConditions(conditions: RetrainingConditionsResponse): string {
+  return [
+    formatTable(
+      ['CONDITION', 'HOLDS', 'DETAIL'],
+      conditions.automatic.conditions.map((c) => [c.name, c.holds ? 'yes' : 'no', c.detail]),
+    ),
+    '',
+    decisionText('automatic', conditions.automatic),
+    decisionText('manual trigger', conditions.manual),
+  ].join('\n');
+}
+
+function eventsTable(events: readonly RetrainingEvent[]): string {
+  return formatTable(
+    ['TIME', 'JOB', 'EVENT', 'TRIGGER', 'VERSION', 'REASON'],
+    events.map((e) => [
+      date(e.at),
+      e.jobId ?? '-',
+      e.kind === 'promoted' && typeof e.details.alias === 'string'
+        ? `promoted:${e.details.alias}`
+        : e.kind,
+      e.trigger ?? '-',
+      e.modelVersion ?? '-',
+      (e.reason ?? '').slice(0, 100),
+    ]),
+  );
+}
+
+function addConnectionOptions(command: Command): Command {
+  return command
+    .option(
+      '--server <url>',
+      `the server (default $VISIONLOOP_SERVER_URL or ${DEFAULT_SERVER_URL})`,
+    )
+    .option('--token <token>', 'API token (prefer --token-file or $VISIONLOOP_TOKEN)')
+    .option('--token-file <path>', 'file holding the API token (default: the admin-token file)')
+    .option('--json', 'print the JSON answer');
+}
+
+/** Registers `visionloop retrain …`. */
+export function registerRetrainCommands(program: Command, deps: RetrainCommandDeps = {}): void {
+  const out = deps.stdout ?? process.stdout;
+  const print = (flags: ConnectionFlags, value: unknown, text: () => string): void => {
+    out.write(flags.json === true ? `${JSON.stringify(value, null, 2)}\n` : `${text()}\n`);
+  };
+  const retrain = program
+    .command('retrain')
+    .description('The retraining loop: conditions, status, history, manual trigger, cancel.');
+
+  addConnectionOptions(
+    retrain
+      .command('status')
+      .description('The current or last training: state, epoch, ETA, candidate and decision.'),
+  ).action(async (flags: ConnectionFlags) => {
+    const status = await call(
+      connect(flags, deps),
+      'GET',
+      '/api/retraining/status',
+      retrainingStatusSchema,
+    );
+    print(flags, status, () => formatRetrainingStatus(status));
+  });
+
+  addConnectionOptions(
+    retrain
+      .command('conditions')
+      .description('What holds now, and why a training would or would not start.'),
+  ).action(async (flags: ConnectionFlags) => {
+    const conditions = await call(
+      connect(flags, deps),
+      'GET',
+      '/api/retraining/conditions',
+      retrainingConditionsResponseSchema,
+    );
+    print(flags, conditions, () => formatConditions(conditions));
+  });
+
+  addConnectionOptions(
+    retrain
+      .command('history')
+      .description('Retraining events, newest first.')
+      .option('--job <id>', 'only the events of this training job')
+      .option('--limit <n>', 'most events to list', parseIntegerInRange(1, 500), 50),
+  ).action(async (flags: ConnectionFlags & { job?: string; limit: number }) => {
+    const query = new URLSearchParams({ limit: String(flags.limit) });
+    if (flags.job !== undefined) query.set('jobId', flags.job);
+    const history = await call(
+      connect(flags, deps),
+      'GET',
+      `/api/retraining/history?${query.toString()}`,
+      retrainingHistoryResponseSchema,
+    );
+    print(flags, history, () =>
+      history.events.length === 0 ? 'no retraining events yet' : eventsTable(history.events),
+    );
+  });
+
+  addConnectionOptions(
+    retrain
+      .command('trigger')
+      .description('Queue a training now (admin; skips thresholds and cooldown).')
+      .option('--reason <text>', 'why (kept in the history)'),
+  ).action(async (flags: ConnectionFlags & { reason?: string }) => {
+    const answer = await call(
+      connect(flags, deps),
+      'POST',
+      '/api/retraining/trigger',
+      retrainingTriggerResponseSchema,
+      flags.reason === undefined ? {} : { reason: flags.reason },
+    );
+    print(
+      flags,
+      answer,
+      () => `queued training job ${answer.job.id}; follow it with \`visionloop retrain status\``,
+    );
+  });
+
+  addConnectionOptions(
+    retrain
+      .command('cancel')
+      .description('Cancel the queued or running training (admin).')
+      .option('--job <id>', 'the training job (default: the active one)'),
+  ).action(async (flags: ConnectionFlags & { job?: string }) => {
+    const answer = await call(
+      connect(flags, deps),
+      'POST',
+      '/api/retraining/cancel',
+      retrainingCancelResponseSchema,
+      flags.job === undefined ? {} : { jobId: flags.job },
+    );
+    print(flags, answer, () =>
+      answer.job.status === 'cancelled'
+        ? `cancelled training job ${answer.job.id}`
+        : `asked training job ${answer.job.id} to stop; its trainer is being cancelled`,
+    );
+  });
+}
