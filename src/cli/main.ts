@@ -48,8 +48,9 @@ export function buildProgram(): Command {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const program = buildProgram();
   try {
+    // Inside the try: building reads the configuration, whose errors print like any other.
+    const program = buildProgram();
     await program.parseAsync(argv);
     return 0;
   } catch (error) {

@@ -1,6 +1,6 @@
 /**
  * Parses environment variables against a schema once, lists every problem at once, and
- * returns a frozen object. The config modules are the only readers of process.env.
+ * returns a frozen object. Empty values count as unset. The config modules are the only readers of process.env.
  */
 import { z } from 'zod';
 import { VisionLoopError } from '../shared/errors.js';
@@ -9,7 +9,9 @@ export function parseEnv<Schema extends z.ZodType>(
   schema: Schema,
   env: Record<string, string | undefined>,
 ): Readonly<z.output<Schema>> {
-  const parsed = schema.safeParse(env);
+  // An empty variable (`VISIONLOOP_MODEL=`) means "not set", as in shells and compose files.
+  const set = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== ''));
+  const parsed = schema.safeParse(set);
   if (!parsed.success) {
     const problems = parsed.error.issues.map(
       (issue) => `  ${issue.path.join('.') || '(root)'}: ${issue.message}`,

@@ -22,6 +22,13 @@ describe('loadServerConfig', () => {
     expect(Object.isFrozen(config)).toBe(true);
   });
 
+  it('treats an empty variable as unset', () => {
+    const config = loadServerConfig({ PORT: '', DATABASE_URL: '', HOST: '' }, {}, '/srv/vl');
+    expect(config.port).toBe(8080);
+    expect(config.host).toBe('127.0.0.1');
+    expect(config.databaseUrl).toBe('sqlite:///srv/vl/data/visionloop.db');
+  });
+
   it('lets flags override the environment, and the data dir move the derived paths', () => {
     const config = loadServerConfig(
       {
