@@ -21,7 +21,14 @@ import { DriftService, type DriftObservers } from '../services/drift.service.js'
 import { findPython, runTrainer } from '../repositories/trainer-process.js';
 import type { DatasetService } from '../services/dataset.service.js';
 import type { ModelRegistryService } from '../services/model-registry.service.js';
-import type { EvaluatorPort, NominalHoldoutPort, TrainerPort } from '../services/retraining-run.js';
+import type {
+  EvaluatorPort,
+  NominalHoldoutPort,
+  TrainerPort,
+  TrainingRunDeps,
+} from '../services/retraining-run.js';
+import { datasetFeatures } from '../services/training-reference.js';
+import { YoloDatasetRepository } from '../repositories/yolo-dataset.repository.js';
 import { RetrainingRepository } from '../repositories/retraining.repository.js';
 import { RetrainingService } from '../services/retraining.service.js';
 import { createEvaluation } from './evaluation.main.js';
@@ -96,6 +103,8 @@ export interface RetrainingCompositionOptions {
   jobs: JobQueue;
   models: ModelRegistryService;
   datasets: DatasetService;
+  /** The drift monitor, which keeps each registered version's training reference. */
+  drift?: Pick<DriftService, 'storeTrainingReference'>;
   /** Scratch space of training runs and the cached nominal holdout. Default: the OS temp dir. */
   workDir?: string;
   /** Python, ONNX Runtime threads, ffmpeg. Default: from the environment. */
@@ -168,6 +177,21 @@ export function nominalHoldoutPort(workDir: string): NominalHoldoutPort {
   };
 }
 
+/** Training references from a materialized data set's train split (training-reference.ts). */
+export function trainingReferencePort(
+  drift: Pick<DriftService, 'storeTrainingReference'>,
+): NonNullable<TrainingRunDeps['references']> {
+  const datasets = new YoloDatasetRepository();
+  return {
+    async storeFromDataset(version, dataDir) {
+      const features = await datasetFeatures(datasets, dataDir);
+      await drift.storeTrainingReference(version, features, {
+        description: `${features.length} training images of ${version}`,
+      });
+    },
+  };
+}
+
 /** The retraining service with its repository and the training job's ports. */
 export function createRetrainingService(
   database: DatabaseHandle,
@@ -185,6 +209,7 @@ export function createRetrainingService(
       trainer: trainerPort(runtime),
       evaluator: evaluatorPort(runtime),
       nominal: nominalHoldoutPort(workDir),
+      references: options.drift === undefined ? undefined : trainingReferencePort(options.drift),
       workDir,
     },
     { now: options.now, gauge: options.gauge },

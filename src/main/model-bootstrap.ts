@@ -2,7 +2,8 @@
  * Puts the model registry into service when a server starts:
  * - on an empty registry, registers the shipped seed model (models/seed/model.onnx, plus
  *   weights.pt beside it when present) under its metadata version and points `production` at
- *   it as actor `bootstrap`; a missing seed file is skipped with a log line (a deployment may
+ *   it as actor `bootstrap`, and stores its training reference for drift from
+ *   training-features.json beside it; a missing seed file is skipped with a log line (a deployment may
  *   upload its own model instead);
  * - loads where the aliases point, sets their gauges and loads production into the server's
  *   inference (a failure is logged; the server still starts);
@@ -13,7 +14,9 @@
  */
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import type { DriftService } from '../services/drift.service.js';
 import type { ModelRegistryService } from '../services/model-registry.service.js';
+import { readTrainingFeatures, TRAINING_FEATURES_FILE } from '../services/training-reference.js';
 import type { ModelServingService } from '../services/model-serving.service.js';
 
 export interface ModelBootstrapLog {
@@ -38,6 +41,7 @@ export async function registerSeedModel(
   models: ModelRegistryService,
   seedPath: string,
   log: ModelBootstrapLog,
+  drift?: Pick<DriftService, 'storeTrainingReference'>,
 ): Promise<string | null> {
   let artifact: Buffer;
   try {
@@ -56,7 +60,23 @@ export async function registerSeedModel(
     throw error;
   });
   const version = await models.bootstrapSeed(artifact, weights);
-  if (version !== null) log.info(`registered the seed model ${version} and set production to it`);
+  if (version === null) return null;
+  log.info(`registered the seed model ${version} and set production to it`);
+  if (drift !== undefined) {
+    // The recipe ships its training images' features beside the model (training-reference.ts).
+    const file = join(dirname(seedPath), TRAINING_FEATURES_FILE);
+    try {
+      const stored = await readTrainingFeatures(file);
+      if (stored === null) log.info(`no ${file}: the seed has no training reference for drift`);
+      else {
+        await drift.storeTrainingReference(version, stored.features, {
+          description: `${stored.features.length} training images of ${version} (${TRAINING_FEATURES_FILE})`,
+        });
+      }
+    } catch (error) {
+      log.warn(`the seed's training reference was not stored: ${messageOf(error)}`);
+    }
+  }
   return version;
 }
 
@@ -68,10 +88,11 @@ export async function startModelRegistry(
   models: ModelRegistryService,
   seedPath: string | null,
   log: ModelBootstrapLog,
+  drift?: Pick<DriftService, 'storeTrainingReference'>,
 ): Promise<void> {
   if (seedPath !== null) {
     try {
-      await registerSeedModel(models, seedPath, log);
+      await registerSeedModel(models, seedPath, log, drift);
     } catch (error) {
       log.error(`the seed model ${seedPath} was not registered: ${messageOf(error)}`);
     }

@@ -160,6 +160,7 @@ export function createServerServices(
     jobs,
     models,
     datasets,
+    drift,
     workDir: options.retrainingWorkDir,
     gauge: prometheus,
     now,
@@ -315,6 +316,7 @@ export async function startServer(
       services.models,
       options.seedModel === undefined ? BUILTIN_SEED_MODEL : options.seedModel,
       modelLog,
+      services.drift,
     );
     await builtApp.listen({ host: config.host, port: config.port });
     const address = builtApp.server.address();

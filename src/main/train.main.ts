@@ -17,6 +17,12 @@ import {
 } from '../repositories/trainer-process.js';
 import type { ModelEvaluationReport } from '../services/evaluation.service.js';
 import { VisionLoopError } from '../shared/errors.js';
+import { YoloDatasetRepository } from '../repositories/yolo-dataset.repository.js';
+import {
+  datasetFeatures,
+  TRAINING_FEATURES_FILE,
+  writeTrainingFeatures,
+} from '../services/training-reference.js';
 import { presetConditions } from '../synth/conditions.js';
 import { exportDataset, type ExportSummary } from '../synth/dataset-export.js';
 import { createEvaluation } from './evaluation.main.js';
@@ -206,6 +212,13 @@ export async function runSeedRecipe(
     await copyFile(join(runDir, name), `${target}.tmp`);
     await rename(`${target}.tmp`, target);
   }
+  callbacks.onStage?.('computing the training reference for drift');
+  const features = await datasetFeatures(new YoloDatasetRepository(), dataDir);
+  await writeTrainingFeatures(
+    join(options.outDir, TRAINING_FEATURES_FILE),
+    recipe.version,
+    features,
+  );
   const result: RecipeResult = { outDir: options.outDir, trainingSeconds, data, perPreset, done };
   await writeFile(
     join(options.outDir, 'metrics.json'),

@@ -88,6 +88,11 @@ export interface TrainingRunDeps {
   trainer: TrainerPort;
   evaluator: EvaluatorPort;
   nominal: NominalHoldoutPort;
+  /**
+   * Stores the drift monitor's training reference of a registered version from the data set it
+   * was trained on (optional: without it no reference is stored).
+   */
+  references?: { storeFromDataset(version: string, dataDir: string): Promise<void> };
   /** Scratch space: one directory per attempt under `<workDir>/runs`. */
   workDir: string;
   now: () => number;
@@ -399,6 +404,8 @@ export class TrainingRun {
       actor: RETRAINING_ACTOR,
     });
     await this.markLabels(fresh, manifest, model.version);
+    // The reference only feeds the drift view: a failure must not undo a registered candidate.
+    await deps.references?.storeFromDataset(model.version, dataDir).catch(() => undefined);
     await this.event(
       'registered',
       {

@@ -109,6 +109,11 @@ describe('visionloop up', () => {
         .prepare("select version from model_aliases where alias = 'production'")
         .get() as { version: string } | undefined;
       expect(alias?.version).toBe('seed-v1');
+      // The drift monitor's training reference: the features of 500 of the seed's training images.
+      const reference = db
+        .prepare("select model_version, sample_count from drift_references where kind = 'training'")
+        .all();
+      expect(reference).toEqual([{ model_version: 'seed-v1', sample_count: 500 }]);
     } finally {
       db.close();
     }

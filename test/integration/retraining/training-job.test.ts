@@ -188,6 +188,14 @@ describe.skipIf(python === null || sqlite === undefined)('the training.run job',
       actor: 'retraining',
     });
 
+    // The drift monitor's training reference: features of the snapshot's training images.
+    const references = await server.database.db
+      .selectFrom('drift_references')
+      .select(['model_version', 'sample_count'])
+      .where('kind', '=', 'training')
+      .execute();
+    expect(references).toEqual([{ model_version: version, sample_count: dataset.counts.train }]);
+
     // Labels: all used; the train-split ones name the model, the held-out ones do not.
     const labels = await server.database.db
       .selectFrom('reviewed_labels')
