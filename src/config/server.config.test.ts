@@ -22,6 +22,14 @@ describe('loadServerConfig', () => {
     expect(Object.isFrozen(config)).toBe(true);
   });
 
+  it('takes a seed model path, or none for an empty registry', () => {
+    expect(loadServerConfig({}, {}, '/srv').seedModel).toBeUndefined();
+    expect(loadServerConfig({ VISIONLOOP_SEED_MODEL: 'none' }, {}, '/srv').seedModel).toBeNull();
+    expect(loadServerConfig({ VISIONLOOP_SEED_MODEL: 'm/a.onnx' }, {}, '/srv').seedModel).toBe(
+      '/srv/m/a.onnx',
+    );
+  });
+
   it('treats an empty variable as unset', () => {
     const config = loadServerConfig({ PORT: '', DATABASE_URL: '', HOST: '' }, {}, '/srv/vl');
     expect(config.port).toBe(8080);

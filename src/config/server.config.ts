@@ -41,6 +41,11 @@ const serverEnvSchema = z.object({
    * Turn off when a reverse proxy on the same machine forwards outside traffic.
    */
   VISIONLOOP_LOOPBACK_READS: envBoolean.default(true),
+  /**
+   * The model registered as `production` on an empty registry: a model.onnx path, or `none`
+   * for an empty registry. Default: the shipped seed (models/seed/model.onnx).
+   */
+  VISIONLOOP_SEED_MODEL: z.string().min(1).optional(),
   /** How far back health and model status look for the model versions results carry. */
   VISIONLOOP_RECENT_WINDOW_MINUTES: z.coerce
     .number()
@@ -58,6 +63,8 @@ export interface ServerConfig {
   readonly bodyLimitBytes: number;
   readonly frameLimitBytes: number;
   readonly logLevel: LogLevel;
+  /** Seed model path; null: none; undefined: the shipped seed. */
+  readonly seedModel?: string | null;
   readonly adminTokenFile: string;
   readonly heartbeatIntervalMs: number;
   readonly loopbackReads: boolean;
@@ -107,6 +114,12 @@ export function loadServerConfig(
     heartbeatIntervalMs: Math.round(parsed.VISIONLOOP_HEARTBEAT_SECONDS * 1000),
     loopbackReads: parsed.VISIONLOOP_LOOPBACK_READS,
     recentWindowMs: Math.round(parsed.VISIONLOOP_RECENT_WINDOW_MINUTES * 60_000),
+    seedModel:
+      parsed.VISIONLOOP_SEED_MODEL === undefined
+        ? undefined
+        : parsed.VISIONLOOP_SEED_MODEL === 'none'
+          ? null
+          : resolve(cwd, parsed.VISIONLOOP_SEED_MODEL),
   });
 }
 

@@ -314,7 +314,11 @@ export async function startServer(
     };
     await startModelRegistry(
       services.models,
-      options.seedModel === undefined ? BUILTIN_SEED_MODEL : options.seedModel,
+      options.seedModel !== undefined
+        ? options.seedModel
+        : config.seedModel !== undefined
+          ? config.seedModel
+          : BUILTIN_SEED_MODEL,
       modelLog,
       services.drift,
     );

@@ -178,6 +178,8 @@ async function startServer(port: number, dataDir: string): Promise<ServerHandle>
     ['server', '--host', '127.0.0.1', '--port', String(port), '--data-dir', dataDir],
     {
       VISIONLOOP_LOG_LEVEL: 'warn',
+      // The agent runs a test model; the shipped seed as production would replace it.
+      VISIONLOOP_SEED_MODEL: 'none',
     },
   );
   const url = `http://127.0.0.1:${port}`;
