@@ -9,7 +9,7 @@
  * admin one. `--json` prints the server's answer as JSON.
  */
 import { createHash } from 'node:crypto';
-import { createWriteStream, readFileSync } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { readFile, rename, rm } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { Readable, Transform } from 'node:stream';
@@ -17,7 +17,6 @@ import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import type { Command } from 'commander';
 import type { z } from 'zod';
-import { loadServerConfig } from '../config/server.config.js';
 import { errorBodySchema } from '../shared/api/common.js';
 import {
   aliasHistoryResponseSchema,
@@ -29,61 +28,20 @@ import {
   type ModelDetailResponse,
   type ModelSummary,
 } from '../shared/api/models.js';
-import { ERROR_CATALOGUE, VisionLoopError } from '../shared/errors.js';
-import type { ErrorCode } from '../shared/errors.js';
+import { VisionLoopError } from '../shared/errors.js';
 import { formatTable } from './output.js';
 import { parseIntegerInRange } from './parse-options.js';
+import {
+  connect,
+  DEFAULT_SERVER_URL,
+  isErrorCode,
+  type Connection,
+  type ConnectionFlags,
+  type ServerCommandDeps,
+} from './server-connection.js';
 
-export const DEFAULT_SERVER_URL = 'http://127.0.0.1:8080';
-
-interface ConnectionFlags {
-  server?: string;
-  token?: string;
-  tokenFile?: string;
-  json?: boolean;
-}
-
-export interface ModelsCommandDeps {
-  env?: Record<string, string | undefined>;
-  stdout?: { write(text: string): unknown };
-  fetch?: typeof fetch;
-}
-
-interface Connection {
-  base: string;
-  token: string;
-  fetch: typeof fetch;
-}
-
-function isErrorCode(code: string): code is ErrorCode {
-  return Object.hasOwn(ERROR_CATALOGUE, code);
-}
-
-function tokenFrom(flags: ConnectionFlags, env: Record<string, string | undefined>): string {
-  if (flags.token !== undefined) return flags.token;
-  const file =
-    flags.tokenFile ?? (env.VISIONLOOP_TOKEN ? undefined : loadServerConfig(env).adminTokenFile);
-  if (file === undefined) return env.VISIONLOOP_TOKEN ?? '';
-  try {
-    return readFileSync(file, 'utf8').trim();
-  } catch (error) {
-    throw new VisionLoopError(
-      'INVALID_ARGUMENT',
-      `no token: give --token, --token-file or $VISIONLOOP_TOKEN (cannot read ${file})`,
-      { cause: error },
-    );
-  }
-}
-
-function connect(flags: ConnectionFlags, deps: ModelsCommandDeps): Connection {
-  const env = deps.env ?? process.env;
-  const server = flags.server ?? env.VISIONLOOP_SERVER_URL ?? DEFAULT_SERVER_URL;
-  return {
-    base: server.replace(/\/+$/, ''),
-    token: tokenFrom(flags, env),
-    fetch: deps.fetch ?? fetch,
-  };
-}
+/** The injectable process pieces (kept as its own name for callers). */
+export type ModelsCommandDeps = ServerCommandDeps;
 
 async function send(
   connection: Connection,

@@ -4,10 +4,8 @@
  * http://127.0.0.1:8080; a token from `--token`, `--token-file`, $VISIONLOOP_TOKEN or the
  * admin-token file). `--json` prints the server's answer as it is.
  */
-import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { z } from 'zod';
-import { loadServerConfig } from '../config/server.config.js';
 import { errorBodySchema } from '../shared/api/common.js';
 import {
   retrainingCancelResponseSchema,
@@ -20,60 +18,20 @@ import {
   type RetrainingEvent,
   type RetrainingStatus,
 } from '../shared/api/retraining.js';
-import { ERROR_CATALOGUE, VisionLoopError, type ErrorCode } from '../shared/errors.js';
+import { VisionLoopError } from '../shared/errors.js';
 import { formatTable } from './output.js';
 import { parseIntegerInRange } from './parse-options.js';
+import {
+  connect,
+  DEFAULT_SERVER_URL,
+  isErrorCode,
+  type Connection,
+  type ConnectionFlags,
+  type ServerCommandDeps,
+} from './server-connection.js';
 
-export const DEFAULT_SERVER_URL = 'http://127.0.0.1:8080';
-
-interface ConnectionFlags {
-  server?: string;
-  token?: string;
-  tokenFile?: string;
-  json?: boolean;
-}
-
-export interface RetrainCommandDeps {
-  env?: Record<string, string | undefined>;
-  stdout?: { write(text: string): unknown };
-  fetch?: typeof fetch;
-}
-
-interface Connection {
-  base: string;
-  token: string;
-  fetch: typeof fetch;
-}
-
-function isErrorCode(code: string): code is ErrorCode {
-  return Object.hasOwn(ERROR_CATALOGUE, code);
-}
-
-function tokenFrom(flags: ConnectionFlags, env: Record<string, string | undefined>): string {
-  if (flags.token !== undefined) return flags.token;
-  const file =
-    flags.tokenFile ?? (env.VISIONLOOP_TOKEN ? undefined : loadServerConfig(env).adminTokenFile);
-  if (file === undefined) return env.VISIONLOOP_TOKEN ?? '';
-  try {
-    return readFileSync(file, 'utf8').trim();
-  } catch (error) {
-    throw new VisionLoopError(
-      'INVALID_ARGUMENT',
-      `no token: give --token, --token-file or $VISIONLOOP_TOKEN (cannot read ${file})`,
-      { cause: error },
-    );
-  }
-}
-
-function connect(flags: ConnectionFlags, deps: RetrainCommandDeps): Connection {
-  const env = deps.env ?? process.env;
-  const server = flags.server ?? env.VISIONLOOP_SERVER_URL ?? DEFAULT_SERVER_URL;
-  return {
-    base: server.replace(/\/+$/, ''),
-    token: tokenFrom(flags, env),
-    fetch: deps.fetch ?? fetch,
-  };
-}
+/** The injectable process pieces (kept as its own name for callers). */
+export type RetrainCommandDeps = ServerCommandDeps;
 
 async function call<T>(
   connection: Connection,
