@@ -1,18 +1,22 @@
 /**
  * Pipeline throughput vs bare session.run, and event-loop lag while detecting at full speed.
  *
- *   npx tsx bench/pipeline-throughput.bench.ts [--model models/seed/model.onnx] [--seconds 10] [--threads 2]
+ *   npx tsx bench/pipeline-throughput.bench.ts [--model models/seed/model.onnx] [--rounds 6]
+ *     [--seconds 2] [--threads N]
  *
  * Baseline (same run, same model, same thread count): back-to-back `session.run` on one
  * preprocessed tensor in this thread, no decode or NMS. Pipeline: 640×480 frames from memory
  * through the whole InspectionPipeline (letterbox, inference in the worker, decode, NMS,
- * features, decision) with the motion gate off. Targets (issue 2): ratio ≥ 0.85, event-loop
- * lag p99 < 20 ms. Prints one JSON object.
+ * features, decision) with the motion gate off. The two alternate in short rounds (A B B A …)
+ * so that load from elsewhere on a shared machine hits both alike; the ratio reported is the
+ * median of the per-round-pair ratios. `--threads` defaults to what the product uses
+ * (`defaultInferenceThreads()`: cores − 1, at least 1). Targets (issue 2): ratio ≥ 0.85,
+ * event-loop lag p99 < 20 ms. Prints one JSON object.
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
-import { OnnxDetector } from '../src/agent/onnx-detector.js';
+import { defaultInferenceThreads, OnnxDetector } from '../src/agent/onnx-detector.js';
 import type { CapturedFrame, FrameSource } from '../src/agent/frame-source.js';
 import { InspectionPipeline } from '../src/agent/pipeline.js';
 import { DEFAULT_MOTION_GATE } from '../src/agent/motion-gate.js';
@@ -23,10 +27,12 @@ import { parseScenario } from '../src/synth/scenario.js';
 const { values } = parseArgs({
   options: {
     model: { type: 'string', default: BUILTIN_SEED_MODEL },
-    seconds: { type: 'string', default: '10' },
-    threads: { type: 'string', default: '2' },
+    rounds: { type: 'string', default: '6' },
+    seconds: { type: 'string', default: '2' },
+    threads: { type: 'string', default: String(defaultInferenceThreads()) },
   },
 });
+const rounds = Number(values.rounds);
 const seconds = Number(values.seconds);
 const threads = Number(values.threads);
 const modelPath = values.model;
@@ -34,7 +40,10 @@ const modelPath = values.model;
 const camera = new SynthCamera({ scenario: parseScenario('nominal'), seed: 7 });
 const frames = Array.from({ length: 32 }, (_, i) => camera.frame(i * 5).image);
 
-async function bareSessionRate(inputWidth: number, inputHeight: number): Promise<number> {
+async function bareSession(
+  inputWidth: number,
+  inputHeight: number,
+): Promise<{ rate: () => Promise<number>; release: () => Promise<void> }> {
   const session = await ort.InferenceSession.create(modelPath, {
     executionProviders: ['cpu'],
     graphOptimizationLevel: 'all',
@@ -52,15 +61,18 @@ async function bareSessionRate(inputWidth: number, inputHeight: number): Promise
     ]),
   };
   for (let i = 0; i < 5; i++) await session.run(feeds);
-  let runs = 0;
-  const start = performance.now();
-  while (performance.now() - start < seconds * 1000) {
-    await session.run(feeds);
-    runs++;
-  }
-  const rate = (runs * 1000) / (performance.now() - start);
-  await session.release();
-  return rate;
+  return {
+    rate: async () => {
+      let runs = 0;
+      const start = performance.now();
+      while (performance.now() - start < seconds * 1000) {
+        await session.run(feeds);
+        runs++;
+      }
+      return (runs * 1000) / (performance.now() - start);
+    },
+    release: () => session.release(),
+  };
 }
 
 function memorySource(limitMs: number): FrameSource {
@@ -81,14 +93,19 @@ function memorySource(limitMs: number): FrameSource {
   };
 }
 
-async function pipelineRate(): Promise<{ rate: number; lagP99Ms: number; lagMaxMs: number }> {
-  const detector = new OnnxDetector({ threads });
-  await detector.load(modelPath);
-  // Warm-up pass so session start-up is not measured.
-  const warm = new InspectionPipeline(memorySource(1000), detector, () => undefined, {
-    motion: { ...DEFAULT_MOTION_GATE, enabled: false },
-  });
-  await warm.run();
+const detector = new OnnxDetector({ threads });
+const model = await detector.load(modelPath);
+const noMotionGate = { motion: { ...DEFAULT_MOTION_GATE, enabled: false } };
+// Warm-up pass so start-up is not measured.
+await new InspectionPipeline(memorySource(1000), detector, () => undefined, noMotionGate).run();
+const bare = await bareSession(model.inputWidth, model.inputHeight);
+
+// One monitor per pipeline round (a monitor re-enabled after a pause would count the pause,
+// the bare rounds, as one long delay); the worst round's p99 and max are reported.
+const lagP99PerRound: number[] = [];
+const lagMaxPerRound: number[] = [];
+async function pipelineRate(): Promise<number> {
+  const roundLag = monitorEventLoopDelay({ resolution: 5 });
   let results = 0;
   const pipeline = new InspectionPipeline(
     memorySource(seconds * 1000),
@@ -96,28 +113,36 @@ async function pipelineRate(): Promise<{ rate: number; lagP99Ms: number; lagMaxM
     () => {
       results++;
     },
-    { motion: { ...DEFAULT_MOTION_GATE, enabled: false } },
+    noMotionGate,
   );
-  const lag = monitorEventLoopDelay({ resolution: 5 });
-  lag.enable();
+  roundLag.enable();
   const start = performance.now();
   await pipeline.run();
   const elapsed = performance.now() - start;
-  lag.disable();
-  await detector.dispose();
-  return {
-    rate: (results * 1000) / elapsed,
-    lagP99Ms: lag.percentile(99) / 1e6,
-    lagMaxMs: lag.max / 1e6,
-  };
+  roundLag.disable();
+  lagP99PerRound.push(roundLag.percentile(99) / 1e6);
+  lagMaxPerRound.push(roundLag.max / 1e6);
+  return (results * 1000) / elapsed;
 }
 
-const probe = new OnnxDetector({ threads });
-const model = await probe.load(modelPath);
-await probe.dispose();
-const bare = await bareSessionRate(model.inputWidth, model.inputHeight);
-const pipeline = await pipelineRate();
-const ratio = pipeline.rate / bare;
+const bareRates: number[] = [];
+const pipelineRates: number[] = [];
+for (let round = 0; round < rounds; round++) {
+  // A B, then B A: a trend in background load does not favour either side.
+  if (round % 2 === 0) {
+    bareRates.push(await bare.rate());
+    pipelineRates.push(await pipelineRate());
+  } else {
+    pipelineRates.push(await pipelineRate());
+    bareRates.push(await bare.rate());
+  }
+}
+await bare.release();
+await detector.dispose();
+
+const ratios = pipelineRates.map((rate, i) => rate / (bareRates[i] ?? Number.NaN));
+const ratio = median(ratios);
+const lagP99Ms = Math.max(...lagP99PerRound);
 console.log(
   JSON.stringify({
     bench: 'pipeline-throughput',
@@ -125,16 +150,26 @@ console.log(
     input: `${model.inputWidth}x${model.inputHeight}`,
     frame: '640x480',
     threads,
-    seconds,
-    baseline: { bareSessionRunsPerSecond: round(bare) },
-    pipelineFramesPerSecond: round(pipeline.rate),
+    rounds,
+    secondsPerRound: seconds,
+    baseline: { bareSessionRunsPerSecond: round(median(bareRates)) },
+    pipelineFramesPerSecond: round(median(pipelineRates)),
     ratio: round(ratio, 3),
-    eventLoopLagP99Ms: round(pipeline.lagP99Ms, 2),
-    eventLoopLagMaxMs: round(pipeline.lagMaxMs, 2),
+    ratioPerRound: ratios.map((value) => round(value, 3)),
+    eventLoopLagP99Ms: round(lagP99Ms, 2),
+    eventLoopLagMaxMs: round(Math.max(...lagMaxPerRound), 2),
     target: { ratio: 0.85, eventLoopLagP99Ms: 20 },
-    pass: ratio >= 0.85 && pipeline.lagP99Ms < 20,
+    pass: ratio >= 0.85 && lagP99Ms < 20,
   }),
 );
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1
+    ? (sorted[middle] ?? Number.NaN)
+    : ((sorted[middle - 1] ?? Number.NaN) + (sorted[middle] ?? Number.NaN)) / 2;
+}
 
 function round(value: number, digits = 1): number {
   const factor = 10 ** digits;

@@ -1,13 +1,15 @@
 /**
  * Messages between OnnxDetector (caller's thread) and inference.worker.ts. Plain data only:
- * everything here crosses a worker boundary by structured clone.
+ * everything here crosses a worker boundary by structured clone, except the input tensor,
+ * whose buffer is transferred to the worker with `detect` and back with the answer.
  */
 import type { Detection } from '../shared/domain.js';
 import type { ErrorCode } from '../shared/errors.js';
 import type { DetectOptions, DetectorTimings, ModelInfo } from '../vision/detector.js';
+import type { LetterboxTransform } from '../vision/letterbox.js';
 
 export interface SessionSettings {
-  /** ONNX Runtime intra-op threads (0 = ORT's default: one per core). */
+  /** ONNX Runtime intra-op threads, resolved (at least 1). */
   intraOpThreads: number;
   /** Let ORT's threads spin while idle (lower latency, burns CPU); off by default. */
   spinning: boolean;
@@ -18,15 +20,24 @@ export type WorkerRequest =
   | {
       type: 'detect';
       requestId: number;
-      width: number;
-      height: number;
-      data: Uint8Array;
+      /** The letterboxed frame, 3 × inputHeight × inputWidth floats (buffer transferred). */
+      tensor: Float32Array;
+      /** How the frame was letterboxed into `tensor`: maps boxes back to frame pixels. */
+      transform: LetterboxTransform;
       options: DetectOptions;
     }
   | { type: 'dispose'; requestId: number };
 
 export type WorkerResponse =
   | { type: 'loaded'; requestId: number; model: ModelInfo }
-  | { type: 'detected'; requestId: number; detections: Detection[]; timings: DetectorTimings }
+  | {
+      type: 'detected';
+      requestId: number;
+      detections: Detection[];
+      /** Inference and postprocessing; preprocessing happens on the caller's side. */
+      timings: Omit<DetectorTimings, 'preprocessMs'>;
+      /** The request's tensor, handed back for reuse (buffer transferred). */
+      tensor: Float32Array;
+    }
   | { type: 'disposed'; requestId: number }
   | { type: 'failed'; requestId: number; code: ErrorCode; message: string };

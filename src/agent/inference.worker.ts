@@ -1,9 +1,11 @@
 /**
  * The one module that owns an ONNX Runtime session. Runs in a worker thread so inference never
  * blocks the caller's event loop. It loads and checks a model (ONNX, metadata, output layout,
- * warm-up run), then turns frames into detections: letterbox → session.run → decode → NMS →
- * boxes back in frame pixels. Preprocessing of the next frame overlaps the current run (two
- * input buffers); runs themselves are serialized. Never touches anything but its model file.
+ * warm-up run), then turns letterboxed input tensors into detections: session.run → decode →
+ * NMS → boxes back in frame pixels. `session.run` of onnxruntime-node is synchronous on this
+ * thread, so everything else a frame needs — letterboxing included — happens on the caller's
+ * thread (OnnxDetector), where it overlaps the current run; this thread runs the model back to
+ * back. Runs are serialized. Never touches anything but its model file.
  */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -19,26 +21,17 @@ import { parseModelMetadata } from '../vision/metadata.js';
 import { nonMaxSuppression } from '../vision/nms.js';
 import { readOnnxModelHeader } from '../vision/onnx-model-file.js';
 import type { SessionSettings, WorkerRequest, WorkerResponse } from './inference.protocol.js';
-import { letterboxToTensor } from './preprocess.js';
-
-interface InputBuffer {
-  tensor: Float32Array;
-  transform: LetterboxTransform | null;
-  busy: boolean;
-}
 
 interface LoadedModel {
   session: ort.InferenceSession;
   info: ModelInfo;
-  buffers: InputBuffer[];
-  waiters: (() => void)[];
   runChain: Promise<unknown>;
 }
 
 let loaded: LoadedModel | null = null;
 
-function post(message: WorkerResponse): void {
-  parentPort?.postMessage(message);
+function post(message: WorkerResponse, transfer: ArrayBuffer[] = []): void {
+  parentPort?.postMessage(message, transfer);
 }
 
 function defaultInputSize(dims: readonly (number | string)[] | undefined): [number, number] | null {
@@ -139,17 +132,7 @@ async function loadModel(modelPath: string, settings: SessionSettings): Promise<
       metadata: header.metadata,
     };
     const previous = loaded;
-    loaded = {
-      session,
-      info,
-      buffers: [0, 1].map(() => ({
-        tensor: new Float32Array(plane * 3),
-        transform: null,
-        busy: false,
-      })),
-      waiters: [],
-      runChain: Promise.resolve(),
-    };
+    loaded = { session, info, runChain: Promise.resolve() };
     if (previous) await releaseWhenIdle(previous);
     return info;
   } catch (error) {
@@ -163,65 +146,48 @@ async function releaseWhenIdle(model: LoadedModel): Promise<void> {
   await model.session.release();
 }
 
-async function acquireBuffer(model: LoadedModel): Promise<InputBuffer> {
-  for (;;) {
-    const free = model.buffers.find((buffer) => !buffer.busy);
-    if (free) {
-      free.busy = true;
-      return free;
-    }
-    await new Promise<void>((resolveWait) => model.waiters.push(resolveWait));
-  }
-}
-
-function releaseBuffer(model: LoadedModel, buffer: InputBuffer): void {
-  buffer.busy = false;
-  model.waiters.shift()?.();
-}
-
-async function detect(
-  width: number,
-  height: number,
-  data: Uint8Array,
+/**
+ * Queues one run on the loaded model. The run is chained synchronously, so a model replaced
+ * by a later `load` is released only after every run queued on it has finished.
+ */
+function detect(
+  tensor: Float32Array,
+  transform: LetterboxTransform,
   options: DetectOptions,
 ): Promise<{
   detections: Detection[];
-  timings: { preprocessMs: number; inferenceMs: number; postprocessMs: number };
+  timings: { inferenceMs: number; postprocessMs: number };
 }> {
   const model = loaded;
-  if (!model) throw new VisionLoopError('MODEL_NOT_FOUND', 'no model is loaded');
+  if (!model) return Promise.reject(new VisionLoopError('MODEL_NOT_FOUND', 'no model is loaded'));
   const { info, session } = model;
-  const buffer = await acquireBuffer(model);
-  try {
-    const t0 = performance.now();
-    buffer.transform = letterboxToTensor(
-      { width, height, data },
-      info.inputWidth,
-      info.inputHeight,
-      buffer.tensor,
-      buffer.transform,
+  const expected = 3 * info.inputWidth * info.inputHeight;
+  if (tensor.length !== expected) {
+    return Promise.reject(
+      new VisionLoopError(
+        'IMAGE_INVALID',
+        `input tensor holds ${tensor.length} floats; ${info.version} takes ${expected} (3×${info.inputHeight}×${info.inputWidth})`,
+      ),
     );
-    const transform = buffer.transform;
-    const t1 = performance.now();
-    const run = model.runChain.then(async () => {
-      const start = performance.now();
-      const feeds = {
-        [info.inputName]: new ort.Tensor('float32', buffer.tensor, [
-          1,
-          3,
-          info.inputHeight,
-          info.inputWidth,
-        ]),
-      };
-      const outputs = await session.run(feeds);
-      return { outputs, start, end: performance.now() };
-    });
-    model.runChain = run.catch(() => undefined);
-    const { outputs, start, end } = await run;
+  }
+  const run = model.runChain.then(async () => {
+    const start = performance.now();
+    const feeds = {
+      [info.inputName]: new ort.Tensor('float32', tensor, [
+        1,
+        3,
+        info.inputHeight,
+        info.inputWidth,
+      ]),
+    };
+    const outputs = await session.run(feeds);
+    return { outputs, start, end: performance.now() };
+  });
+  model.runChain = run.catch(() => undefined);
+  return run.then(({ outputs, start, end }) => {
     const output = outputs[info.outputName];
     if (!output)
       throw new VisionLoopError('MODEL_LAYOUT_UNSUPPORTED', `no output '${info.outputName}'`);
-    const t2 = performance.now();
     const candidates = decodeOutput(
       output.data as Float32Array,
       output.dims,
@@ -248,14 +214,11 @@ async function detect(
       if (candidate.classScores) detection.classScores = Array.from(candidate.classScores);
       return detection;
     });
-    const t3 = performance.now();
     return {
       detections,
-      timings: { preprocessMs: t1 - t0, inferenceMs: end - start, postprocessMs: t3 - t2 },
+      timings: { inferenceMs: end - start, postprocessMs: performance.now() - end },
     };
-  } finally {
-    releaseBuffer(model, buffer);
-  }
+  });
 }
 
 function fail(requestId: number, error: unknown): void {
@@ -279,8 +242,11 @@ async function handle(request: WorkerRequest): Promise<void> {
       return;
     }
     case 'detect': {
-      const result = await detect(request.width, request.height, request.data, request.options);
-      post({ type: 'detected', requestId: request.requestId, ...result });
+      const { tensor } = request;
+      const result = await detect(tensor, request.transform, request.options);
+      post({ type: 'detected', requestId: request.requestId, ...result, tensor }, [
+        tensor.buffer as ArrayBuffer,
+      ]);
       return;
     }
     case 'dispose': {

@@ -11,7 +11,7 @@ import {
   ultralyticsMetadata,
 } from '../../test/helpers/onnx-fixtures.js';
 import type { OutputLayout } from '../vision/detector.js';
-import { OnnxDetector } from './onnx-detector.js';
+import { defaultInferenceThreads, OnnxDetector } from './onnx-detector.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'vl-detector-'));
 const names = ['scratch', 'crack', 'dent', 'stain'];
@@ -31,19 +31,22 @@ function modelFile(name: string, bytes: Uint8Array): string {
  * Two objects in network-input pixels (64×64 input). The source frame is 128×96, so the
  * letterbox scale is 0.5 and the image sits 8 px below the top: source = (input - pad) / 0.5.
  */
-function layoutModel(layout: OutputLayout): string {
+function layoutModel(layout: OutputLayout, inputSize = 64): string {
   const objects = [
     { cx: 32, cy: 32, w: 16, h: 8, classScores: [0, 0.875, 0, 0] }, // crack
     { cx: 12, cy: 20, w: 8, h: 8, classScores: [0, 0, 0, 0.5] }, // stain
   ];
   const { dims, values } = encodeLayoutTensor(layout, objects, 4, 16);
   return modelFile(
-    `${layout}.onnx`,
+    `${layout}-${inputSize}.onnx`,
     buildConstantOutputModel({
-      inputShape: [1, 3, 64, 64],
+      inputShape: [1, 3, inputSize, inputSize],
       outputDims: dims,
       outputValues: values,
-      metadata: ultralyticsMetadata(names, { imgsz: [64, 64], end2end: layout === 'end2end' }),
+      metadata: ultralyticsMetadata(names, {
+        imgsz: [inputSize, inputSize],
+        end2end: layout === 'end2end',
+      }),
     }),
   );
 }
@@ -85,6 +88,54 @@ describe('OnnxDetector', () => {
     await detector.load(layoutModel('yolov8'));
     const results = await Promise.all(Array.from({ length: 6 }, () => detector.detect(frame)));
     expect(results.map((r) => r.detections.length)).toEqual([2, 2, 2, 2, 2, 2]);
+  });
+
+  it('maps boxes back per frame when frame sizes alternate through the reused input tensors', async () => {
+    const detector = new OnnxDetector({ threads: 1 });
+    detectors.push(detector);
+    await detector.load(layoutModel('yolov8'));
+    // 64×64 frame into a 64×64 input: scale 1, no padding, so boxes stay in input pixels.
+    const square = { width: 64, height: 64, data: new Uint8Array(64 * 64 * 3).fill(90) };
+    const crack = (r: { detections: { className: string; box: unknown }[] }) =>
+      r.detections.find((d) => d.className === 'crack')?.box;
+    const results = await Promise.all(
+      [frame, square, frame, square, square, frame].map((image) => detector.detect(image)),
+    );
+    expect(results.map(crack)).toEqual([
+      { x1: 48, y1: 40, x2: 80, y2: 56 },
+      { x1: 24, y1: 28, x2: 40, y2: 36 },
+      { x1: 48, y1: 40, x2: 80, y2: 56 },
+      { x1: 24, y1: 28, x2: 40, y2: 36 },
+      { x1: 24, y1: 28, x2: 40, y2: 36 },
+      { x1: 48, y1: 40, x2: 80, y2: 56 },
+    ]);
+    expect(results.every((r) => r.timings.preprocessMs >= 0)).toBe(true);
+  });
+
+  it('serves a reloaded model with another input size', async () => {
+    const detector = new OnnxDetector({ threads: 1 });
+    detectors.push(detector);
+    await detector.load(layoutModel('yolov8'));
+    expect((await detector.detect(frame)).detections).toHaveLength(2);
+    const model = await detector.load(layoutModel('yolov8', 128));
+    expect([model.inputWidth, model.inputHeight]).toEqual([128, 128]);
+    // 128×96 frame into a 128×128 input: scale 1, 16 rows of padding above.
+    const { detections } = await detector.detect(frame);
+    expect(detections.find((d) => d.className === 'stain')?.box).toEqual({
+      x1: 8,
+      y1: 0,
+      x2: 16,
+      y2: 8,
+    });
+  });
+
+  it('defaults to one ONNX Runtime thread per core but one, at least one', () => {
+    expect(defaultInferenceThreads(1)).toBe(1);
+    expect(defaultInferenceThreads(2)).toBe(1);
+    expect(defaultInferenceThreads(8)).toBe(7);
+    expect(new OnnxDetector().threads).toBe(defaultInferenceThreads());
+    expect(new OnnxDetector({ threads: 0 }).threads).toBe(defaultInferenceThreads());
+    expect(new OnnxDetector({ threads: 3 }).threads).toBe(3);
   });
 
   it('drops detections below the confidence threshold', async () => {

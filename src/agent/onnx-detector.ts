@@ -1,10 +1,13 @@
 /**
  * The ONNX Runtime implementation of the Detector contract (src/vision/detector.ts). It owns
- * one worker thread (inference.worker.ts) that owns the session; this side only sends frames
- * and receives detections, so the caller's event loop stays free while the model runs.
- * Several detect() calls may be in flight: the worker overlaps the next frame's preprocessing
- * with the current run.
+ * one worker thread (inference.worker.ts) that owns the session, so the caller's event loop
+ * stays free while the model runs. This side letterboxes each frame into a pooled input
+ * tensor (about 2 ms for 640×480 → 320×320) and transfers it to the worker, which runs the
+ * model, decodes and suppresses, and hands the tensor back. Several detect() calls may be in
+ * flight: the next frame is letterboxed here while the worker runs the current one, so the
+ * worker's thread does nothing but inference and decoding.
  */
+import { availableParallelism } from 'node:os';
 import type { Worker } from 'node:worker_threads';
 import { VisionLoopError } from '../shared/errors.js';
 import {
@@ -15,11 +18,23 @@ import {
   type ModelInfo,
 } from '../vision/detector.js';
 import type { RgbImage } from '../vision/image.js';
+import type { LetterboxTransform } from '../vision/letterbox.js';
 import type { SessionSettings, WorkerRequest, WorkerResponse } from './inference.protocol.js';
 import { siblingModuleUrl, startModuleWorker } from './module-worker.js';
+import { letterboxToTensor } from './preprocess.js';
+
+/**
+ * ONNX Runtime intra-op threads when none are configured: one per core but one, at least one.
+ * The spare core letterboxes the next frame and computes its features while the model runs;
+ * giving ORT every core makes it fight that work and, on small models, costs more in thread
+ * hand-offs than it gains (bench/pipeline-throughput.bench.ts; docs/agent.md).
+ */
+export function defaultInferenceThreads(cores = availableParallelism()): number {
+  return Math.max(1, cores - 1);
+}
 
 export interface OnnxDetectorOptions {
-  /** ONNX Runtime intra-op threads; 0 lets ORT pick (one per core). */
+  /** ONNX Runtime intra-op threads; 0 or absent: `defaultInferenceThreads()`. */
   threads?: number;
   /** Allow ORT's idle threads to spin (off by default: it burns CPU the agent needs). */
   spinning?: boolean;
@@ -27,15 +42,32 @@ export interface OnnxDetectorOptions {
 
 type Pending = { resolve: (response: WorkerResponse) => void; reject: (error: Error) => void };
 
+/** A reusable input tensor and the letterbox geometry last written into it. */
+interface InputSlot {
+  tensor: Float32Array;
+  transform: LetterboxTransform | null;
+}
+
 export class OnnxDetector implements Detector {
   private worker: Worker | null = null;
   private loadedModel: ModelInfo | null = null;
   private nextRequestId = 1;
   private readonly pending = new Map<number, Pending>();
   private readonly settings: SessionSettings;
+  /** Free input tensors of the loaded model's size (one per frame in flight, at most). */
+  private slots: InputSlot[] = [];
 
   constructor(options: OnnxDetectorOptions = {}) {
-    this.settings = { intraOpThreads: options.threads ?? 0, spinning: options.spinning ?? false };
+    const threads = options.threads ?? 0;
+    this.settings = {
+      intraOpThreads: threads > 0 ? threads : defaultInferenceThreads(),
+      spinning: options.spinning ?? false,
+    };
+  }
+
+  /** The ONNX Runtime intra-op threads this detector's session uses. */
+  get threads(): number {
+    return this.settings.intraOpThreads;
   }
 
   get model(): ModelInfo {
@@ -56,6 +88,7 @@ export class OnnxDetector implements Detector {
     });
     if (response.type !== 'loaded') throw new Error(`unexpected worker response ${response.type}`);
     this.loadedModel = response.model;
+    this.slots = [];
     return response.model;
   }
 
@@ -67,17 +100,38 @@ export class OnnxDetector implements Detector {
         `frame of ${image.width}×${image.height} has ${image.data.length} bytes; expected ${image.width * image.height * 3} (RGB)`,
       );
     }
-    const response = await this.request({
-      type: 'detect',
-      requestId: 0,
-      width: image.width,
-      height: image.height,
-      data: image.data,
-      options: { ...DEFAULT_DETECT_OPTIONS, ...options },
-    });
+    const model = this.loadedModel;
+    const size = 3 * model.inputWidth * model.inputHeight;
+    const slot = this.slots.pop() ?? { tensor: new Float32Array(size), transform: null };
+    const started = performance.now();
+    const transform = letterboxToTensor(
+      image,
+      model.inputWidth,
+      model.inputHeight,
+      slot.tensor,
+      slot.transform,
+    );
+    const preprocessMs = performance.now() - started;
+    const response = await this.request(
+      {
+        type: 'detect',
+        requestId: 0,
+        tensor: slot.tensor,
+        transform,
+        options: { ...DEFAULT_DETECT_OPTIONS, ...options },
+      },
+      [slot.tensor.buffer as ArrayBuffer],
+    );
     if (response.type !== 'detected')
       throw new Error(`unexpected worker response ${response.type}`);
-    return { detections: response.detections, timings: response.timings };
+    // Reuse the tensor unless a load changed the input size meanwhile.
+    if (this.loadedModel === model && response.tensor.length === size) {
+      this.slots.push({ tensor: response.tensor, transform });
+    }
+    return {
+      detections: response.detections,
+      timings: { preprocessMs, ...response.timings },
+    };
   }
 
   async dispose(): Promise<void> {
@@ -88,6 +142,7 @@ export class OnnxDetector implements Detector {
     } finally {
       this.worker = null;
       this.loadedModel = null;
+      this.slots = [];
       await worker.terminate();
     }
   }
@@ -131,14 +186,14 @@ export class OnnxDetector implements Detector {
     return worker;
   }
 
-  private request(message: WorkerRequest): Promise<WorkerResponse> {
+  private request(message: WorkerRequest, transfer: ArrayBuffer[] = []): Promise<WorkerResponse> {
     const worker = this.ensureWorker();
     const requestId = this.nextRequestId++;
     return new Promise<WorkerResponse>((resolve, reject) => {
       this.pending.set(requestId, { resolve, reject });
       // Keep the process alive only while a request is in flight; an idle detector must not.
       worker.ref();
-      worker.postMessage({ ...message, requestId });
+      worker.postMessage({ ...message, requestId }, transfer);
     });
   }
 }

@@ -79,7 +79,7 @@ export function registerDetectCommands(program: Command): void {
     .option('--show', 'show a live summary on stderr instead of printing JSON lines')
     .option(
       '--threads <n>',
-      'ONNX Runtime threads (default: $VISIONLOOP_THREADS, else one per core)',
+      'ONNX Runtime threads (default: $VISIONLOOP_THREADS, else one per core but one)',
       parseIntegerInRange(0, 256),
     )
     .option(

@@ -13,7 +13,7 @@ const runtimeEnvSchema = z.object({
   VISIONLOOP_PYTHON: z.string().min(1).optional(),
   /** ffmpeg binary for video, RTSP and V4L2 sources. */
   VISIONLOOP_FFMPEG: z.string().min(1).optional(),
-  /** ONNX Runtime intra-op threads; 0 = one per core. */
+  /** ONNX Runtime intra-op threads; 0 = one per core but one (at least one). */
   VISIONLOOP_THREADS: z.coerce.number().int().min(0).max(256).default(0),
   /** Let ONNX Runtime's idle threads spin (lower latency, more CPU). */
   VISIONLOOP_ORT_SPINNING: envBoolean.default(false),

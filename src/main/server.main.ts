@@ -79,7 +79,7 @@ export interface ServerServicesOptions {
   processMetrics?: boolean;
   /** Where background failures (token last-use writes, observers) are reported. */
   onBackgroundError?: (error: unknown) => void;
-  /** ONNX Runtime threads of /api/predict's session; 0 (default) lets ORT pick. */
+  /** ONNX Runtime threads of /api/predict's session; 0 (default): one per core but one. */
   servingThreads?: number;
   /** Scratch space of training runs and the nominal holdout (default: the OS temp dir). */
   retrainingWorkDir?: string;
@@ -238,7 +238,7 @@ export interface StartServerOptions {
   seedModel?: string | null;
   /** How often alias moves made by other processes are looked for, ms. Default 2000. */
   modelSyncMs?: number;
-  /** ONNX Runtime threads of /api/predict's session; 0 (default) lets ORT pick. */
+  /** ONNX Runtime threads of /api/predict's session; 0 (default): one per core but one. */
   servingThreads?: number;
 }
 
