@@ -1,8 +1,13 @@
 /**
  * Sustained ingest through HTTP against raw batched inserts of the same rows, in one run.
  *
- *   npx tsx bench/ingest.bench.ts [--dialect sqlite|postgres] [--seconds 10] [--batch 1000]
- *                                 [--concurrency 4] [--warmup 2] [--only http|baseline]
+ *   npx tsx bench/ingest.bench.ts [--dialect sqlite|postgres] [--rounds 3] [--seconds 5]
+ *                                 [--batch 1000] [--concurrency 4] [--warmup 2]
+ *                                 [--only http|baseline]
+ *
+ * The baseline and the HTTP path alternate in `rounds` rounds (B H, H B, B H, …), each on a
+ * fresh database, so that load from elsewhere on a shared machine hits both alike; rates are
+ * the medians over rounds and the ratio is the median of the per-round ratios.
  *
  * Profile the server's half with `node --cpu-prof --import tsx bench/ingest.bench.ts --only http`.
  *
@@ -51,7 +56,8 @@ import {
 const { values } = parseArgs({
   options: {
     dialect: { type: 'string', default: 'sqlite' },
-    seconds: { type: 'string', default: '10' },
+    rounds: { type: 'string', default: '3' },
+    seconds: { type: 'string', default: '5' },
     warmup: { type: 'string', default: '2' },
     batch: { type: 'string', default: '1000' },
     concurrency: { type: 'string', default: '4' },
@@ -61,6 +67,7 @@ const { values } = parseArgs({
 });
 const dialect = values.dialect;
 if (dialect !== 'sqlite' && dialect !== 'postgres') throw new Error('--dialect sqlite|postgres');
+const rounds = Number(values.rounds);
 const seconds = Number(values.seconds);
 const warmupSeconds = Number(values.warmup);
 const batchSize = Number(values.batch);
@@ -142,8 +149,8 @@ function valuesPlaceholders(rows: number, columns: number, numbered: boolean): s
   return tuples.join(',');
 }
 
-async function sqliteBaseline(dir: string): Promise<BaselineResult> {
-  const path = join(dir, 'raw.db');
+async function sqliteBaseline(dir: string, round: number): Promise<BaselineResult> {
+  const path = join(dir, `raw-${round}.db`);
   const handle = await openDatabase(sqliteUrlFor(path));
   await migrateToLatest(handle);
   await handle.close();
@@ -298,9 +305,9 @@ function runClient(url: string, token: string): Promise<ClientReport> {
   });
 }
 
-async function httpIngest(dir: string, databaseUrl: string) {
+async function httpIngest(dir: string, databaseUrl: string, round: number) {
   const config = loadServerConfig({
-    VISIONLOOP_DATA_DIR: join(dir, 'server'),
+    VISIONLOOP_DATA_DIR: join(dir, `server-${round}`),
     DATABASE_URL: databaseUrl,
     HOST: '127.0.0.1',
     PORT: '0',
@@ -348,8 +355,9 @@ const SKIPPED_HTTP: Awaited<ReturnType<typeof httpIngest>> = {
 };
 
 interface PostgresTarget {
-  rawUrl: string;
-  httpUrl: string;
+  /** A fresh schema for round `round`'s baseline / HTTP server. */
+  rawUrl(round: number): Promise<string>;
+  httpUrl(round: number): Promise<string>;
   cleanup(): Promise<void>;
   server: string;
 }
@@ -382,7 +390,7 @@ async function postgresTarget(): Promise<PostgresTarget> {
     clusterDir = info.dir;
   }
   const suffix = randomBytes(4).toString('hex');
-  const schemas = [`bench_raw_${suffix}`, `bench_http_${suffix}`];
+  const schemas: string[] = [];
   const admin = new pg.Client({ connectionString: baseUrl });
   await admin.connect();
   const settings = await admin.query<{ v: string; f: string }>(
@@ -390,10 +398,15 @@ async function postgresTarget(): Promise<PostgresTarget> {
   );
   const version = settings.rows[0]?.v ?? '?';
   const fsync = settings.rows[0]?.f ?? '?';
-  for (const schema of schemas) await admin.query(`create schema ${schema}`);
+  const fresh = async (name: string): Promise<string> => {
+    const schema = `bench_${name}_${suffix}`;
+    await admin.query(`create schema ${schema}`);
+    schemas.push(schema);
+    return withSearchPath(baseUrl, schema);
+  };
   return {
-    rawUrl: withSearchPath(baseUrl, schemas[0] ?? ''),
-    httpUrl: withSearchPath(baseUrl, schemas[1] ?? ''),
+    rawUrl: (round) => fresh(`raw_${round}`),
+    httpUrl: (round) => fresh(`http_${round}`),
     server: `PostgreSQL ${version} (fsync ${fsync}${clusterDir === null ? ', DATABASE_URL' : ', throwaway cluster'})`,
     async cleanup() {
       try {
@@ -412,62 +425,107 @@ async function postgresTarget(): Promise<PostgresTarget> {
   };
 }
 
+function median(values: readonly number[]): number {
+  const sorted = values.filter((v) => !Number.isNaN(v)).sort((x, y) => x - y);
+  if (sorted.length === 0) return Number.NaN;
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1
+    ? (sorted[middle] ?? Number.NaN)
+    : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
+}
+
 const dir = mkdtempSync(join(tmpdir(), 'visionloop-ingest-bench-'));
 let target: PostgresTarget | null = null;
 try {
-  let baseline: BaselineResult;
-  let http: Awaited<ReturnType<typeof httpIngest>>;
   let database: string;
+  let runBaseline: (round: number) => Promise<BaselineResult>;
+  let runHttp: (round: number) => Promise<Awaited<ReturnType<typeof httpIngest>>>;
   if (dialect === 'sqlite') {
     database = 'SQLite (better-sqlite3, WAL, synchronous=NORMAL)';
-    log('baseline: raw better-sqlite3 inserts');
-    baseline = only === 'http' ? SKIPPED : await sqliteBaseline(dir);
-    log('HTTP: server in this process, client in a child process');
-    http =
-      only === 'baseline'
-        ? SKIPPED_HTTP
-        : await httpIngest(dir, sqliteUrlFor(join(dir, 'server.db')));
+    runBaseline = (round) => sqliteBaseline(dir, round);
+    runHttp = (round) => httpIngest(dir, sqliteUrlFor(join(dir, `server-${round}.db`)), round);
   } else {
-    target = await postgresTarget();
-    database = target.server;
-    log('baseline: raw pg inserts');
-    baseline = only === 'http' ? SKIPPED : await postgresBaseline(target.rawUrl);
-    log('HTTP: server in this process, client in a child process');
-    http = only === 'baseline' ? SKIPPED_HTTP : await httpIngest(dir, target.httpUrl);
+    const pgTarget = await postgresTarget();
+    target = pgTarget;
+    database = pgTarget.server;
+    runBaseline = async (round) => postgresBaseline(await pgTarget.rawUrl(round));
+    runHttp = async (round) => httpIngest(dir, await pgTarget.httpUrl(round), round);
   }
-  const rate = http.report.resultsPerSecond;
-  const ratio = Math.round((rate / baseline.resultsPerSecond) * 1000) / 1000;
+  const baselines: BaselineResult[] = [];
+  const https: Awaited<ReturnType<typeof httpIngest>>[] = [];
+  for (let round = 0; round < rounds; round++) {
+    // B H, then H B: a trend in background load favours neither side.
+    const order =
+      round % 2 === 0 ? (['baseline', 'http'] as const) : (['http', 'baseline'] as const);
+    for (const side of order) {
+      if (side === 'baseline') {
+        log(`round ${round + 1}/${rounds}: raw ${dialect} inserts`);
+        baselines.push(only === 'http' ? SKIPPED : await runBaseline(round));
+      } else {
+        log(
+          `round ${round + 1}/${rounds}: HTTP (server in this process, client in a child process)`,
+        );
+        https.push(only === 'baseline' ? SKIPPED_HTTP : await runHttp(round));
+      }
+    }
+  }
+  const baselineRates = baselines.map((b) => b.resultsPerSecond);
+  const httpRates = https.map((h) => h.report.resultsPerSecond);
+  const rate = Math.round(median(httpRates));
+  const ratios = httpRates.map((r, i) => r / (baselineRates[i] ?? Number.NaN));
+  const ratio = Math.round(median(ratios) * 1000) / 1000;
+  const stored = https.reduce((sum, h) => sum + h.stored, 0);
+  const acknowledged = https.reduce((sum, h) => sum + h.report.acknowledgedTotal, 0);
+  const failures = https.reduce((sum, h) => sum + h.report.failures, 0);
+  const p = (pick: (h: (typeof https)[number]) => number | null) =>
+    https.map(pick).filter((v): v is number => v !== null);
   console.log(
     JSON.stringify({
       bench: 'ingest',
       dialect,
       database,
-      seconds,
+      rounds,
+      secondsPerRound: seconds,
       warmupSeconds,
       batch: batchSize,
       concurrency,
       cores: cpus().length,
       note: 'server, load generator and database share these cores',
-      baseline,
+      baseline: {
+        method: baselines[0]?.method,
+        resultsPerSecond: Math.round(median(baselineRates)),
+        perRound: baselineRates,
+        batchCommitMs: {
+          p50: median(baselines.map((b) => b.batchCommitMs.p50 ?? Number.NaN)),
+          p99: Math.max(...baselines.map((b) => b.batchCommitMs.p99 ?? 0)),
+        },
+      },
       http: {
         resultsPerSecond: rate,
-        ackLatencyMs: http.report.ackLatencyMs,
-        batches: http.report.batches,
-        failures: http.report.failures,
-        firstFailure: http.report.firstFailure,
-        duplicates: http.report.duplicates,
-        bodyBytes: http.report.bodyBytes,
-        serverCpuCores: http.serverCpuShare,
-        clientCpuSeconds: http.report.cpuSeconds,
-        storedRows: http.stored,
-        acknowledgedRows: http.report.acknowledgedTotal,
+        perRound: httpRates,
+        ackLatencyMs: {
+          p50: median(p((h) => h.report.ackLatencyMs.p50)),
+          p99: Math.max(0, ...p((h) => h.report.ackLatencyMs.p99)),
+          max: Math.max(0, ...p((h) => h.report.ackLatencyMs.max)),
+        },
+        batches: https.reduce((sum, h) => sum + h.report.batches, 0),
+        failures,
+        firstFailure:
+          https.find((h) => h.report.firstFailure !== null)?.report.firstFailure ?? null,
+        duplicates: https.reduce((sum, h) => sum + h.report.duplicates, 0),
+        bodyBytes: https[0]?.report.bodyBytes,
+        serverCpuCores: https.map((h) => h.serverCpuShare),
+        clientCpuSeconds: https.map((h) => h.report.cpuSeconds),
+        storedRows: stored,
+        acknowledgedRows: acknowledged,
       },
       ratio,
+      ratioPerRound: ratios.map((r) => Math.round(r * 1000) / 1000),
       targets: { ratio: TARGET_RATIO, resultsPerSecond: TARGET_ABSOLUTE },
       pass: {
         ratio: ratio >= TARGET_RATIO,
         resultsPerSecond: rate >= TARGET_ABSOLUTE,
-        exactlyOnce: http.stored === http.report.acknowledgedTotal && http.report.failures === 0,
+        exactlyOnce: stored === acknowledged && failures === 0,
       },
     }),
   );

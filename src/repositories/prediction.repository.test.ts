@@ -12,7 +12,32 @@ import {
   LOG_ROWS_PER_STATEMENT,
   PredictionRepository,
   chunkSizes,
+  pgArrayLiteral,
 } from './prediction.repository.js';
+
+describe('pgArrayLiteral', () => {
+  it('quotes strings and escapes quote and backslash, nulls unquoted (the JSON fast path)', () => {
+    expect(pgArrayLiteral(['a"b', 'c\\d', null, '{x},y', 'NULL', ''], true)).toBe(
+      '{"a\\"b","c\\\\d",null,"{x},y","NULL",""}',
+    );
+    expect(pgArrayLiteral(['{"k":[1,"v"]}'], true)).toBe('{"{\\"k\\":[1,\\"v\\"]}"}');
+  });
+
+  it('writes numbers as JavaScript prints them and an empty array as {}', () => {
+    expect(pgArrayLiteral([1, 2.5, null, 1e-7, 1_767_225_600_000], false)).toBe(
+      '{1,2.5,null,1e-7,1767225600000}',
+    );
+    expect(pgArrayLiteral([], true)).toBe('{}');
+  });
+
+  it('escapes element by element when JSON would escape differently', () => {
+    // Control characters and surrogates: JSON would write \n and \ud83d…, which an array
+    // literal reads as n and ud83d…; they go through as they are, inside quotes.
+    expect(pgArrayLiteral(['x\ny', '🔩 "q"', null], true)).toBe('{"x\ny","🔩 \\"q\\"",NULL}');
+    // Non-finite numbers: JSON would write null.
+    expect(pgArrayLiteral([1, Number.POSITIVE_INFINITY], false)).toBe('{1,Infinity}');
+  });
+});
 
 describe('chunkSizes', () => {
   it('splits into the largest powers of two that fit, largest first', () => {

@@ -82,6 +82,8 @@ const LOG_COLUMN_PG_TYPES: Record<(typeof LOG_COLUMNS)[number], string> = {
   sampling: 'text',
 };
 
+const LOG_COLUMN_IS_TEXT = LOG_COLUMNS.map((c) => LOG_COLUMN_PG_TYPES[c] === 'text');
+
 const PG_INSERT_LOGS =
   `insert into prediction_logs (${LOG_COLUMNS.join(', ')}) select * from unnest(` +
   LOG_COLUMNS.map((c, i) => `$${i + 1}::${LOG_COLUMN_PG_TYPES[c]}[]`).join(', ') +
@@ -156,6 +158,53 @@ function putLogRow(
   params[p++] = l.totalMs;
   params[p++] = r.sampling === undefined ? null : JSON.stringify(r.sampling);
   return p;
+}
+
+/** Characters JSON.stringify escapes beyond `"` and `\`: controls and (lone) surrogates. */
+// eslint-disable-next-line no-control-regex -- control characters are exactly what it looks for
+const JSON_ESCAPED_CHARACTERS = /[\u0000-\u001f\ud800-\udfff]/;
+
+/**
+ * A PostgreSQL array literal (`{…}`) of `values`, for a `$n::<type>[]` parameter.
+ *
+ * JSON.stringify of the array is the literal already, but for its brackets: it quotes strings
+ * and escapes `"` and `\` with a backslash exactly as an array literal must, writes null as
+ * `null` (unquoted NULL to PostgreSQL) and finite numbers as valid int8/float8 input — and it
+ * does so natively, about 15× faster than escaping element by element (pg's own array
+ * encoding was half of the server's CPU per ingested row). It differs only for control
+ * characters and surrogates (escaped as `\n`, `\uXXXX`, which an array literal would read as
+ * `n`, `uXXXX`) and non-finite numbers (written as null): values with those take the
+ * element-by-element path.
+ */
+export function pgArrayLiteral(values: readonly SqlValue[], text: boolean): string {
+  if (values.length === 0) return '{}';
+  let plain = true;
+  for (const value of values) {
+    if (
+      value !== null &&
+      (typeof value === 'number'
+        ? !Number.isFinite(value)
+        : !text || JSON_ESCAPED_CHARACTERS.test(value))
+    ) {
+      plain = false;
+      break;
+    }
+  }
+  if (plain) {
+    const json = JSON.stringify(values);
+    return `{${json.slice(1, -1)}}`;
+  }
+  const elements = new Array<string>(values.length);
+  for (let i = 0; i < values.length; i++) {
+    const value = values[i] ?? null;
+    elements[i] =
+      value === null
+        ? 'NULL'
+        : typeof value === 'number'
+          ? String(value)
+          : `"${value.replace(/["\\]/g, '\\$&')}"`;
+  }
+  return `{${elements.join(',')}}`;
 }
 
 /** `[prediction_id, class_name, captured_at]` for each distinct class of each stored result. */
@@ -269,6 +318,7 @@ export class PredictionRepository {
     agentId: string | null,
     receivedAt: number,
   ): Promise<Set<string>> {
+    // Each column goes as one array literal built here (see pgArrayLiteral).
     const columns = LOG_COLUMNS.map(() => new Array<SqlValue>(results.length));
     const row = new Array<SqlValue>(LOG_COLUMNS.length);
     for (let i = 0; i < results.length; i++) {
@@ -281,7 +331,10 @@ export class PredictionRepository {
       }
     }
     const { rows } = await trx.executeQuery<{ id: string }>(
-      CompiledQuery.raw(PG_INSERT_LOGS, columns),
+      CompiledQuery.raw(
+        PG_INSERT_LOGS,
+        columns.map((column, c) => pgArrayLiteral(column, LOG_COLUMN_IS_TEXT[c] === true)),
+      ),
     );
     const stored = new Set(rows.map((r) => r.id));
     const values = classRowValues(results, stored);
@@ -294,7 +347,13 @@ export class PredictionRepository {
         names.push(values[v + 1] ?? null);
         times.push(values[v + 2] ?? null);
       }
-      await trx.executeQuery(CompiledQuery.raw(PG_INSERT_CLASSES, [ids, names, times]));
+      await trx.executeQuery(
+        CompiledQuery.raw(PG_INSERT_CLASSES, [
+          pgArrayLiteral(ids, true),
+          pgArrayLiteral(names, true),
+          pgArrayLiteral(times, false),
+        ]),
+      );
     }
     return stored;
   }

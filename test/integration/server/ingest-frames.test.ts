@@ -59,7 +59,7 @@ for (const target of databaseTargets()) {
 
     it('stores what the agent sent, field for field', async () => {
       // Characters that need escaping in SQL, JSON and PostgreSQL array literals.
-      const odd = "a\"b\\c{d},e 'NULL' ✓";
+      const odd = "a\"b\\c{d},e 'NULL' ✓ 🔩";
       const sent = frameResult(9000, {
         classes: ['crack', odd, 'crack'],
         camera: 'cam-9',

@@ -1,0 +1,33 @@
+/**
+ * Messages between JsonDecodePool (the server's thread) and json-decode.worker.ts. The body
+ * goes to the worker as bytes; the answer is the validated value (structured clone) or what
+ * was wrong with the body.
+ */
+
+/** The bodies the worker knows how to validate (json-decode.worker.ts maps them to schemas). */
+export type DecodeSchemaName = 'ingest-batch';
+
+export interface DecodeRequest {
+  requestId: number;
+  schema: DecodeSchemaName;
+  body: Uint8Array;
+}
+
+/** One schema violation: the dotted path into the body ('' = the body itself) and why. */
+export interface DecodeIssue {
+  path: string;
+  message: string;
+}
+
+export type DecodeResponse =
+  | { requestId: number; ok: true; value: unknown }
+  | { requestId: number; ok: false; kind: 'json'; message: string }
+  | {
+      requestId: number;
+      ok: false;
+      kind: 'validation';
+      /** The first few issues, in the schema's order. */
+      issues: DecodeIssue[];
+      /** How many issues there were in all. */
+      total: number;
+    };
