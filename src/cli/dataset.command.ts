@@ -14,7 +14,7 @@
  *   folder that is), or a .tar/.tar.gz of one. Everything is checked before anything is stored;
  *   a malformed label row is reported with its file and line.
  */
-import { createReadStream, createWriteStream, readFileSync } from 'node:fs';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rename, rm, rmdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -34,9 +34,9 @@ import {
 } from '../shared/api/datasets.js';
 import type { ExportFormat } from '../shared/api/labeling.js';
 import { EXPORT_FORMATS } from '../shared/api/labeling.js';
-import { ERROR_CATALOGUE, VisionLoopError } from '../shared/errors.js';
-import type { ErrorCode } from '../shared/errors.js';
+import { VisionLoopError } from '../shared/errors.js';
 import { formatTable } from './output.js';
+import { explicitToken, isErrorCode } from './server-connection.js';
 import { parseIntegerInRange, parseNumberInRange } from './parse-options.js';
 import { addDatabaseOptions, overridesFrom } from './server.command.js';
 import type { DatabaseFlags } from './server.command.js';
@@ -107,23 +107,9 @@ function isArchivePath(file: string): boolean {
   return ARCHIVE_SUFFIXES.some((suffix) => file.toLowerCase().endsWith(suffix));
 }
 
-function isErrorCode(code: string): code is ErrorCode {
-  return Object.hasOwn(ERROR_CATALOGUE, code);
-}
-
 function tokenFrom(flags: RemoteFlags, env: Record<string, string | undefined>): string {
-  if (flags.token !== undefined) return flags.token;
-  if (flags.tokenFile !== undefined) {
-    try {
-      return readFileSync(flags.tokenFile, 'utf8').trim();
-    } catch (error) {
-      throw new VisionLoopError('INVALID_ARGUMENT', `cannot read --token-file ${flags.tokenFile}`, {
-        cause: error,
-      });
-    }
-  }
-  const fromEnv = env.VISIONLOOP_TOKEN;
-  if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
+  const token = explicitToken(flags, env);
+  if (token !== null) return token;
   throw new VisionLoopError(
     'INVALID_ARGUMENT',
     '--server needs a token: --token, --token-file or $VISIONLOOP_TOKEN',

@@ -6,7 +6,6 @@
  * `--token-file` or $VISIONLOOP_TOKEN; none is needed from the server's own machine); without,
  * it reads the configured database directly (`--database-url`, `--data-dir`).
  */
-import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { loadServerConfig } from '../config/server.config.js';
 import { openDatabase } from '../db/database.js';
@@ -16,8 +15,9 @@ import { LocalBlobStore } from '../repositories/blob-store.js';
 import { InProcessEventBus } from '../services/event-bus.js';
 import { errorBodySchema } from '../shared/api/common.js';
 import { driftStatusResponseSchema, type DriftStatusResponse } from '../shared/api/drift.js';
-import { ERROR_CATALOGUE, VisionLoopError, type ErrorCode } from '../shared/errors.js';
+import { VisionLoopError } from '../shared/errors.js';
 import { formatTable } from './output.js';
+import { explicitToken, isErrorCode } from './server-connection.js';
 import { addDatabaseOptions, overridesFrom, type DatabaseFlags } from './server.command.js';
 
 interface StatusFlags extends DatabaseFlags {
@@ -35,18 +35,7 @@ export interface DriftCommandDeps {
 }
 
 function tokenFrom(flags: StatusFlags, env: Record<string, string | undefined>): string | null {
-  if (flags.token !== undefined) return flags.token;
-  if (flags.tokenFile !== undefined) {
-    try {
-      return readFileSync(flags.tokenFile, 'utf8').trim();
-    } catch (error) {
-      throw new VisionLoopError('INVALID_ARGUMENT', `cannot read --token-file ${flags.tokenFile}`, {
-        cause: error,
-      });
-    }
-  }
-  const fromEnv = env.VISIONLOOP_TOKEN;
-  return fromEnv !== undefined && fromEnv !== '' ? fromEnv : null;
+  return explicitToken(flags, env);
 }
 
 async function remoteStatus(
@@ -71,8 +60,8 @@ async function remoteStatus(
   if (!response.ok) {
     const failure = errorBodySchema.safeParse(payload);
     const code = failure.success ? failure.data.error.code : '';
-    if (failure.success && Object.hasOwn(ERROR_CATALOGUE, code)) {
-      throw new VisionLoopError(code as ErrorCode, failure.data.error.message);
+    if (failure.success && isErrorCode(code)) {
+      throw new VisionLoopError(code, failure.data.error.message);
     }
     throw new VisionLoopError('INTERNAL', `the server answered HTTP ${response.status}`);
   }

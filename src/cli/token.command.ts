@@ -9,7 +9,6 @@
  * `create` prints only the secret on stdout (so `TOKEN=$(visionloop token create …)` works)
  * and the details on stderr; `--json` prints everything as JSON on stdout.
  */
-import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { loadServerConfig } from '../config/server.config.js';
@@ -23,10 +22,10 @@ import {
   tokenListResponseSchema,
 } from '../shared/api/tokens.js';
 import type { CreateTokenRequest, CreatedToken, TokenInfo } from '../shared/api/tokens.js';
-import { ERROR_CATALOGUE, VisionLoopError } from '../shared/errors.js';
-import type { ErrorCode } from '../shared/errors.js';
+import { VisionLoopError } from '../shared/errors.js';
 import type { z } from 'zod';
 import { formatTable } from './output.js';
+import { explicitToken, isErrorCode } from './server-connection.js';
 import { parseNumberInRange } from './parse-options.js';
 import { addDatabaseOptions, overridesFrom } from './server.command.js';
 import type { DatabaseFlags } from './server.command.js';
@@ -60,23 +59,9 @@ interface TokenAdmin {
   close(): Promise<void>;
 }
 
-function isErrorCode(code: string): code is ErrorCode {
-  return Object.hasOwn(ERROR_CATALOGUE, code);
-}
-
 function adminTokenFrom(flags: RemoteFlags, env: Record<string, string | undefined>): string {
-  if (flags.token !== undefined) return flags.token;
-  if (flags.tokenFile !== undefined) {
-    try {
-      return readFileSync(flags.tokenFile, 'utf8').trim();
-    } catch (error) {
-      throw new VisionLoopError('INVALID_ARGUMENT', `cannot read --token-file ${flags.tokenFile}`, {
-        cause: error,
-      });
-    }
-  }
-  const fromEnv = env.VISIONLOOP_TOKEN;
-  if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
+  const token = explicitToken(flags, env);
+  if (token !== null) return token;
   throw new VisionLoopError(
     'INVALID_ARGUMENT',
     '--server needs an admin token: --token, --token-file or $VISIONLOOP_TOKEN',
