@@ -2,8 +2,10 @@
  * The inspection pipeline of one camera: source → bounded queue → motion gate → detector →
  * frame result. Live sources (a rate is set) drop the oldest waiting frame when inference falls
  * behind; file sources are read only as fast as they are processed, so none of their frames is
- * lost. Up to `maxInFlight` frames are at the detector at once (the worker overlaps the next
- * frame's preprocessing with the current run) and results are emitted in capture order.
+ * lost. Up to `maxInFlight` frames (3) are at the detector at once: the next frames are
+ * letterboxed and their features computed here while the model runs in the detector's worker,
+ * and the worker still has a frame queued when this thread is late by a frame's work. Results
+ * are emitted in capture order.
  *
  * The pipeline never talks to a server: it hands each result to `onResult`, and the caller
  * (the agent's outbox, the detect command) decides where it goes.
@@ -45,7 +47,7 @@ export const DEFAULT_PIPELINE_OPTIONS: PipelineOptions = {
   decision: DEFAULT_DECISION_POLICY,
   motion: DEFAULT_MOTION_GATE,
   queueCapacity: 2,
-  maxInFlight: 2,
+  maxInFlight: 3,
 };
 
 export interface PipelineStats {
@@ -73,6 +75,10 @@ export type ResultHandler = (result: FrameResult, frame: CapturedFrame) => void 
 interface Settled {
   result: FrameResult;
   frame: CapturedFrame;
+}
+
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 export class InspectionPipeline {
@@ -160,6 +166,10 @@ export class InspectionPipeline {
         if (frame === null) break;
         inFlight.push(this.process(frame));
         while (inFlight.length >= this.options.maxInFlight) await this.emit(inFlight.shift());
+        // A frame's work here (features, letterbox) is a few ms of synchronous CPU; when
+        // frames and answers are already waiting, promises alone would chain frame after frame
+        // without ever giving timers and I/O a turn. One macrotask hop per frame bounds that.
+        await yieldToEventLoop();
       }
       while (inFlight.length > 0) await this.emit(inFlight.shift());
     } catch (error) {
