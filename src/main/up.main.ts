@@ -13,6 +13,19 @@ import { startServer, type RunningServer } from './server.main.js';
 import { loadWorkerConfig } from '../config/worker.config.js';
 import { startWorker, stderrJobLogger, type RunningWorker } from './worker.main.js';
 
+/**
+ * Drift settings `up` stores on a first start with the `drift-demo` scenario: a baseline of 20
+ * frames 3 s apart (the first minute of nominal light), windows of the newest 20, a check every
+ * 15 s — night shows as drift within about a minute of its onset.
+ */
+export const DRIFT_DEMO_SETTINGS = {
+  baselineSamples: 20,
+  windowSamples: 20,
+  minSamples: 20,
+  minSpacingSeconds: 3,
+  checkEverySeconds: 15,
+} as const;
+
 export interface UpOptions {
   server: ServerConfigOverrides;
   scenario: string;
@@ -60,6 +73,12 @@ export async function startUp(options: UpOptions): Promise<UpRun> {
     // The demo closes the loop by itself: a candidate that passes the gate goes to production.
     // Only the first start stores this; an admin's later change is kept.
     await server.services.retraining.initSettings({ autoPromote: true }, 'up');
+    // The drift demo turns to night after two minutes; with the production defaults (a
+    // baseline of 200 frames 10 s apart) the baseline alone would take 33 minutes and end up
+    // half night. The demo's settings fit its timeline. Only the first start stores them.
+    if (options.scenario === 'drift-demo') {
+      await server.services.drift.initSettings(DRIFT_DEMO_SETTINGS, 'up');
+    }
     worker = await startWorker(loadWorkerConfig(env, options.server), {
       database: server.database,
       services: server.services,

@@ -305,6 +305,23 @@ function isDriftStatus(value: string): value is DriftCameraStatus['status'] {
   return ['ok', 'drift', 'insufficient_data', 'no_reference'].includes(value);
 }
 
+/** INVALID_ARGUMENT when drift settings contradict each other. */
+function checkDriftSettings(values: Omit<DriftSettings, 'revision'>): void {
+  const problems: string[] = [];
+  if (values.redShareThreshold < values.driftShareThreshold) {
+    problems.push('redShareThreshold must be ≥ driftShareThreshold');
+  }
+  if (values.minSamples > values.windowSamples) {
+    problems.push('minSamples must be ≤ windowSamples (no window could ever be tested)');
+  }
+  if (values.minSamples > values.baselineSamples) {
+    problems.push('minSamples must be ≤ baselineSamples');
+  }
+  if (problems.length > 0) {
+    throw new VisionLoopError('INVALID_ARGUMENT', `invalid drift settings: ${problems.join('; ')}`);
+  }
+}
+
 export class DriftService {
   private readonly now: () => number;
   private readonly onBackgroundError: (error: unknown) => void;
@@ -338,6 +355,26 @@ export class DriftService {
     return this.decodeSettings(row.value, row.revision);
   }
 
+  /**
+   * Stores `values` over the defaults only when no settings were ever stored (a first start);
+   * settings an admin changed are kept. Returns the settings in force.
+   */
+  async initSettings(
+    values: UpdateDriftSettingsRequest,
+    actor: string | null,
+  ): Promise<DriftSettings> {
+    const { revision: _revision, ...merged } = { ...DEFAULT_DRIFT_SETTINGS, ...values };
+    checkDriftSettings(merged);
+    // insertFirst stores nothing when a row exists (an earlier start, an admin, a race).
+    await this.settingsStore.insertFirst(
+      DRIFT_SETTINGS_KEY,
+      JSON.stringify(merged),
+      this.now(),
+      actor,
+    );
+    return this.settings();
+  }
+
   /** Applies `changes` (INVALID_ARGUMENT when they contradict each other) and bumps the revision. */
   async updateSettings(
     changes: UpdateDriftSettingsRequest,
@@ -348,22 +385,7 @@ export class DriftService {
       const current =
         row === undefined ? DEFAULT_DRIFT_SETTINGS : this.decodeSettings(row.value, row.revision);
       const { revision: _revision, ...values } = { ...current, ...changes };
-      const problems: string[] = [];
-      if (values.redShareThreshold < values.driftShareThreshold) {
-        problems.push('redShareThreshold must be ≥ driftShareThreshold');
-      }
-      if (values.minSamples > values.windowSamples) {
-        problems.push('minSamples must be ≤ windowSamples (no window could ever be tested)');
-      }
-      if (values.minSamples > values.baselineSamples) {
-        problems.push('minSamples must be ≤ baselineSamples');
-      }
-      if (problems.length > 0) {
-        throw new VisionLoopError(
-          'INVALID_ARGUMENT',
-          `invalid drift settings: ${problems.join('; ')}`,
-        );
-      }
+      checkDriftSettings(values);
       const value = JSON.stringify(values);
       const now = this.now();
       const won =

@@ -79,6 +79,18 @@ describe('visionloop up', () => {
       await fetch(`${url}/api/models`, { headers: { authorization: `Bearer ${token}` } })
     ).json()) as { aliases?: Record<string, string | null>; items?: { version: string }[] };
     expect(JSON.stringify(models)).toContain('seed-v1');
+    // The drift demo's settings (a first start): a baseline that fits its nominal phase.
+    const drift = (await (
+      await fetch(`${url}/api/settings/drift`, { headers: { authorization: `Bearer ${token}` } })
+    ).json()) as Record<string, unknown>;
+    expect(drift).toMatchObject({
+      baselineSamples: 20,
+      windowSamples: 20,
+      minSamples: 20,
+      minSpacingSeconds: 3,
+      checkEverySeconds: 15,
+      driftShareThreshold: 0.3,
+    });
 
     expect(await exited).toBe(0);
     const summary = /stopped: (\d+) frames, (\d+) results stored, (\d+) left in the outbox/.exec(

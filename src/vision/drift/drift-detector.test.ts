@@ -176,6 +176,32 @@ describe('checkDrift on categorical features (class mix)', () => {
     expect(mix.drifted).toBe(true);
   });
 
+  it('does not test the class mix of a window with too few frames, however many detections', () => {
+    // 12 frames (below minSamples 20) holding 75 detections of a very different mix: the
+    // per-frame features cannot be tested yet, so neither is the class mix — no lone feature
+    // can make a share of 1.
+    const withFrames = prepareReference({
+      id: 'baseline',
+      numeric: { brightness: normals(5, 40, 0.5, 0.05) },
+      categorical: { classMix: { scratch: 120, crack: 80, dent: 60, stain: 40 } },
+    });
+    const few = checkDrift(withFrames, {
+      numeric: { brightness: normals(6, 12, 0.5, 0.05) },
+      categorical: { classMix: { scratch: 10, crack: 25, dent: 30, stain: 10 } },
+    });
+    expect(feature(few, 'classMix')).toMatchObject({
+      status: 'insufficient_data',
+      note: 'window has 12 frames, 20 needed',
+    });
+    expect(few.status).toBe('insufficient_data');
+    expect(few.driftShare).toBeNull();
+    const enough = checkDrift(withFrames, {
+      numeric: { brightness: normals(6, 24, 0.5, 0.05) },
+      categorical: { classMix: { scratch: 10, crack: 25, dent: 30, stain: 10 } },
+    });
+    expect(feature(enough, 'classMix').status).toBe('tested');
+  });
+
   it('marks too few counts as insufficient data', () => {
     const report = checkDrift(ref, { numeric: {}, categorical: { classMix: { scratch: 3 } } });
     expect(feature(report, 'classMix').status).toBe('insufficient_data');

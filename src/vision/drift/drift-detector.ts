@@ -8,7 +8,8 @@
  *
  * Bad input (see docs/drift.md): NaN and ±Infinity samples are dropped and counted per feature;
  * a feature with fewer than `minSamples` finite values on either side (or a categorical feature
- * with fewer than `minSamples` counts) is `insufficient_data` and left out of the share; a
+ * with fewer than `minSamples` counts, or on a side with fewer than `minSamples` frames) is
+ * `insufficient_data` and left out of the share; a
  * window where no feature could be tested is `insufficient_data`; no reference (or an empty one)
  * is `no_reference`. Constant features need no special case: KS gives D = 0, p = 1 for equal
  * constants and a small exact p for different ones; the magnitude is null when the reference
@@ -470,9 +471,32 @@ export function checkDrift(
   const categoricalNames = [
     ...new Set([...reference.categorical.keys(), ...Object.keys(window.categorical ?? {})]),
   ];
+  // A categorical feature counts detections, not frames: a window of a dozen frames can hold
+  // enough detections to be tested while no per-frame feature is, and one drifted feature of
+  // one tested would read as a share of 1. When a side has per-frame columns, its categories
+  // are tested only once it has `minSamples` frames.
+  const framesShort =
+    windowInfo.samples > 0 && windowInfo.samples < resolved.minSamples
+      ? `window has ${windowInfo.samples} frames`
+      : reference.numeric.size > 0 && reference.samples < resolved.minSamples
+        ? `reference has ${reference.samples} frames`
+        : null;
   for (const name of categoricalNames) {
+    const result = testCategorical(
+      name,
+      reference.categorical.get(name),
+      window.categorical?.[name],
+      resolved,
+    );
     features.push(
-      testCategorical(name, reference.categorical.get(name), window.categorical?.[name], resolved),
+      framesShort !== null && result.status === 'tested'
+        ? untested(name, 'categorical', `${framesShort}, ${resolved.minSamples} needed`, {
+            nRef: result.nRef,
+            nCur: result.nCur,
+            droppedRef: result.droppedRef,
+            droppedCur: result.droppedCur,
+          })
+        : result,
     );
   }
 

@@ -173,6 +173,18 @@ for (const target of databaseTargets()) {
         expect((await get<DriftSettings>('/api/settings/drift')).windowSamples).toBe(WINDOW);
       });
 
+      it('first-start settings (`up`) never replace stored ones, and are checked', async () => {
+        const kept = await server.services.drift.initSettings({ baselineSamples: 99 }, 'up');
+        expect(kept).toMatchObject({
+          revision: 1,
+          baselineSamples: BASELINE,
+          windowSamples: WINDOW,
+        });
+        await expect(
+          server.services.drift.initSettings({ minSamples: 60, windowSamples: 50 }, 'up'),
+        ).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+      });
+
       it('a camera with no frames yet gets a no_reference report, not an error', async () => {
         const result = await check('ghost-cam');
         expect(result.complete).toBe(true);
