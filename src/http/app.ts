@@ -46,6 +46,7 @@ import type { ErrorBody } from '../shared/api/common.js';
 import type { ErrorCode } from '../shared/errors.js';
 import { isVisionLoopError } from '../shared/errors.js';
 import { registerAuth } from './auth.plugin.js';
+import { describeIssues } from './validation-message.js';
 import type { RouteAccess } from './route-access.js';
 import { agentModelEventsRoutes } from './routes/agent-model-events.routes.js';
 import { agentsRoutes } from './routes/agents.routes.js';
@@ -175,14 +176,13 @@ function isFastifyError(error: unknown): error is FastifyError {
 }
 
 function describeValidation(error: FastifyError): string {
-  const context = error.validationContext ?? 'request';
-  const issues = (error.validation ?? []).slice(0, 5).map((issue) => {
-    const path = issue.instancePath.replace(/^\//, '').replaceAll('/', '.');
-    return `${context}${path === '' ? '' : `.${path}`}: ${issue.message ?? 'invalid'}`;
-  });
-  const total = error.validation?.length ?? 0;
-  const more = total > 5 ? ` (and ${total - 5} more)` : '';
-  return issues.length > 0 ? `${issues.join('; ')}${more}` : error.message;
+  const issues = (error.validation ?? []).map((issue) => ({
+    path: issue.instancePath.replace(/^\//, '').replaceAll('/', '.'),
+    message: issue.message ?? 'invalid',
+  }));
+  return issues.length > 0
+    ? describeIssues(error.validationContext ?? 'request', issues)
+    : error.message;
 }
 
 /** Maps anything a handler, hook or parser threw to the answer the client gets. */

@@ -1,7 +1,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { makeFrameResults } from '../../bench/ingest-rows.js';
 import { ingestBatchRequestSchema } from '../shared/api/ingest.js';
-import { describeIssues, JsonDecodePool } from './json-decode-pool.js';
+import { JsonDecodePool } from './json-decode-pool.js';
+import { describeIssues } from './validation-message.js';
 
 const pool = new JsonDecodePool(1);
 afterAll(() => pool.close());

@@ -12,31 +12,14 @@ import { availableParallelism } from 'node:os';
 import type { Worker } from 'node:worker_threads';
 import { siblingModuleUrl, startModuleWorker } from '../agent/module-worker.js';
 import { VisionLoopError } from '../shared/errors.js';
-import type {
-  DecodeIssue,
-  DecodeRequest,
-  DecodeResponse,
-  DecodeSchemaName,
-} from './json-decode.protocol.js';
+import { describeIssues } from './validation-message.js';
+import type { DecodeRequest, DecodeResponse, DecodeSchemaName } from './json-decode.protocol.js';
 
 type Pending = { resolve: (response: DecodeResponse) => void; reject: (error: Error) => void };
 
 interface PoolWorker {
   worker: Worker;
   pending: Map<number, Pending>;
-}
-
-/** `body.results.0.id: message; …` — the message of a 400 VALIDATION_FAILED. */
-export function describeIssues(
-  context: string,
-  issues: readonly DecodeIssue[],
-  total = issues.length,
-): string {
-  const shown = issues.slice(0, 5).map((issue) => {
-    return `${context}${issue.path === '' ? '' : `.${issue.path}`}: ${issue.message}`;
-  });
-  const more = total > shown.length ? ` (and ${total - shown.length} more)` : '';
-  return `${shown.join('; ')}${more}`;
 }
 
 export class JsonDecodePool {

@@ -3,6 +3,7 @@
  * goes to the worker as bytes; the answer is the validated value (structured clone) or what
  * was wrong with the body.
  */
+import type { ValidationIssue } from './validation-message.js';
 
 /** The bodies the worker knows how to validate (json-decode.worker.ts maps them to schemas). */
 export type DecodeSchemaName = 'ingest-batch';
@@ -13,12 +14,6 @@ export interface DecodeRequest {
   body: Uint8Array;
 }
 
-/** One schema violation: the dotted path into the body ('' = the body itself) and why. */
-export interface DecodeIssue {
-  path: string;
-  message: string;
-}
-
 export type DecodeResponse =
   | { requestId: number; ok: true; value: unknown }
   | { requestId: number; ok: false; kind: 'json'; message: string }
@@ -27,7 +22,7 @@ export type DecodeResponse =
       ok: false;
       kind: 'validation';
       /** The first few issues, in the schema's order. */
-      issues: DecodeIssue[];
+      issues: ValidationIssue[];
       /** How many issues there were in all. */
       total: number;
     };
