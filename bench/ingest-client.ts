@@ -6,14 +6,17 @@
  *   node --import tsx bench/ingest-client.ts --url URL --token T [--seconds 10] [--warmup 2]
  *        [--batch 1000] [--concurrency 4] [--seed 1] [--run-id r1]
  *
- * It encodes a pool of batches once, then sends them with `concurrency` requests in flight,
- * making every id unique by swapping a fixed-width run marker inside the pre-encoded body and
- * moving capture times forward per batch — both by joining pre-split pieces of the encoded
- * body, not by encoding or searching it per request, so the load generator takes as little of
- * the CPU it shares with the server as it can. Requests started during the warm-up are not
- * measured. Prints one JSON object: acknowledged results, their rate over the measured
- * window, and acknowledgement latency percentiles (request start → response body read).
+ * It encodes a pool of batches once, as bytes, then sends them with `concurrency` requests in
+ * flight over keep-alive connections (node:http), making every id unique by overwriting a
+ * fixed-width run marker inside a copy of the encoded body and moving capture times forward per
+ * batch by overwriting their (fixed-width, 13-digit) values in place — no encoding, searching
+ * or string building per request, so the load generator, which stands in for agents on other
+ * machines, takes as little as it can of the CPU it shares with the server. Requests started
+ * during the warm-up are not measured. Prints one JSON object: acknowledged results, their rate
+ * over the measured window, and acknowledgement latency percentiles (request start → response
+ * body read).
  */
+import { Agent, request } from 'node:http';
 import { parseArgs } from 'node:util';
 import { makeFrameResults } from './ingest-rows.js';
 
@@ -41,30 +44,44 @@ const concurrency = Number(values.concurrency);
 const seed = Number(values.seed);
 const runId = values['run-id'];
 
-// A marker of fixed width inside every id; replaced by a per-request counter of the same
+// A marker of fixed width inside every id; overwritten by a per-request counter of the same
 // width, so each request's ids are new.
 const MARKER = 'QQQQQQQQ';
 const POOL = 16;
-/** An encoded body in pieces: literal text, the id marker (null), or a capture time. */
-type Piece = string | null | { capturedAt: number };
-const templates: Piece[][] = [];
+/** Capture times are epoch ms with 13 digits (2001–2286), overwritten in place. */
+const TIME_DIGITS = 13;
+
+/** An encoded body and where its id markers and capture-time digits are. */
+interface Template {
+  bytes: Buffer;
+  markerOffsets: number[];
+  timeOffsets: number[];
+  times: number[];
+}
+
+const templates: Template[] = [];
 for (let i = 0; i < POOL; i++) {
   const results = makeFrameResults(batchSize, {
     seed: seed * 1000 + i,
     idPrefix: `${runId}-${MARKER}-${i}`,
     startAt: Date.now(),
   });
-  const pieces: Piece[] = [];
   const encoded = JSON.stringify({ results });
-  const token = new RegExp(`${MARKER}|"capturedAt":(\\d+)`, 'g');
-  let last = 0;
-  for (const match of encoded.matchAll(token)) {
-    pieces.push(encoded.slice(last, match.index));
-    pieces.push(match[1] === undefined ? null : { capturedAt: Number(match[1]) });
-    last = match.index + match[0].length;
+  const bytes = Buffer.from(encoded, 'utf8');
+  // Offsets are byte offsets: the body must be ASCII for string and byte positions to agree.
+  if (bytes.length !== encoded.length) throw new Error('the load generator needs ASCII bodies');
+  const template: Template = { bytes, markerOffsets: [], timeOffsets: [], times: [] };
+  for (const match of encoded.matchAll(new RegExp(`${MARKER}|"capturedAt":(\\d+)`, 'g'))) {
+    const digits = match[1];
+    if (digits === undefined) {
+      template.markerOffsets.push(match.index);
+      continue;
+    }
+    if (digits.length !== TIME_DIGITS) throw new Error(`capture time ${digits} is not 13 digits`);
+    template.timeOffsets.push(match.index + match[0].length - TIME_DIGITS);
+    template.times.push(Number(digits));
   }
-  pieces.push(encoded.slice(last));
-  templates.push(pieces);
+  templates.push(template);
 }
 
 // Capture time must advance as on a real line: every index on prediction_logs leads with or
@@ -73,21 +90,51 @@ for (let i = 0; i < POOL; i++) {
 const batchSpanMs = (batchSize / 4) * 33 + 33;
 
 let sequence = 0;
-function nextBody(): string {
-  const pieces = templates[sequence % POOL] ?? [];
+function nextBody(): Buffer {
+  const template = templates[sequence % POOL];
+  if (template === undefined) throw new Error('no body templates');
   const shift = sequence * batchSpanMs;
   const tag = (sequence++).toString(36).padStart(MARKER.length, '0');
-  const out = new Array<string>(pieces.length);
-  for (let i = 0; i < pieces.length; i++) {
-    const piece = pieces[i];
-    out[i] =
-      piece === null
-        ? tag
-        : typeof piece === 'string'
-          ? piece
-          : `"capturedAt":${(piece?.capturedAt ?? 0) + shift}`;
+  // A copy per request: the bodies of requests in flight must not change under them.
+  const body = Buffer.from(template.bytes);
+  for (const offset of template.markerOffsets) body.write(tag, offset, 'latin1');
+  const { timeOffsets, times } = template;
+  for (let i = 0; i < timeOffsets.length; i++) {
+    body.write(String((times[i] ?? 0) + shift), timeOffsets[i] ?? 0, 'latin1');
   }
-  return out.join('');
+  return body;
+}
+
+const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
+const target = new URL(url);
+
+/** POSTs `body`; resolves with the status and the answer's text. */
+function post(body: Buffer): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        agent,
+        host: target.hostname,
+        port: target.port,
+        path: target.pathname,
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${token}`,
+          'content-type': 'application/json',
+          'content-length': body.length,
+        },
+      },
+      (response) => {
+        let text = '';
+        response.setEncoding('utf8');
+        response.on('data', (chunk: string) => (text += chunk));
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, text }));
+        response.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
 }
 
 const latencies: number[] = [];
@@ -109,16 +156,11 @@ async function worker(): Promise<void> {
     const counted = sentAt >= measureFrom;
     if (counted && !measuring) measuring = true;
     try {
-      const response = await fetch(url, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-        body,
-      });
-      const text = await response.text();
+      const { status, text } = await post(body);
       const doneAt = performance.now();
-      if (!response.ok) {
+      if (status !== 200) {
         failures++;
-        firstFailure ??= `${response.status} ${text.slice(0, 300)}`;
+        firstFailure ??= `${status} ${text.slice(0, 300)}`;
         continue;
       }
       const ack = JSON.parse(text) as { accepted: number; duplicates: number };
@@ -139,6 +181,7 @@ async function worker(): Promise<void> {
 const cpuBefore = process.cpuUsage();
 await Promise.all(Array.from({ length: concurrency }, () => worker()));
 const cpu = process.cpuUsage(cpuBefore);
+agent.destroy();
 latencies.sort((a, b) => a - b);
 const rank = (p: number): number | null => {
   if (latencies.length === 0) return null;

@@ -21,7 +21,9 @@
  *   prediction_classes; COMMIT.
  * - HTTP: the real server (`startServer`, in this process, on 127.0.0.1) and a load generator
  *   in a child process (bench/ingest-client.ts) with `concurrency` batches in flight, as an
- *   agent token. Acknowledgement latency = request start → answer read, per batch.
+ *   agent token. Acknowledgement latency = request start → answer read, per batch. The load
+ *   generator stands in for agents on other machines, so it patches pre-encoded bodies in
+ *   place rather than encoding them: what it spends is CPU the server and database lose.
  *
  * PostgreSQL: uses DATABASE_URL when it is a postgres URL (in fresh schemas, dropped after),
  * otherwise starts a throwaway durable cluster (scripts/postgres-test-server.mjs --durable)

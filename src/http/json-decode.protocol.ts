@@ -1,8 +1,10 @@
 /**
  * Messages between JsonDecodePool (the server's thread) and json-decode.worker.ts. The body
- * goes to the worker as bytes; the answer is the validated value (structured clone) or what
- * was wrong with the body.
+ * goes to the worker as bytes; the answer is the validated value (structured clone) — or, when
+ * asked to prepare it, the value made ready for its service (an ingest batch encoded for the
+ * prediction repository, its body bytes moved back) — or what was wrong with the body.
  */
+import type { PredictionRowFormat } from '../repositories/prediction-rows.js';
 import type { ValidationIssue } from './validation-message.js';
 
 /** The bodies the worker knows how to validate (json-decode.worker.ts maps them to schemas). */
@@ -12,6 +14,8 @@ export interface DecodeRequest {
   requestId: number;
   schema: DecodeSchemaName;
   body: Uint8Array;
+  /** For 'ingest-batch': answer with a PreparedIngestBatch whose rows take this format. */
+  prepare?: PredictionRowFormat;
 }
 
 export type DecodeResponse =

@@ -182,7 +182,7 @@ export function createServerServices(
     }),
     ingest: new IngestService(predictions, events, {
       now,
-      observers: [(stored) => prometheus.observeIngested(stored)],
+      observers: [(latencies) => prometheus.observeIngested(latencies)],
       onObserverError: onBackgroundError,
     }),
     frames: new FrameService(predictions, options.blobStore, {

@@ -8,11 +8,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { migrateToLatest } from '../db/migrate.js';
 import type { Database } from '../db/schema.js';
 import type { FrameResult } from '../shared/domain.js';
+import { pgArrayLiteral } from './prediction-rows.js';
 import {
   LOG_ROWS_PER_STATEMENT,
   PredictionRepository,
   chunkSizes,
-  pgArrayLiteral,
 } from './prediction.repository.js';
 
 describe('pgArrayLiteral', () => {

@@ -12,8 +12,9 @@
  *   Kysely's connection (so no Kysely query or transaction can interleave). Preparing a
  *   20,000-parameter statement costs about as much as running it; this is why the native
  *   handle is used here and nowhere else.
- * - On PostgreSQL, one `INSERT … SELECT FROM unnest(…)` per table with one array parameter per
- *   column: a short, constant statement whatever the batch size.
+ * - On PostgreSQL, one statement for both tables, `INSERT … SELECT FROM unnest(…)` with one
+ *   array parameter per column (prediction-rows.ts encodes them, possibly in another thread):
+ *   a short, constant statement whatever the batch size.
  * - Otherwise (SQLite without the native handle) the cached statement text is executed
  *   through Kysely's connection inside a Kysely transaction.
  * Everything else uses the query builder.
@@ -26,72 +27,51 @@ import type BetterSqlite3 from 'better-sqlite3';
 import type { DialectName } from '../db/database.js';
 import type { Database, PredictionLogRow } from '../db/schema.js';
 import type { Decision, FrameResult } from '../shared/domain.js';
+import {
+  CLASS_COLUMNS,
+  LOG_COLUMNS,
+  LOG_COLUMN_PG_TYPES,
+  PG_ARRAY_COLUMNS,
+  classRowValues,
+  encodePostgresRows,
+  encodePredictionRows,
+  putLogRow,
+  type PostgresPredictionRows,
+  type PredictionRowFormat,
+  type PredictionRows,
+  type SqlValue,
+} from './prediction-rows.js';
 
 /** Parameters one statement may bind: SQLite's limit is 32,766 (PostgreSQL's 65,535). */
 const MAX_PARAMETERS = 32_000;
 
-const LOG_COLUMNS = [
-  'id',
-  'agent_id',
-  'camera',
-  'frame_index',
-  'captured_at',
-  'received_at',
-  'width',
-  'height',
-  'decision',
-  'uncertain',
-  'inferred',
-  'model_version',
-  'detection_count',
-  'max_confidence',
-  'detections',
-  'features',
-  'queue_ms',
-  'preprocess_ms',
-  'inference_ms',
-  'postprocess_ms',
-  'total_ms',
-  'sampling',
-] as const;
-const CLASS_COLUMNS = ['prediction_id', 'class_name', 'captured_at'] as const;
-
-/** PostgreSQL type of each log column (its unnest array is `<type>[]`). */
-const LOG_COLUMN_PG_TYPES: Record<(typeof LOG_COLUMNS)[number], string> = {
-  id: 'text',
-  agent_id: 'text',
-  camera: 'text',
-  frame_index: 'bigint',
-  captured_at: 'bigint',
-  received_at: 'bigint',
-  width: 'integer',
-  height: 'integer',
-  decision: 'text',
-  uncertain: 'integer',
-  inferred: 'integer',
-  model_version: 'text',
-  detection_count: 'integer',
-  max_confidence: 'double precision',
-  detections: 'text',
-  features: 'text',
-  queue_ms: 'double precision',
-  preprocess_ms: 'double precision',
-  inference_ms: 'double precision',
-  postprocess_ms: 'double precision',
-  total_ms: 'double precision',
-  sampling: 'text',
-};
-
-const LOG_COLUMN_IS_TEXT = LOG_COLUMNS.map((c) => LOG_COLUMN_PG_TYPES[c] === 'text');
-
-const PG_INSERT_LOGS =
-  `insert into prediction_logs (${LOG_COLUMNS.join(', ')}) select * from unnest(` +
-  LOG_COLUMNS.map((c, i) => `$${i + 1}::${LOG_COLUMN_PG_TYPES[c]}[]`).join(', ') +
-  ') on conflict (id) do nothing returning id';
-
-const PG_INSERT_CLASSES =
-  'insert into prediction_classes (prediction_id, class_name, captured_at) ' +
-  'select * from unnest($1::text[], $2::text[], $3::bigint[]) on conflict do nothing';
+/**
+ * PostgreSQL's ingest insert: both tables in one statement. The logs come from one array per
+ * column ($3…) with the batch's agent ($1) and receipt time ($2); the class rows ($24–$26) are
+ * joined to the ids the first insert actually stored, so a duplicate's classes are skipped.
+ * (Rows a data-modifying WITH inserts are visible to the foreign-key checks that run at the
+ * end of the statement.)
+ */
+const PG_INSERT_BATCH = (() => {
+  const firstClassParameter = PG_ARRAY_COLUMNS.length + 3;
+  const arrays = PG_ARRAY_COLUMNS.map((c, i) => `$${i + 3}::${LOG_COLUMN_PG_TYPES[c]}[]`).join(
+    ', ',
+  );
+  const selected = LOG_COLUMNS.map((c) =>
+    c === 'agent_id' ? '$1::text' : c === 'received_at' ? '$2::bigint' : `u.${c}`,
+  ).join(', ');
+  return (
+    `with stored as (insert into prediction_logs (${LOG_COLUMNS.join(', ')}) ` +
+    `select ${selected} from unnest(${arrays}) as u(${PG_ARRAY_COLUMNS.join(', ')}) ` +
+    'on conflict (id) do nothing returning id), ' +
+    'classes as (insert into prediction_classes (prediction_id, class_name, captured_at) ' +
+    'select c.prediction_id, c.class_name, c.captured_at from unnest(' +
+    `$${firstClassParameter}::text[], $${firstClassParameter + 1}::text[], ` +
+    `$${firstClassParameter + 2}::bigint[]) as c(prediction_id, class_name, captured_at) ` +
+    'join stored on stored.id = c.prediction_id on conflict do nothing) ' +
+    'select id from stored'
+  );
+})();
 
 /** The largest power of two ≤ n. */
 function floorPowerOfTwo(n: number): number {
@@ -117,111 +97,6 @@ export function chunkSizes(count: number, maxChunk: number): number[] {
     }
   }
   return sizes;
-}
-
-type SqlValue = string | number | null;
-
-/** Fills `params` from `offset` with the log-row values of `r`; returns the next offset. */
-function putLogRow(
-  params: SqlValue[],
-  offset: number,
-  r: FrameResult,
-  agentId: string | null,
-  receivedAt: number,
-): number {
-  let p = offset;
-  let maxConfidence: number | null = null;
-  for (const d of r.detections) {
-    if (maxConfidence === null || d.confidence > maxConfidence) maxConfidence = d.confidence;
-  }
-  const l = r.latencies;
-  params[p++] = r.id;
-  params[p++] = agentId;
-  params[p++] = r.camera;
-  params[p++] = r.frameIndex;
-  params[p++] = r.capturedAt;
-  params[p++] = receivedAt;
-  params[p++] = r.width;
-  params[p++] = r.height;
-  params[p++] = r.decision;
-  params[p++] = r.uncertain ? 1 : 0;
-  params[p++] = r.inferred ? 1 : 0;
-  params[p++] = r.modelVersion;
-  params[p++] = r.detections.length;
-  params[p++] = maxConfidence;
-  params[p++] = JSON.stringify(r.detections);
-  params[p++] = JSON.stringify(r.features);
-  params[p++] = l.queueMs;
-  params[p++] = l.preprocessMs;
-  params[p++] = l.inferenceMs;
-  params[p++] = l.postprocessMs;
-  params[p++] = l.totalMs;
-  params[p++] = r.sampling === undefined ? null : JSON.stringify(r.sampling);
-  return p;
-}
-
-/** Characters JSON.stringify escapes beyond `"` and `\`: controls and (lone) surrogates. */
-// eslint-disable-next-line no-control-regex -- control characters are exactly what it looks for
-const JSON_ESCAPED_CHARACTERS = /[\u0000-\u001f\ud800-\udfff]/;
-
-/**
- * A PostgreSQL array literal (`{…}`) of `values`, for a `$n::<type>[]` parameter.
- *
- * JSON.stringify of the array is the literal already, but for its brackets: it quotes strings
- * and escapes `"` and `\` with a backslash exactly as an array literal must, writes null as
- * `null` (unquoted NULL to PostgreSQL) and finite numbers as valid int8/float8 input — and it
- * does so natively, about 15× faster than escaping element by element (pg's own array
- * encoding was half of the server's CPU per ingested row). It differs only for control
- * characters and surrogates (escaped as `\n`, `\uXXXX`, which an array literal would read as
- * `n`, `uXXXX`) and non-finite numbers (written as null): values with those take the
- * element-by-element path.
- */
-export function pgArrayLiteral(values: readonly SqlValue[], text: boolean): string {
-  if (values.length === 0) return '{}';
-  let plain = true;
-  for (const value of values) {
-    if (
-      value !== null &&
-      (typeof value === 'number'
-        ? !Number.isFinite(value)
-        : !text || JSON_ESCAPED_CHARACTERS.test(value))
-    ) {
-      plain = false;
-      break;
-    }
-  }
-  if (plain) {
-    const json = JSON.stringify(values);
-    return `{${json.slice(1, -1)}}`;
-  }
-  const elements = new Array<string>(values.length);
-  for (let i = 0; i < values.length; i++) {
-    const value = values[i] ?? null;
-    elements[i] =
-      value === null
-        ? 'NULL'
-        : typeof value === 'number'
-          ? String(value)
-          : `"${value.replace(/["\\]/g, '\\$&')}"`;
-  }
-  return `{${elements.join(',')}}`;
-}
-
-/** `[prediction_id, class_name, captured_at]` for each distinct class of each stored result. */
-function classRowValues(chunk: readonly FrameResult[], stored: ReadonlySet<string>): SqlValue[] {
-  const values: SqlValue[] = [];
-  for (const r of chunk) {
-    const detections = r.detections;
-    if (detections.length === 0 || !stored.has(r.id)) continue;
-    if (detections.length === 1) {
-      values.push(r.id, detections[0]?.className ?? '', r.capturedAt);
-      continue;
-    }
-    for (const className of new Set(detections.map((d) => d.className))) {
-      values.push(r.id, className, r.capturedAt);
-    }
-  }
-  return values;
 }
 
 export interface PredictionPageFilter {
@@ -272,18 +147,41 @@ export class PredictionRepository {
     this.native = dialect === 'sqlite' ? options.nativeSqlite : undefined;
   }
 
+  /** How insertRows wants a batch encoded (encodePredictionRows). */
+  get rowFormat(): PredictionRowFormat {
+    return this.dialect === 'postgres' ? 'postgres' : 'results';
+  }
+
   /**
    * Stores `results` in one transaction, skipping ids already stored (`ON CONFLICT DO
    * NOTHING`), with one `prediction_classes` row per distinct class of each newly stored
    * result. Resolves after the commit with the ids this call stored. `results` must not repeat
    * an id.
    */
-  async insertResults(
+  insertResults(
     results: readonly FrameResult[],
     agentId: string | null,
     receivedAt: number,
   ): Promise<Set<string>> {
+    return this.insertRows(encodePredictionRows(results, this.rowFormat), agentId, receivedAt);
+  }
+
+  /** insertResults for a batch already encoded in this repository's rowFormat. */
+  async insertRows(
+    rows: PredictionRows,
+    agentId: string | null,
+    receivedAt: number,
+  ): Promise<Set<string>> {
+    if (rows.format === 'postgres') {
+      if (this.dialect !== 'postgres')
+        throw new Error('PostgreSQL rows given to a SQLite database');
+      return rows.rows === 0 ? new Set() : this.insertPostgres(rows, agentId, receivedAt);
+    }
+    const results = rows.results;
     if (results.length === 0) return new Set();
+    if (this.dialect === 'postgres') {
+      return this.insertPostgres(encodePostgresRows(results), agentId, receivedAt);
+    }
     const native = this.native;
     if (native !== undefined) {
       // Holding Kysely's (only) connection keeps its queries and transactions out while the
@@ -296,66 +194,31 @@ export class PredictionRepository {
           ),
         );
     }
-    if (this.dialect === 'postgres') {
-      return this.db
-        .transaction()
-        .execute((trx) => this.insertPostgres(trx, results, agentId, receivedAt));
-    }
     return this.db
       .transaction()
       .execute((trx) => this.insertThroughKysely(trx, results, agentId, receivedAt));
   }
 
   /**
-   * PostgreSQL: one `INSERT … SELECT FROM unnest($1::text[], …)` per table, one array per
-   * column. The statement text never changes with the row count, so the server parses a short
-   * statement instead of one with tens of thousands of parameters. (Measured: ~20% faster
-   * than passing the batch as one JSON parameter to json_to_recordset.)
+   * PostgreSQL: the one statement of PG_INSERT_BATCH, one array per column. Its text never
+   * changes with the row count, so the server parses a short statement instead of one with
+   * tens of thousands of parameters. (Measured: ~20% faster than passing the batch as one JSON
+   * parameter to json_to_recordset.) A single statement is its own transaction.
    */
   private async insertPostgres(
-    trx: Transaction<Database>,
-    results: readonly FrameResult[],
+    rows: PostgresPredictionRows,
     agentId: string | null,
     receivedAt: number,
   ): Promise<Set<string>> {
-    // Each column goes as one array literal built here (see pgArrayLiteral).
-    const columns = LOG_COLUMNS.map(() => new Array<SqlValue>(results.length));
-    const row = new Array<SqlValue>(LOG_COLUMNS.length);
-    for (let i = 0; i < results.length; i++) {
-      const r = results[i];
-      if (r === undefined) continue;
-      putLogRow(row, 0, r, agentId, receivedAt);
-      for (let c = 0; c < columns.length; c++) {
-        const column = columns[c];
-        if (column !== undefined) column[i] = row[c] ?? null;
-      }
-    }
-    const { rows } = await trx.executeQuery<{ id: string }>(
-      CompiledQuery.raw(
-        PG_INSERT_LOGS,
-        columns.map((column, c) => pgArrayLiteral(column, LOG_COLUMN_IS_TEXT[c] === true)),
-      ),
+    const { rows: stored } = await this.db.executeQuery<{ id: string }>(
+      CompiledQuery.raw(PG_INSERT_BATCH, [
+        agentId,
+        receivedAt,
+        ...rows.logColumns,
+        ...rows.classColumns,
+      ]),
     );
-    const stored = new Set(rows.map((r) => r.id));
-    const values = classRowValues(results, stored);
-    if (values.length > 0) {
-      const ids: SqlValue[] = [];
-      const names: SqlValue[] = [];
-      const times: SqlValue[] = [];
-      for (let v = 0; v < values.length; v += 3) {
-        ids.push(values[v] ?? null);
-        names.push(values[v + 1] ?? null);
-        times.push(values[v + 2] ?? null);
-      }
-      await trx.executeQuery(
-        CompiledQuery.raw(PG_INSERT_CLASSES, [
-          pgArrayLiteral(ids, true),
-          pgArrayLiteral(names, true),
-          pgArrayLiteral(times, false),
-        ]),
-      );
-    }
-    return stored;
+    return new Set(stored.map((r) => r.id));
   }
 
   private insertNative(

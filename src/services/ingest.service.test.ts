@@ -1,14 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import type { PredictionRepository } from '../repositories/prediction.repository.js';
+import type { PredictionRowFormat, PredictionRows } from '../repositories/prediction-rows.js';
 import type { FrameResult } from '../shared/domain.js';
 import { InProcessEventBus } from './event-bus.js';
 import type { SystemEvent } from './event-bus.js';
-import { IngestService, withoutRepeatedIds } from './ingest.service.js';
+import { prepareIngestBatch } from './ingest-batch.js';
+import { IngestService } from './ingest.service.js';
 
-function result(id: string): FrameResult {
+/** A result whose end-to-end latency is the char code of its id's first letter. */
+function result(id: string, camera = 'cam'): FrameResult {
   return {
     id,
-    camera: 'cam',
+    camera,
     frameIndex: 0,
     capturedAt: 1,
     width: 1,
@@ -25,30 +27,48 @@ function result(id: string): FrameResult {
       colorCast: 0,
       edgeDensity: 0,
     },
-    latencies: { queueMs: 0, preprocessMs: 0, inferenceMs: 0, postprocessMs: 0, totalMs: 0 },
+    latencies: {
+      queueMs: 0,
+      preprocessMs: 0,
+      inferenceMs: 1,
+      postprocessMs: 0,
+      totalMs: id.charCodeAt(0),
+    },
     modelVersion: 'v',
     inferred: true,
   };
 }
 
-/** A repository that has already stored `existing` and records what it was asked to insert. */
-function fakeRepository(existing: string[]) {
+/** The ids of encoded rows: the results', or those in PostgreSQL's id array literal. */
+function idsOf(rows: PredictionRows): string[] {
+  if (rows.format === 'results') return rows.results.map((r) => r.id);
+  const literal = rows.logColumns[0] ?? '{}';
+  return JSON.parse(`[${literal.slice(1, -1)}]`) as string[];
+}
+
+/**
+ * A repository that has already stored `existing`, takes rows in `format` and records what it
+ * was asked to insert.
+ */
+function fakeRepository(existing: string[], format: PredictionRowFormat = 'results') {
   const stored = new Set(existing);
   const calls: { ids: string[]; agentId: string | null; receivedAt: number }[] = [];
   const repository = {
-    insertResults(results: readonly FrameResult[], agentId: string | null, receivedAt: number) {
-      calls.push({ ids: results.map((r) => r.id), agentId, receivedAt });
+    rowFormat: format,
+    insertRows(rows: PredictionRows, agentId: string | null, receivedAt: number) {
+      const ids = idsOf(rows);
+      calls.push({ ids, agentId, receivedAt });
       const inserted = new Set<string>();
-      for (const r of results) {
-        if (!stored.has(r.id)) {
-          stored.add(r.id);
-          inserted.add(r.id);
+      for (const id of ids) {
+        if (!stored.has(id)) {
+          stored.add(id);
+          inserted.add(id);
         }
       }
       return Promise.resolve(inserted);
     },
   };
-  return { repository: repository as unknown as PredictionRepository, calls };
+  return { repository, calls };
 }
 
 describe('IngestService', () => {
@@ -57,14 +77,16 @@ describe('IngestService', () => {
     const bus = new InProcessEventBus();
     const events: SystemEvent[] = [];
     bus.subscribe((event) => events.push(event));
-    const observed: string[][] = [];
+    const observed: unknown[] = [];
     const service = new IngestService(repository, bus, {
       now: () => 777,
-      observers: [(stored) => observed.push(stored.map((r) => r.id))],
+      observers: [
+        (stored) => observed.push(stored.map((c) => [c.camera, c.results, [...c.totalMs]])),
+      ],
     });
     const ack = await service.ingest({
       agentId: 'agt-1',
-      results: [result('a'), result('b'), result('c'), result('b')],
+      results: [result('a'), result('b'), result('c', 'cam-2'), result('b')],
     });
     expect(ack).toEqual({ accepted: 2, duplicates: 2, committedAt: 777 });
     // The repeated 'b' never reaches the database.
@@ -73,7 +95,41 @@ describe('IngestService', () => {
       ['b', 'agt-1'],
       ['c', 'agt-1'],
     ]);
-    expect(observed).toEqual([['b', 'c']]);
+    // Latencies of the new results only ('b' = 98, 'c' = 99), per camera.
+    expect(observed).toEqual([
+      [
+        ['cam', 1, [98]],
+        ['cam-2', 1, [99]],
+      ],
+    ]);
+  });
+
+  it('publishes results parsed from the body of a batch prepared for PostgreSQL', async () => {
+    const { repository, calls } = fakeRepository(['a'], 'postgres');
+    const bus = new InProcessEventBus();
+    const events: SystemEvent[] = [];
+    bus.subscribe((event) => events.push(event));
+    const observed: unknown[] = [];
+    const service = new IngestService(repository, bus, {
+      now: () => 5,
+      observers: [(stored) => observed.push(stored.map((c) => [c.camera, [...c.totalMs]]))],
+    });
+    const batch = { results: [result('a'), result('b'), result('b'), result('c')] };
+    const body = new TextEncoder().encode(JSON.stringify(batch));
+    const prepared = prepareIngestBatch(batch, service.rowFormat, body);
+    expect(prepared.results).toBeNull();
+
+    expect(await service.ingestPrepared(prepared)).toEqual({
+      accepted: 2,
+      duplicates: 2,
+      committedAt: 5,
+    });
+    expect(calls.map((c) => c.ids)).toEqual([['a', 'b', 'c']]);
+    expect(events.map((e) => (e.type === 'frame' ? e.result : e.type))).toEqual([
+      result('b'),
+      result('c'),
+    ]);
+    expect(observed).toEqual([[['cam', [98, 99]]]]);
   });
 
   it('tells no observer about a batch that stored nothing, and survives a failing one', async () => {
@@ -95,14 +151,5 @@ describe('IngestService', () => {
     remove();
     await service.ingest({ results: [result('y')] });
     expect(calls).toEqual([1]);
-  });
-});
-
-describe('withoutRepeatedIds', () => {
-  it('keeps the first occurrence of each id, in order, and the same array when none repeat', () => {
-    const unique = [result('a'), result('b')];
-    expect(withoutRepeatedIds(unique)).toBe(unique);
-    const repeated = [result('a'), result('b'), result('a'), result('c'), result('b')];
-    expect(withoutRepeatedIds(repeated).map((r) => r.id)).toEqual(['a', 'b', 'c']);
   });
 });

@@ -4,22 +4,32 @@
  * A batch is committed in one transaction before the answer goes out, so an acknowledged
  * result is durable, and an unacknowledged batch can be sent again: ids already stored are
  * counted as duplicates and not stored twice. After the commit, each newly stored result is
- * published as a `frame` event and handed to the ingest observers (Prometheus counters and
- * histograms, later the active-learning sampler). Duplicates are never published or observed.
+ * published as a `frame` event (when someone listens), and the ingest observers (Prometheus
+ * counters and histograms) get the per-camera latencies of the newly stored results.
+ * Duplicates are never published or observed.
  *
- * It never awaits per result: the hot path is one repository call per batch.
+ * It never awaits per result: the hot path is one repository call per batch. Request bodies
+ * arrive prepared (src/services/ingest-batch.ts): encoded for the repository off this thread.
  */
 import type { PredictionRepository } from '../repositories/prediction.repository.js';
+import type { PredictionRowFormat } from '../repositories/prediction-rows.js';
 import type { IngestBatchRequest, IngestBatchResponse } from '../shared/api/ingest.js';
 import type { FrameResult } from '../shared/domain.js';
 import type { EventBus } from './event-bus.js';
+import {
+  prepareIngestBatch,
+  preparedResults,
+  summarizeLatencies,
+  type CameraLatencies,
+  type PreparedIngestBatch,
+} from './ingest-batch.js';
 
 /**
- * Called after each commit with the results that batch newly stored (never empty). Runs
- * synchronously on the request path: keep it cheap, and never throw (errors are reported to
- * `onObserverError` and otherwise ignored).
+ * Called after each commit with the per-camera latencies of the results that batch newly
+ * stored (never empty). Runs synchronously on the request path: keep it cheap, and never
+ * throw (errors are reported to `onObserverError` and otherwise ignored).
  */
-export type IngestObserver = (stored: readonly FrameResult[], agentId: string | null) => void;
+export type IngestObserver = (stored: readonly CameraLatencies[], agentId: string | null) => void;
 
 export interface IngestServiceOptions {
   now?: () => number;
@@ -33,13 +43,18 @@ export class IngestService {
   private readonly onObserverError: (error: unknown) => void;
 
   constructor(
-    private readonly predictions: PredictionRepository,
+    private readonly predictions: Pick<PredictionRepository, 'rowFormat' | 'insertRows'>,
     private readonly events: EventBus,
     options: IngestServiceOptions = {},
   ) {
     this.now = options.now ?? Date.now;
     this.onObserverError = options.onObserverError ?? (() => undefined);
     for (const observer of options.observers ?? []) this.observers.add(observer);
+  }
+
+  /** The row format prepared batches must carry (see prepareIngestBatch). */
+  get rowFormat(): PredictionRowFormat {
+    return this.predictions.rowFormat;
   }
 
   /** Adds an observer of newly stored results. Returns the function that removes it. */
@@ -50,51 +65,47 @@ export class IngestService {
     };
   }
 
-  async ingest(batch: IngestBatchRequest): Promise<IngestBatchResponse> {
-    const agentId = batch.agentId ?? null;
-    const unique = withoutRepeatedIds(batch.results);
-    const storedIds = await this.predictions.insertResults(unique, agentId, this.now());
+  ingest(batch: IngestBatchRequest): Promise<IngestBatchResponse> {
+    return this.ingestPrepared(prepareIngestBatch(batch, this.rowFormat));
+  }
+
+  /** ingest for a batch prepared elsewhere (the server's decode worker) in `rowFormat`. */
+  async ingestPrepared(batch: PreparedIngestBatch): Promise<IngestBatchResponse> {
+    const storedIds = await this.predictions.insertRows(batch.rows, batch.agentId, this.now());
     const committedAt = this.now();
-    const stored =
-      storedIds.size === unique.length ? unique : unique.filter((r) => storedIds.has(r.id));
-    if (stored.length > 0) this.announce(stored, agentId, committedAt);
+    if (storedIds.size > 0) this.announce(batch, storedIds, committedAt);
     return {
-      accepted: stored.length,
-      duplicates: batch.results.length - stored.length,
+      accepted: storedIds.size,
+      duplicates: batch.received - storedIds.size,
       committedAt,
     };
   }
 
-  private announce(stored: readonly FrameResult[], agentId: string | null, at: number): void {
+  private announce(batch: PreparedIngestBatch, storedIds: Set<string>, at: number): void {
+    const everyResult = storedIds.size === batch.distinct;
+    let stored: readonly FrameResult[] | undefined;
+    // Results are only materialized (parsed again from the body, on PostgreSQL) when needed.
+    const storedResults = (): readonly FrameResult[] => {
+      if (stored === undefined) {
+        const results = preparedResults(batch);
+        stored = everyResult ? results : results.filter((r) => storedIds.has(r.id));
+      }
+      return stored;
+    };
+    const agentId = batch.agentId;
     if (this.events.listenerCount > 0) {
-      for (const result of stored) this.events.publish({ type: 'frame', at, agentId, result });
+      for (const result of storedResults()) {
+        this.events.publish({ type: 'frame', at, agentId, result });
+      }
     }
+    if (this.observers.size === 0) return;
+    const latencies = everyResult ? batch.latencies : summarizeLatencies(storedResults());
     for (const observer of this.observers) {
       try {
-        observer(stored, agentId);
+        observer(latencies, agentId);
       } catch (error) {
         this.onObserverError(error);
       }
     }
   }
-}
-
-/** The results with each id's first occurrence only (a batch may repeat a result). */
-export function withoutRepeatedIds(results: readonly FrameResult[]): readonly FrameResult[] {
-  const seen = new Set<string>();
-  let repeated = false;
-  for (const result of results) {
-    if (seen.has(result.id)) {
-      repeated = true;
-      break;
-    }
-    seen.add(result.id);
-  }
-  if (!repeated) return results;
-  seen.clear();
-  return results.filter((result) => {
-    if (seen.has(result.id)) return false;
-    seen.add(result.id);
-    return true;
-  });
 }

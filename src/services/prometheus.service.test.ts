@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { HeartbeatRequest } from '../shared/api/agents.js';
 import type { FrameResult } from '../shared/domain.js';
 import { PrometheusService } from './prometheus.service.js';
+import { summarizeLatencies } from './ingest-batch.js';
 
 interface Sample {
   name: string;
@@ -93,13 +94,15 @@ const heartbeat: HeartbeatRequest = {
 describe('PrometheusService', () => {
   it('exports ingested results as a counter and two latency histograms per camera', async () => {
     const prometheus = new PrometheusService({ defaultMetrics: false });
-    prometheus.observeIngested([
-      result('line-1', true, 4, 30), // inference 0.004 s, e2e 0.03 s
-      result('line-1', true, 40, 120), // 0.04 s, 0.12 s
-      result('line-1', false, 0, 2), // carried forward: no inference sample, e2e 0.002 s
-      result('line-2', true, 700, 900),
-    ]);
-    prometheus.observeIngested([result('line-2', true, 1, 3)]);
+    prometheus.observeIngested(
+      summarizeLatencies([
+        result('line-1', true, 4, 30), // inference 0.004 s, e2e 0.03 s
+        result('line-1', true, 40, 120), // 0.04 s, 0.12 s
+        result('line-1', false, 0, 2), // carried forward: no inference sample, e2e 0.002 s
+        result('line-2', true, 700, 900),
+      ]),
+    );
+    prometheus.observeIngested(summarizeLatencies([result('line-2', true, 1, 3)]));
     const { samples, types } = parseExposition(await prometheus.metricsText());
 
     expect(types.get('visionloop_predictions_ingested_total')).toBe('counter');
@@ -229,7 +232,7 @@ describe('PrometheusService', () => {
   it('adds Node process metrics with the visionloop_ prefix, in its own registry', async () => {
     const first = new PrometheusService();
     const second = new PrometheusService();
-    first.observeIngested([result('cam', true, 1, 1)]);
+    first.observeIngested(summarizeLatencies([result('cam', true, 1, 1)]));
     const { samples, types } = parseExposition(await second.metricsText());
     expect(types.get('visionloop_process_cpu_user_seconds_total')).toBe('counter');
     expect(types.get('visionloop_nodejs_eventloop_lag_p99_seconds')).toBe('gauge');

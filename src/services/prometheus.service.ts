@@ -23,7 +23,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { HeartbeatRequest } from '../shared/api/agents.js';
-import type { FrameResult } from '../shared/domain.js';
+import type { CameraLatencies } from './ingest-batch.js';
 
 /** Seconds; detector time on a CPU ranges from ~2 ms (tiny model) to ~1 s (large model). */
 export const INFERENCE_BUCKETS = [
@@ -167,24 +167,17 @@ export class PrometheusService {
   }
 
   /**
-   * Records frame results the server has just stored. Pass only the newly stored ones, not the
-   * duplicates of a retried batch, or the counter and histograms count them twice.
+   * Records frame results the server has just stored, as per-camera latencies
+   * (summarizeLatencies). Pass only the newly stored ones, not the duplicates of a retried
+   * batch, or the counter and histograms count them twice.
    */
-  observeIngested(results: readonly FrameResult[]): void {
-    const byCamera = new Map<string, FrameResult[]>();
-    for (const result of results) {
-      const list = byCamera.get(result.camera);
-      if (list === undefined) byCamera.set(result.camera, [result]);
-      else list.push(result);
-    }
-    for (const [camera, list] of byCamera) {
-      this.ingested.inc({ camera }, list.length);
+  observeIngested(cameras: readonly CameraLatencies[]): void {
+    for (const { camera, results, inferenceMs, totalMs } of cameras) {
+      this.ingested.inc({ camera }, results);
       const inference = this.inferenceSeconds.labels({ camera });
       const e2e = this.e2eSeconds.labels({ camera });
-      for (const result of list) {
-        if (result.inferred) inference.observe(result.latencies.inferenceMs / 1000);
-        e2e.observe(result.latencies.totalMs / 1000);
-      }
+      for (const ms of inferenceMs) inference.observe(ms / 1000);
+      for (const ms of totalMs) e2e.observe(ms / 1000);
     }
   }
 

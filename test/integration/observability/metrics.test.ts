@@ -17,6 +17,7 @@ import { metricsResponseSchema } from '../../../src/shared/api/metrics.js';
 import type { FrameResult } from '../../../src/shared/domain.js';
 import { databaseTargets, type TestDatabase } from '../../helpers/database.js';
 import { buildObservabilityApp, type ObservabilityApp } from './observability-app.js';
+import { summarizeLatencies } from '../../../src/services/ingest-batch.js';
 
 const NOW = 1_767_225_600_000;
 // Two cameras, one frame per second each for 60 s, ending 41 s ago … now: frames 40..59 of each
@@ -210,7 +211,7 @@ describe.each(databaseTargets())('observability metrics on $dialect', (target) =
   );
 
   it.skipIf(!target.available)('serves Prometheus text with the ingest counters', async () => {
-    prometheus.observeIngested(RESULTS);
+    prometheus.observeIngested(summarizeLatencies(RESULTS));
     const response = await built.app.inject({ method: 'GET', url: '/metrics' });
     expect(response.statusCode).toBe(200);
     expect(response.headers['content-type']).toBe('text/plain; version=0.0.4; charset=utf-8');

@@ -50,6 +50,14 @@ for (const target of databaseTargets()) {
         payload: { results: frameResults(250, 100) },
       });
       expect(overlap.json()).toMatchObject({ accepted: 50, duplicates: 50 });
+      // A result sent again with other detections is a duplicate: its classes are not added.
+      const changed = await server.app.inject({
+        method: 'POST',
+        url: '/api/ingest',
+        headers: server.auth('agent'),
+        payload: { results: [frameResult(0, { classes: ['other-1', 'other-2'] })] },
+      });
+      expect(changed.json()).toMatchObject({ accepted: 0, duplicates: 1 });
       expect(await count('prediction_logs')).toBe(350);
       expect(await count('prediction_classes')).toBe(350);
       const frames = events.filter((e) => e.type === 'frame');
