@@ -16,6 +16,7 @@
 import { parseArgs } from 'node:util';
 import { Rng } from '../src/synth/rng.js';
 import { checkDrift, prepareReference } from '../src/vision/drift/index.js';
+import { median } from './stats.js';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '40' } } });
 const runs = Math.max(5, Number(values.runs) || 40);
@@ -62,11 +63,6 @@ const referenceInput = {
 function cpuMs(): number {
   const usage = process.cpuUsage();
   return (usage.user + usage.system) / 1000;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
 }
 
 function round(value: number, digits = 2): number {

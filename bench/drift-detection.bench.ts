@@ -32,6 +32,7 @@ import {
   type DriftReference,
   type DriftReport,
 } from '../src/vision/drift/index.js';
+import { median } from './stats.js';
 
 const { values } = parseArgs({
   options: {
@@ -104,12 +105,6 @@ function streamChecks(
   }
 }
 
-function median(xs: number[]): number | null {
-  if (xs.length === 0) return null;
-  const sorted = [...xs].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
-}
-
 // --- detection delay ------------------------------------------------------------------------
 const onsetSample = REFERENCE_SAMPLES + maxSamples;
 const onsetSeconds = (onsetSample * minSpacingMs) / 1000;
@@ -143,7 +138,7 @@ for (const preset of ['night', 'blur'] as const) {
     log(`${preset} seed ${seed}: first alert after ${first.frames ?? 'no'} frames`);
   }
   const detected = perSeedFrames.filter((f): f is number => f !== null);
-  const medianFrames = median(detected);
+  const medianFrames = detected.length === 0 ? null : median(detected);
   delay[preset] = {
     onsetSeconds,
     perSeedFrames,

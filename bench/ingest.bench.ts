@@ -54,6 +54,7 @@ import {
   predictionLogValues,
   type SqlValue,
 } from './ingest-rows.js';
+import { median, percentile } from './stats.js';
 
 const { values } = parseArgs({
   options: {
@@ -95,10 +96,9 @@ function log(message: string): void {
   process.stderr.write(`[ingest.bench] ${message}\n`);
 }
 
-function percentile(sorted: readonly number[], p: number): number | null {
-  if (sorted.length === 0) return null;
-  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return Math.round((sorted[index] ?? 0) * 100) / 100;
+/** A commit-time percentile in ms to two decimals; null when there were no commits. */
+function commitPercentile(sorted: readonly number[], p: number): number | null {
+  return sorted.length === 0 ? null : Math.round(percentile(sorted, p) * 100) / 100;
 }
 
 /** A pool of batches (the load generator's seeds); rows get fresh ids and times per use. */
@@ -196,7 +196,7 @@ async function sqliteBaseline(dir: string, round: number): Promise<BaselineResul
     method:
       'better-sqlite3: prepared multi-row INSERT + per-row class INSERTs, one transaction per batch',
     resultsPerSecond: Math.round(stored / elapsed),
-    batchCommitMs: { p50: percentile(commits, 50), p99: percentile(commits, 99) },
+    batchCommitMs: { p50: commitPercentile(commits, 50), p99: commitPercentile(commits, 99) },
     stored,
   };
 }
@@ -248,7 +248,7 @@ async function postgresBaseline(url: string): Promise<BaselineResult> {
   return {
     method: `pg: ${concurrency} connections, each BEGIN; named prepared multi-row INSERT; INSERT … unnest() for classes; COMMIT`,
     resultsPerSecond: Math.round(stored / elapsed),
-    batchCommitMs: { p50: percentile(commits, 50), p99: percentile(commits, 99) },
+    batchCommitMs: { p50: commitPercentile(commits, 50), p99: commitPercentile(commits, 99) },
     stored,
   };
 }
@@ -425,15 +425,6 @@ async function postgresTarget(): Promise<PostgresTarget> {
       }
     },
   };
-}
-
-function median(values: readonly number[]): number {
-  const sorted = values.filter((v) => !Number.isNaN(v)).sort((x, y) => x - y);
-  if (sorted.length === 0) return Number.NaN;
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1
-    ? (sorted[middle] ?? Number.NaN)
-    : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'visionloop-ingest-bench-'));

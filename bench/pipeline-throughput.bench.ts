@@ -23,6 +23,7 @@ import { DEFAULT_MOTION_GATE } from '../src/agent/motion-gate.js';
 import { BUILTIN_SEED_MODEL } from '../src/main/detect.main.js';
 import { SynthCamera } from '../src/synth/camera.js';
 import { parseScenario } from '../src/synth/scenario.js';
+import { median } from './stats.js';
 
 const { values } = parseArgs({
   options: {
@@ -162,14 +163,6 @@ console.log(
     pass: ratio >= 0.85 && lagP99Ms < 20,
   }),
 );
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1
-    ? (sorted[middle] ?? Number.NaN)
-    : ((sorted[middle - 1] ?? Number.NaN) + (sorted[middle] ?? Number.NaN)) / 2;
-}
 
 function round(value: number, digits = 1): number {
   const factor = 10 ** digits;

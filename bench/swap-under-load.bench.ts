@@ -25,6 +25,7 @@ import type { PredictResponse } from '../src/shared/api/models.js';
 import { SynthCamera } from '../src/synth/camera.js';
 import { parseScenario } from '../src/synth/scenario.js';
 import { fixtureDetectorModel } from '../test/helpers/registry-fixtures.js';
+import { percentile } from './stats.js';
 
 const { values } = parseArgs({
   options: {
@@ -61,12 +62,6 @@ if (values.model !== undefined) {
 
 const MiB = 1024 * 1024;
 const mb = (bytes: number): number => Math.round((bytes / MiB) * 10) / 10;
-
-function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  const index = Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1);
-  return sorted[Math.max(0, index)]!;
-}
 
 function summary(latencies: number[]): {
   requests: number;
