@@ -5,11 +5,18 @@
  * forward, with no inference time), and the FAIL/uncertain rules of the agent
  * (FAIL: a detection ≥ 0.5; uncertain: one in (0.4, 0.7)).
  *
- * Also the mapping of a result to its `prediction_logs` and `prediction_classes` rows, so the
- * benchmark's raw-insert baseline writes exactly what ingest writes.
+ * Also a result's `prediction_logs` and `prediction_classes` rows, through the encoder ingest
+ * itself uses (src/repositories/prediction-rows.ts), so the benchmark's raw-insert baseline
+ * writes exactly what ingest writes.
  */
 import type { Detection, FrameResult } from '../src/shared/domain.js';
 import { SYNTH_CLASSES } from '../src/shared/domain.js';
+import {
+  LOG_COLUMNS,
+  classRowValues,
+  putLogRow,
+  type SqlValue,
+} from '../src/repositories/prediction-rows.js';
 import { Rng } from '../src/synth/rng.js';
 
 export interface FrameResultOptions {
@@ -102,73 +109,25 @@ export function makeFrameResults(count: number, options: FrameResultOptions): Fr
 }
 
 /** prediction_logs columns in the order `predictionLogValues` returns them. */
-export const PREDICTION_LOG_COLUMNS = [
-  'id',
-  'agent_id',
-  'camera',
-  'frame_index',
-  'captured_at',
-  'received_at',
-  'width',
-  'height',
-  'decision',
-  'uncertain',
-  'inferred',
-  'model_version',
-  'detection_count',
-  'max_confidence',
-  'detections',
-  'features',
-  'queue_ms',
-  'preprocess_ms',
-  'inference_ms',
-  'postprocess_ms',
-  'total_ms',
-  'frame_blob',
-] as const;
+export const PREDICTION_LOG_COLUMNS = LOG_COLUMNS;
 
-export type SqlValue = string | number | null;
+export type { SqlValue };
 
-/** The prediction_logs row of a result, values in PREDICTION_LOG_COLUMNS order. */
+/** The prediction_logs row of a result, as ingest encodes it, in PREDICTION_LOG_COLUMNS order. */
 export function predictionLogValues(
   result: FrameResult,
   agentId: string | null,
   receivedAt: number,
 ): SqlValue[] {
-  let maxConfidence: number | null = null;
-  for (const detection of result.detections) {
-    if (maxConfidence === null || detection.confidence > maxConfidence) {
-      maxConfidence = detection.confidence;
-    }
-  }
-  return [
-    result.id,
-    agentId,
-    result.camera,
-    result.frameIndex,
-    result.capturedAt,
-    receivedAt,
-    result.width,
-    result.height,
-    result.decision,
-    result.uncertain ? 1 : 0,
-    result.inferred ? 1 : 0,
-    result.modelVersion,
-    result.detections.length,
-    maxConfidence,
-    JSON.stringify(result.detections),
-    JSON.stringify(result.features),
-    result.latencies.queueMs,
-    result.latencies.preprocessMs,
-    result.latencies.inferenceMs,
-    result.latencies.postprocessMs,
-    result.latencies.totalMs,
-    null,
-  ];
+  const row = new Array<SqlValue>(LOG_COLUMNS.length);
+  putLogRow(row, 0, result, agentId, receivedAt);
+  return row;
 }
 
 /** prediction_classes rows (prediction_id, class_name, captured_at): one per distinct class. */
 export function predictionClassValues(result: FrameResult): SqlValue[][] {
-  const names = new Set(result.detections.map((d) => d.className));
-  return [...names].map((name) => [result.id, name, result.capturedAt]);
+  const values = classRowValues([result], null);
+  const rows: SqlValue[][] = [];
+  for (let i = 0; i < values.length; i += 3) rows.push(values.slice(i, i + 3));
+  return rows;
 }
