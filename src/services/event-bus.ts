@@ -63,16 +63,34 @@ export type EventListener = (event: SystemEvent) => void;
 
 export interface EventBus {
   publish(event: SystemEvent): void;
-  /** Returns the unsubscribe function. */
-  subscribe(listener: EventListener): () => void;
+  /**
+   * Returns the unsubscribe function. With `types`, the listener receives only events of
+   * those types (and hasListeners counts it only for them).
+   */
+  subscribe(listener: EventListener, types?: readonly SystemEventType[]): () => void;
   readonly listenerCount: number;
+  /**
+   * Whether some listener takes events of `type`. Publishers of costly events ask first:
+   * ingest materializes frame results for `frame` events only when someone takes them (an
+   * agent's model stream, subscribed to `model` only, does not).
+   */
+  hasListeners(type: SystemEventType): boolean;
+}
+
+interface Subscription {
+  listener: EventListener;
+  /** The types it takes; null: every type. */
+  types: ReadonlySet<SystemEventType> | null;
 }
 
 export class InProcessEventBus implements EventBus {
-  private readonly listeners = new Set<EventListener>();
+  private readonly subscriptions = new Set<Subscription>();
+  private readonly subscriptionsByType = new Map<SystemEventType, number>();
+  private subscriptionsOfEveryType = 0;
 
   publish(event: SystemEvent): void {
-    for (const listener of this.listeners) {
+    for (const { listener, types } of this.subscriptions) {
+      if (types !== null && !types.has(event.type)) continue;
       try {
         listener(event);
       } catch {
@@ -81,14 +99,33 @@ export class InProcessEventBus implements EventBus {
     }
   }
 
-  subscribe(listener: EventListener): () => void {
-    this.listeners.add(listener);
+  subscribe(listener: EventListener, types?: readonly SystemEventType[]): () => void {
+    const subscription: Subscription = {
+      listener,
+      types: types === undefined ? null : new Set(types),
+    };
+    this.subscriptions.add(subscription);
+    this.count(subscription.types, 1);
     return () => {
-      this.listeners.delete(listener);
+      if (this.subscriptions.delete(subscription)) this.count(subscription.types, -1);
     };
   }
 
   get listenerCount(): number {
-    return this.listeners.size;
+    return this.subscriptions.size;
+  }
+
+  hasListeners(type: SystemEventType): boolean {
+    return this.subscriptionsOfEveryType > 0 || (this.subscriptionsByType.get(type) ?? 0) > 0;
+  }
+
+  private count(types: ReadonlySet<SystemEventType> | null, delta: number): void {
+    if (types === null) {
+      this.subscriptionsOfEveryType += delta;
+      return;
+    }
+    for (const type of types) {
+      this.subscriptionsByType.set(type, (this.subscriptionsByType.get(type) ?? 0) + delta);
+    }
   }
 }

@@ -132,6 +132,32 @@ describe('IngestService', () => {
     expect(observed).toEqual([[['cam', [98, 99]]]]);
   });
 
+  it('parses a kept body only when someone takes frame events', async () => {
+    const { repository } = fakeRepository([], 'postgres');
+    const bus = new InProcessEventBus();
+    const models: SystemEvent[] = [];
+    // An agent's model stream: subscribed to model events only.
+    bus.subscribe((event) => models.push(event), ['model']);
+    const service = new IngestService(repository, bus, { now: () => 5 });
+    const batch = { results: [result('a'), result('b')] };
+    // Not JSON: parsing it would throw, so success shows it was never parsed (and, with a
+    // frame listener, the same body is parsed and throws).
+    const prepared = prepareIngestBatch(
+      batch,
+      'postgres',
+      new TextEncoder().encode('{"results": ['),
+    );
+    expect(await service.ingestPrepared(prepared)).toMatchObject({ accepted: 2 });
+    expect(models).toEqual([]);
+    bus.subscribe(() => undefined, ['frame']);
+    const again = prepareIngestBatch(
+      { results: [result('c')] },
+      'postgres',
+      new TextEncoder().encode('{"results": ['),
+    );
+    await expect(service.ingestPrepared(again)).rejects.toThrow(SyntaxError);
+  });
+
   it('tells no observer about a batch that stored nothing, and survives a failing one', async () => {
     const { repository } = fakeRepository(['a']);
     const errors: unknown[] = [];

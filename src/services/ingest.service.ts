@@ -93,7 +93,7 @@ export class IngestService {
       return stored;
     };
     const agentId = batch.agentId;
-    if (this.events.listenerCount > 0) {
+    if (this.events.hasListeners('frame')) {
       for (const result of storedResults()) {
         this.events.publish({ type: 'frame', at, agentId, result });
       }

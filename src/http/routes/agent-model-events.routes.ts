@@ -74,9 +74,12 @@ export const agentModelEventsRoutes: FastifyPluginAsyncZod<RoutePluginOptions> =
         sequence++;
         response.write(`id: ${sequence}\nevent: model\ndata: ${JSON.stringify(event)}\n\n`);
       };
-      const unsubscribe = services.events.subscribe((event) => {
-        if (event.type === 'model') send(event);
-      });
+      const unsubscribe = services.events.subscribe(
+        (event) => {
+          if (event.type === 'model') send(event);
+        },
+        ['model'],
+      );
       const heartbeat = setInterval(
         () => response.write(': heartbeat\n\n'),
         EVENTS_HEARTBEAT_SECONDS * 1000,

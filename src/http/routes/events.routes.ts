@@ -91,7 +91,7 @@ class LiveEventStream {
     this.heartbeat = setInterval(() => this.beat(), settings.heartbeatMs);
     // Reconnect after 3 s; the comment makes proxies pass the headers on at once.
     response.write('retry: 3000\n: connected\n\n');
-    this.unsubscribe = bus.subscribe((event) => this.offer(event));
+    this.unsubscribe = bus.subscribe((event) => this.offer(event), [...this.types]);
   }
 
   close(): void {
