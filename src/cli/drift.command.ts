@@ -13,11 +13,9 @@ import { migrateToLatest } from '../db/migrate.js';
 import { createJobServices } from '../main/job-services.js';
 import { LocalBlobStore } from '../repositories/blob-store.js';
 import { InProcessEventBus } from '../services/event-bus.js';
-import { errorBodySchema } from '../shared/api/common.js';
 import { driftStatusResponseSchema, type DriftStatusResponse } from '../shared/api/drift.js';
-import { VisionLoopError } from '../shared/errors.js';
 import { formatTable } from './output.js';
-import { explicitToken, isErrorCode } from './server-connection.js';
+import { callServer, explicitToken, type Connection } from './server-connection.js';
 import { addDatabaseOptions, overridesFrom, type DatabaseFlags } from './server.command.js';
 
 interface StatusFlags extends DatabaseFlags {
@@ -34,40 +32,23 @@ export interface DriftCommandDeps {
   fetch?: typeof fetch;
 }
 
-function tokenFrom(flags: StatusFlags, env: Record<string, string | undefined>): string | null {
-  return explicitToken(flags, env);
-}
-
-async function remoteStatus(
+/** `GET /api/metrics/drift` of `server`, with a token only when one was given explicitly. */
+function remoteStatus(
   server: string,
-  token: string | null,
-  camera: string | undefined,
-  fetchImpl: typeof fetch,
+  flags: StatusFlags,
+  deps: DriftCommandDeps,
+  env: Record<string, string | undefined>,
 ): Promise<DriftStatusResponse> {
-  const url = new URL('/api/metrics/drift', server.replace(/\/+$/, '') + '/');
-  if (camera !== undefined) url.searchParams.set('camera', camera);
-  let response: Response;
-  try {
-    response = await fetchImpl(url, {
-      headers: token === null ? {} : { authorization: `Bearer ${token}` },
-    });
-  } catch (error) {
-    throw new VisionLoopError('INVALID_ARGUMENT', `cannot reach the server at ${server}`, {
-      cause: error,
-    });
-  }
-  const payload: unknown = await response.json().catch(() => null);
-  if (!response.ok) {
-    const failure = errorBodySchema.safeParse(payload);
-    const code = failure.success ? failure.data.error.code : '';
-    if (failure.success && isErrorCode(code)) {
-      throw new VisionLoopError(code, failure.data.error.message);
-    }
-    throw new VisionLoopError('INTERNAL', `the server answered HTTP ${response.status}`);
-  }
-  const parsed = driftStatusResponseSchema.safeParse(payload);
-  if (!parsed.success) throw new VisionLoopError('INTERNAL', `unexpected answer from ${url.href}`);
-  return parsed.data;
+  const connection: Connection = {
+    base: server.replace(/\/+$/, ''),
+    token: explicitToken(flags, env),
+    fetch: deps.fetch ?? fetch,
+  };
+  const query =
+    flags.camera === undefined
+      ? ''
+      : `?${new URLSearchParams({ camera: flags.camera }).toString()}`;
+  return callServer(connection, 'GET', `/api/metrics/drift${query}`, driftStatusResponseSchema);
 }
 
 async function localStatus(
@@ -145,12 +126,7 @@ export function registerDriftCommands(program: Command, deps: DriftCommandDeps =
     const result =
       flags.server === undefined
         ? await localStatus(flags, env)
-        : await remoteStatus(
-            flags.server,
-            tokenFrom(flags, env),
-            flags.camera,
-            deps.fetch ?? fetch,
-          );
+        : await remoteStatus(flags.server, flags, deps, env);
     stdout.write(
       flags.json === true
         ? `${JSON.stringify(result, null, 2)}\n`

@@ -17,6 +17,7 @@ import { registerSynthCommands } from './synth.command.js';
 import { registerTokenCommands } from './token.command.js';
 import { registerTrainCommands } from './train.command.js';
 import { registerModelsCommands } from './models.command.js';
+import { registerLabelCommands } from './label.command.js';
 import { registerRetrainCommands } from './retrain.command.js';
 import { formatError } from './output.js';
 import { registerUpCommands } from './up.command.js';
@@ -40,6 +41,7 @@ export function buildProgram(): Command {
   registerTrainCommands(program);
   registerModelsCommands(program);
   registerRetrainCommands(program);
+  registerLabelCommands(program);
   registerDatasetCommands(program);
   registerDriftCommands(program);
   registerTokenCommands(program);

@@ -16,8 +16,6 @@ import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import type { Command } from 'commander';
-import type { z } from 'zod';
-import { errorBodySchema } from '../shared/api/common.js';
 import {
   aliasHistoryResponseSchema,
   aliasMoveResponseSchema,
@@ -32,67 +30,16 @@ import { VisionLoopError } from '../shared/errors.js';
 import { formatTable } from './output.js';
 import { parseIntegerInRange } from './parse-options.js';
 import {
+  addConnectionOptions,
+  callServer,
   connect,
-  DEFAULT_SERVER_URL,
-  isErrorCode,
-  type Connection,
+  requestServer,
   type ConnectionFlags,
   type ServerCommandDeps,
 } from './server-connection.js';
 
 /** The injectable process pieces (kept as its own name for callers). */
 export type ModelsCommandDeps = ServerCommandDeps;
-
-async function send(
-  connection: Connection,
-  method: string,
-  path: string,
-  body?: { data: string | Uint8Array<ArrayBuffer>; type: string },
-): Promise<Response> {
-  try {
-    return await connection.fetch(`${connection.base}${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${connection.token}`,
-        ...(body === undefined ? {} : { 'content-type': body.type }),
-      },
-      body: body?.data,
-    });
-  } catch (error) {
-    throw new VisionLoopError('INVALID_ARGUMENT', `cannot reach the server at ${connection.base}`, {
-      cause: error,
-    });
-  }
-}
-
-async function failure(response: Response): Promise<VisionLoopError> {
-  const payload: unknown = await response.json().catch(() => null);
-  const parsed = errorBodySchema.safeParse(payload);
-  if (parsed.success && isErrorCode(parsed.data.error.code)) {
-    return new VisionLoopError(parsed.data.error.code, parsed.data.error.message);
-  }
-  return new VisionLoopError('INTERNAL', `the server answered HTTP ${response.status}`);
-}
-
-async function call<T>(
-  connection: Connection,
-  method: string,
-  path: string,
-  schema: z.ZodType<T>,
-  body?: { data: string | Uint8Array<ArrayBuffer>; type: string },
-): Promise<T> {
-  const response = await send(connection, method, path, body);
-  if (!response.ok) throw await failure(response);
-  const parsed = schema.safeParse(await response.json().catch(() => null));
-  if (!parsed.success) {
-    throw new VisionLoopError('INTERNAL', `unexpected answer from ${connection.base}${path}`);
-  }
-  return parsed.data;
-}
-
-function json(value: unknown): { data: string; type: string } {
-  return { data: JSON.stringify(value), type: 'application/json' };
-}
 
 function date(ms: number): string {
   return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
@@ -172,17 +119,6 @@ function detailText(detail: ModelDetailResponse): string {
   return lines.join('\n');
 }
 
-function addConnectionOptions(command: Command): Command {
-  return command
-    .option(
-      '--server <url>',
-      `the server (default $VISIONLOOP_SERVER_URL or ${DEFAULT_SERVER_URL})`,
-    )
-    .option('--token <token>', 'API token (prefer --token-file or $VISIONLOOP_TOKEN)')
-    .option('--token-file <path>', 'file holding the API token (default: the admin-token file)')
-    .option('--json', 'print the JSON answer');
-}
-
 /** Registers `visionloop models …`. */
 export function registerModelsCommands(program: Command, deps: ModelsCommandDeps = {}): void {
   const out = deps.stdout ?? process.stdout;
@@ -199,7 +135,7 @@ export function registerModelsCommands(program: Command, deps: ModelsCommandDeps
       .description('Registered versions, newest first, and where each alias points.')
       .option('--limit <n>', 'most versions to list', parseIntegerInRange(1, 500), 100),
   ).action(async (flags: ConnectionFlags & { limit: number }) => {
-    const answer = await call(
+    const answer = await callServer(
       connect(flags, deps),
       'GET',
       `/api/models?limit=${flags.limit}`,
@@ -219,7 +155,7 @@ export function registerModelsCommands(program: Command, deps: ModelsCommandDeps
       .description("One version's lineage, and its metrics beside production's.")
       .argument('<version>'),
   ).action(async (version: string, flags: ConnectionFlags) => {
-    const answer = await call(
+    const answer = await callServer(
       connect(flags, deps),
       'GET',
       `/api/models/${encodeURIComponent(version)}`,
@@ -248,7 +184,7 @@ export function registerModelsCommands(program: Command, deps: ModelsCommandDeps
     if (flags.version !== undefined) query.set('version', flags.version);
     if (flags.notes !== undefined) query.set('notes', flags.notes);
     const suffix = query.size > 0 ? `?${query.toString()}` : '';
-    const answer = await call(
+    const answer = await callServer(
       connect(flags, deps),
       'POST',
       `/api/models${suffix}`,
@@ -270,12 +206,17 @@ export function registerModelsCommands(program: Command, deps: ModelsCommandDeps
       .option('--alias <alias>', 'production, staging or any name', 'production')
       .option('--reason <text>', 'why (kept in the alias history)'),
   ).action(async (version: string, flags: ConnectionFlags & { alias: string; reason?: string }) => {
-    const answer = await call(
+    const answer = await callServer(
       connect(flags, deps),
       'POST',
       `/api/models/${encodeURIComponent(version)}/promote`,
       aliasMoveResponseSchema,
-      json({ alias: flags.alias, ...(flags.reason === undefined ? {} : { reason: flags.reason }) }),
+      {
+        json: {
+          alias: flags.alias,
+          ...(flags.reason === undefined ? {} : { reason: flags.reason }),
+        },
+      },
     );
     print(flags, answer, () => describeMove(answer));
   });
@@ -287,12 +228,12 @@ export function registerModelsCommands(program: Command, deps: ModelsCommandDeps
       .argument('[alias]', 'the alias', 'production')
       .option('--reason <text>', 'why (kept in the alias history)'),
   ).action(async (alias: string, flags: ConnectionFlags & { reason?: string }) => {
-    const answer = await call(
+    const answer = await callServer(
       connect(flags, deps),
       'POST',
       `/api/models/aliases/${encodeURIComponent(alias)}/rollback`,
       aliasMoveResponseSchema,
-      json(flags.reason === undefined ? {} : { reason: flags.reason }),
+      { json: flags.reason === undefined ? {} : { reason: flags.reason } },
     );
     print(flags, answer, () => describeMove(answer));
   });
@@ -304,7 +245,7 @@ export function registerModelsCommands(program: Command, deps: ModelsCommandDeps
       .argument('[alias]', 'the alias', 'production')
       .option('--limit <n>', 'most entries', parseIntegerInRange(1, 1000), 50),
   ).action(async (alias: string, flags: ConnectionFlags & { limit: number }) => {
-    const answer = await call(
+    const answer = await callServer(
       connect(flags, deps),
       'GET',
       `/api/models/aliases/${encodeURIComponent(alias)}/history?limit=${flags.limit}`,
@@ -338,12 +279,17 @@ export function registerModelsCommands(program: Command, deps: ModelsCommandDeps
     async (version: string, flags: ConnectionFlags & { out?: string; weights?: boolean }) => {
       const what = flags.weights === true ? 'weights' : 'artifact';
       const destination = flags.out ?? `${version}.${flags.weights === true ? 'pt' : 'onnx'}`;
-      const response = await send(
+      const response = await requestServer(
         connect(flags, deps),
         'GET',
         `/api/models/${encodeURIComponent(version)}/${what}`,
       );
-      if (!response.ok || response.body === null) throw await failure(response);
+      if (response.body === null) {
+        throw new VisionLoopError(
+          'INTERNAL',
+          `the server answered HTTP ${response.status} with no body`,
+        );
+      }
       const expected = response.headers.get('x-visionloop-sha256');
       const hash = createHash('sha256');
       const tmp = `${destination}.${process.pid}.tmp`;

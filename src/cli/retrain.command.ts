@@ -5,8 +5,6 @@
  * admin-token file). `--json` prints the server's answer as it is.
  */
 import type { Command } from 'commander';
-import type { z } from 'zod';
-import { errorBodySchema } from '../shared/api/common.js';
 import {
   retrainingCancelResponseSchema,
   retrainingConditionsResponseSchema,
@@ -18,57 +16,18 @@ import {
   type RetrainingEvent,
   type RetrainingStatus,
 } from '../shared/api/retraining.js';
-import { VisionLoopError } from '../shared/errors.js';
 import { formatTable } from './output.js';
 import { parseIntegerInRange } from './parse-options.js';
 import {
+  addConnectionOptions,
+  callServer,
   connect,
-  DEFAULT_SERVER_URL,
-  isErrorCode,
-  type Connection,
   type ConnectionFlags,
   type ServerCommandDeps,
 } from './server-connection.js';
 
 /** The injectable process pieces (kept as its own name for callers). */
 export type RetrainCommandDeps = ServerCommandDeps;
-
-async function call<T>(
-  connection: Connection,
-  method: 'GET' | 'POST',
-  path: string,
-  schema: z.ZodType<T>,
-  body?: unknown,
-): Promise<T> {
-  let response: Response;
-  try {
-    response = await connection.fetch(`${connection.base}${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${connection.token}`,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-  } catch (error) {
-    throw new VisionLoopError('INVALID_ARGUMENT', `cannot reach the server at ${connection.base}`, {
-      cause: error,
-    });
-  }
-  const payload: unknown = await response.json().catch(() => null);
-  if (!response.ok) {
-    const failure = errorBodySchema.safeParse(payload);
-    if (failure.success && isErrorCode(failure.data.error.code)) {
-      throw new VisionLoopError(failure.data.error.code, failure.data.error.message);
-    }
-    throw new VisionLoopError('INTERNAL', `the server answered HTTP ${response.status}`);
-  }
-  const parsed = schema.safeParse(payload);
-  if (!parsed.success) {
-    throw new VisionLoopError('INTERNAL', `unexpected answer from ${connection.base}${path}`);
-  }
-  return parsed.data;
-}
 
 function date(ms: number): string {
   return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
@@ -145,17 +104,6 @@ function eventsTable(events: readonly RetrainingEvent[]): string {
   );
 }
 
-function addConnectionOptions(command: Command): Command {
-  return command
-    .option(
-      '--server <url>',
-      `the server (default $VISIONLOOP_SERVER_URL or ${DEFAULT_SERVER_URL})`,
-    )
-    .option('--token <token>', 'API token (prefer --token-file or $VISIONLOOP_TOKEN)')
-    .option('--token-file <path>', 'file holding the API token (default: the admin-token file)')
-    .option('--json', 'print the JSON answer');
-}
-
 /** Registers `visionloop retrain …`. */
 export function registerRetrainCommands(program: Command, deps: RetrainCommandDeps = {}): void {
   const out = deps.stdout ?? process.stdout;
@@ -171,7 +119,7 @@ export function registerRetrainCommands(program: Command, deps: RetrainCommandDe
       .command('status')
       .description('The current or last training: state, epoch, ETA, candidate and decision.'),
   ).action(async (flags: ConnectionFlags) => {
-    const status = await call(
+    const status = await callServer(
       connect(flags, deps),
       'GET',
       '/api/retraining/status',
@@ -185,7 +133,7 @@ export function registerRetrainCommands(program: Command, deps: RetrainCommandDe
       .command('conditions')
       .description('What holds now, and why a training would or would not start.'),
   ).action(async (flags: ConnectionFlags) => {
-    const conditions = await call(
+    const conditions = await callServer(
       connect(flags, deps),
       'GET',
       '/api/retraining/conditions',
@@ -203,7 +151,7 @@ export function registerRetrainCommands(program: Command, deps: RetrainCommandDe
   ).action(async (flags: ConnectionFlags & { job?: string; limit: number }) => {
     const query = new URLSearchParams({ limit: String(flags.limit) });
     if (flags.job !== undefined) query.set('jobId', flags.job);
-    const history = await call(
+    const history = await callServer(
       connect(flags, deps),
       'GET',
       `/api/retraining/history?${query.toString()}`,
@@ -220,12 +168,12 @@ export function registerRetrainCommands(program: Command, deps: RetrainCommandDe
       .description('Queue a training now (admin; skips thresholds and cooldown).')
       .option('--reason <text>', 'why (kept in the history)'),
   ).action(async (flags: ConnectionFlags & { reason?: string }) => {
-    const answer = await call(
+    const answer = await callServer(
       connect(flags, deps),
       'POST',
       '/api/retraining/trigger',
       retrainingTriggerResponseSchema,
-      flags.reason === undefined ? {} : { reason: flags.reason },
+      { json: flags.reason === undefined ? {} : { reason: flags.reason } },
     );
     print(
       flags,
@@ -240,12 +188,12 @@ export function registerRetrainCommands(program: Command, deps: RetrainCommandDe
       .description('Cancel the queued or running training (admin).')
       .option('--job <id>', 'the training job (default: the active one)'),
   ).action(async (flags: ConnectionFlags & { job?: string }) => {
-    const answer = await call(
+    const answer = await callServer(
       connect(flags, deps),
       'POST',
       '/api/retraining/cancel',
       retrainingCancelResponseSchema,
-      flags.job === undefined ? {} : { jobId: flags.job },
+      { json: flags.job === undefined ? {} : { jobId: flags.job } },
     );
     print(flags, answer, () =>
       answer.job.status === 'cancelled'

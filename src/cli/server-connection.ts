@@ -1,12 +1,20 @@
 /**
- * How CLI commands that talk to a running server find it and authenticate. `models` and
- * `retrain` (`connect`): `--server`, else $VISIONLOOP_SERVER_URL, else http://127.0.0.1:8080;
+ * How CLI commands that talk to a running server find it and authenticate. `models`,
+ * `retrain` and `label` (`connect`): `--server`, else $VISIONLOOP_SERVER_URL, else http://127.0.0.1:8080;
  * a token from `--token`, else `--token-file`, else $VISIONLOOP_TOKEN, else the admin-token
  * file of the data directory. `dataset`, `drift` and `token` with `--server` take only a token
  * given explicitly (`explicitToken`).
+ *
+ * `requestServer`, `callServer` and `fetchServerBytes` are how `models`, `retrain`, `label` and
+ * `drift --server` talk to the server: they turn an unreachable server and `{"error":{code,message}}` answers into
+ * VisionLoopErrors, so a command never prints a stack trace or a raw HTTP body. They never
+ * follow a URL to another host: every path is resolved against the connection's base.
  */
 import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import type { z } from 'zod';
 import { loadServerConfig } from '../config/server.config.js';
+import { errorBodySchema } from '../shared/api/common.js';
 import { ERROR_CATALOGUE, VisionLoopError, type ErrorCode } from '../shared/errors.js';
 
 export const DEFAULT_SERVER_URL = 'http://127.0.0.1:8080';
@@ -26,8 +34,10 @@ export interface ServerCommandDeps {
 }
 
 export interface Connection {
+  /** The server's URL without a trailing slash; request paths are appended to it. */
   base: string;
-  token: string;
+  /** Sent as `Authorization: Bearer …`; null sends no credential (loopback reads). */
+  token: string | null;
   fetch: typeof fetch;
 }
 
@@ -83,4 +93,100 @@ export function connect(flags: ConnectionFlags, deps: ServerCommandDeps): Connec
     token: tokenFrom(flags, env),
     fetch: deps.fetch ?? fetch,
   };
+}
+
+/** `--server`, `--token`, `--token-file` and `--json`, as every `connect` command takes them. */
+export function addConnectionOptions(command: Command): Command {
+  return command
+    .option(
+      '--server <url>',
+      `the server (default $VISIONLOOP_SERVER_URL or ${DEFAULT_SERVER_URL})`,
+    )
+    .option('--token <token>', 'API token (prefer --token-file or $VISIONLOOP_TOKEN)')
+    .option('--token-file <path>', 'file holding the API token (default: the admin-token file)')
+    .option('--json', 'print the JSON answer');
+}
+
+export type ServerMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
+
+/** A request body: a JSON value (serialized here), or raw bytes with their content type. */
+export type ServerRequestBody =
+  { json: unknown } | { data: string | Uint8Array<ArrayBuffer>; type: string };
+
+/** The VisionLoopError an error answer stands for (reads the answer's body). */
+async function errorFromAnswer(response: Response): Promise<VisionLoopError> {
+  const payload: unknown = await response.json().catch(() => null);
+  const parsed = errorBodySchema.safeParse(payload);
+  if (parsed.success && isErrorCode(parsed.data.error.code)) {
+    return new VisionLoopError(parsed.data.error.code, parsed.data.error.message);
+  }
+  return new VisionLoopError('INTERNAL', `the server answered HTTP ${response.status}`);
+}
+
+/**
+ * Sends one request to `connection.base + path` with the connection's token and returns the
+ * answer, its body unread, when it is a 2xx. An unreachable server is an INVALID_ARGUMENT
+ * naming it; an error answer is thrown as the VisionLoopError of its
+ * `{"error":{code,message}}` body (INTERNAL naming the HTTP status when the body is not one).
+ */
+export async function requestServer(
+  connection: Connection,
+  method: ServerMethod,
+  path: string,
+  body?: ServerRequestBody,
+): Promise<Response> {
+  const headers: Record<string, string> = {};
+  if (connection.token !== null) headers.authorization = `Bearer ${connection.token}`;
+  let payload: string | Uint8Array<ArrayBuffer> | undefined;
+  if (body !== undefined) {
+    headers['content-type'] = 'json' in body ? 'application/json' : body.type;
+    payload = 'json' in body ? JSON.stringify(body.json) : body.data;
+  }
+  let response: Response;
+  try {
+    response = await connection.fetch(`${connection.base}${path}`, {
+      method,
+      headers,
+      body: payload,
+    });
+  } catch (error) {
+    throw new VisionLoopError('INVALID_ARGUMENT', `cannot reach the server at ${connection.base}`, {
+      cause: error,
+    });
+  }
+  if (!response.ok) throw await errorFromAnswer(response);
+  return response;
+}
+
+/**
+ * `requestServer`, then the JSON answer checked against `schema` (an answer that does not
+ * match is an INTERNAL naming the URL: a server of another version, or not VisionLoop).
+ */
+export async function callServer<T>(
+  connection: Connection,
+  method: ServerMethod,
+  path: string,
+  schema: z.ZodType<T>,
+  body?: ServerRequestBody,
+): Promise<T> {
+  const response = await requestServer(connection, method, path, body);
+  const parsed = schema.safeParse(await response.json().catch(() => null));
+  if (!parsed.success) {
+    throw new VisionLoopError('INTERNAL', `unexpected answer from ${connection.base}${path}`);
+  }
+  return parsed.data;
+}
+
+/** A binary `GET` (a frame's JPEG): the answer's bytes, with the errors of `requestServer`. */
+export async function fetchServerBytes(connection: Connection, path: string): Promise<Buffer> {
+  const response = await requestServer(connection, 'GET', path);
+  try {
+    return Buffer.from(await response.arrayBuffer());
+  } catch (error) {
+    throw new VisionLoopError(
+      'INTERNAL',
+      `the answer from ${connection.base}${path} broke off before its end`,
+      { cause: error },
+    );
+  }
 }
