@@ -11,8 +11,7 @@
 import { availableParallelism } from 'node:os';
 import type { Worker } from 'node:worker_threads';
 import { siblingModuleUrl, startModuleWorker } from '../agent/module-worker.js';
-import type { PredictionRowFormat } from '../repositories/prediction-rows.js';
-import type { PreparedIngestBatch } from '../services/ingest-batch.js';
+import type { PredictionRowFormat, PreparedIngestBatch } from '../services/ingest-batch.js';
 import { VisionLoopError } from '../shared/errors.js';
 import { describeIssues } from './validation-message.js';
 import type { DecodeRequest, DecodeResponse, DecodeSchemaName } from './json-decode.protocol.js';

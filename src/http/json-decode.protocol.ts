@@ -4,7 +4,7 @@
  * asked to prepare it, the value made ready for its service (an ingest batch encoded for the
  * prediction repository, its body bytes moved back) — or what was wrong with the body.
  */
-import type { PredictionRowFormat } from '../repositories/prediction-rows.js';
+import type { PredictionRowFormat } from '../services/ingest-batch.js';
 import type { ValidationIssue } from './validation-message.js';
 
 /** The bodies the worker knows how to validate (json-decode.worker.ts maps them to schemas). */

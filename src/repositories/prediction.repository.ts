@@ -291,24 +291,17 @@ export class PredictionRepository {
   }
 
   /**
-   * `insert into t (cols) values (…),(…) on conflict do nothing [returning id]` for `rows`
-   * rows, cached (row counts are powers of two, so the cache stays small).
+   * SQLite's `insert into t (cols) values (?,…),(…) on conflict do nothing [returning id]` for
+   * `rows` rows, cached (row counts are powers of two, so the cache stays small). PostgreSQL
+   * never uses it: its insert is PG_INSERT_BATCH.
    */
   private insertText(table: 'prediction_logs' | 'prediction_classes', rows: number): string {
     const key = `${table}:${rows}`;
     const cached = this.texts.get(key);
     if (cached !== undefined) return cached;
     const columns: readonly string[] = table === 'prediction_logs' ? LOG_COLUMNS : CLASS_COLUMNS;
-    const tuples = new Array<string>(rows);
-    let n = 0;
-    for (let row = 0; row < rows; row++) {
-      const slots = new Array<string>(columns.length);
-      for (let c = 0; c < columns.length; c++) {
-        n++;
-        slots[c] = this.dialect === 'postgres' ? `$${n}` : '?';
-      }
-      tuples[row] = `(${slots.join(',')})`;
-    }
+    const tuple = `(${columns.map(() => '?').join(',')})`;
+    const tuples = new Array<string>(rows).fill(tuple);
     const text =
       table === 'prediction_logs'
         ? `insert into prediction_logs (${columns.join(', ')}) values ${tuples.join(',')}` +

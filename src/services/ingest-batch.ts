@@ -17,6 +17,8 @@ import {
 import type { IngestBatchRequest } from '../shared/api/ingest.js';
 import type { FrameResult } from '../shared/domain.js';
 
+export type { PredictionRowFormat };
+
 /** One camera's results of a batch: how many, and their latencies in milliseconds. */
 export interface CameraLatencies {
   camera: string;
