@@ -5,7 +5,8 @@
  * NMS → boxes back in frame pixels. `session.run` of onnxruntime-node is synchronous on this
  * thread, so everything else a frame needs — letterboxing included — happens on the caller's
  * thread (OnnxDetector), where it overlaps the current run; this thread runs the model back to
- * back. Runs are serialized. Never touches anything but its model file.
+ * back. Runs are serialized. Scores come out calibrated when the model's metadata carries a
+ * calibration (src/vision/calibration.ts). Never touches anything but its model file.
  */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -130,6 +131,7 @@ async function loadModel(modelPath: string, settings: SessionSettings): Promise<
       classNames,
       layout,
       metadata: header.metadata,
+      calibration: metadata.calibration,
     };
     const previous = loaded;
     loaded = { session, info, runChain: Promise.resolve() };
@@ -194,7 +196,7 @@ function detect(
       info.layout,
       info.classNames.length,
       options.confThreshold,
-      { classScores: options.classScores === true },
+      { classScores: options.classScores === true, calibration: info.calibration ?? null },
     );
     output.dispose();
     const kept =

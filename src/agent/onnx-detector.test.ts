@@ -1,6 +1,7 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   buildConstantOutputModel,
@@ -10,7 +11,10 @@ import {
   encodeLayoutTensor,
   ultralyticsMetadata,
 } from '../../test/helpers/onnx-fixtures.js';
+import { parseScenario, SynthCamera } from '../synth/index.js';
+import { calibrateScore } from '../vision/calibration.js';
 import type { OutputLayout } from '../vision/detector.js';
+import { setOnnxMetadata } from '../vision/onnx-model-stamp.js';
 import { defaultInferenceThreads, OnnxDetector } from './onnx-detector.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'vl-detector-'));
@@ -144,6 +148,70 @@ describe('OnnxDetector', () => {
     await detector.load(layoutModel('yolov8'));
     const { detections } = await detector.detect(frame, { confThreshold: 0.6 });
     expect(detections.map((d) => d.className)).toEqual(['crack']);
+  });
+
+  it('calibrates scores and class-score vectors when the metadata carries a calibration', async () => {
+    const objects = [
+      { cx: 32, cy: 32, w: 16, h: 8, classScores: [0, 0.875, 0, 0] },
+      { cx: 12, cy: 20, w: 8, h: 8, classScores: [0, 0, 0, 0.5] },
+    ];
+    const { dims, values } = encodeLayoutTensor('yolov8', objects, 4, 16);
+    const path = modelFile(
+      'calibrated.onnx',
+      buildConstantOutputModel({
+        inputShape: [1, 3, 64, 64],
+        outputDims: dims,
+        outputValues: values,
+        metadata: {
+          ...ultralyticsMetadata(names, { imgsz: [64, 64] }),
+          visionloop_temperature: '0.5',
+          visionloop_logit_bias: '-0.5',
+        },
+      }),
+    );
+    const detector = new OnnxDetector({ threads: 1 });
+    detectors.push(detector);
+    const model = await detector.load(path);
+    expect(model.calibration).toEqual({ temperature: 0.5, bias: -0.5 });
+    const { detections } = await detector.detect(frame, { classScores: true });
+    // σ(logit(0.875)/0.5 − 0.5) = 0.9674; σ(logit(0.5)/0.5 − 0.5) = σ(−0.5) = 0.3775.
+    expect(detections.map((d) => [d.className, d.confidence])).toEqual([
+      ['crack', expect.closeTo(0.96742, 4)],
+      ['stain', expect.closeTo(0.37754, 4)],
+    ]);
+    expect(detections[0]!.classScores![1]).toBeCloseTo(0.96742, 4);
+    expect(detections[0]!.classScores![0]).toBeLessThan(1e-9);
+    // The threshold applies to calibrated scores: 0.4 drops the stain (raw 0.5 ≥ 0.4).
+    const strict = await detector.detect(frame, { confThreshold: 0.4 });
+    expect(strict.detections.map((d) => d.className)).toEqual(['crack']);
+  });
+
+  it('runs the shipped seed calibrated: the same boxes as its raw scores, scores mapped', async () => {
+    const seedPath = fileURLToPath(new URL('../../models/seed/model.onnx', import.meta.url));
+    const bytes = readFileSync(seedPath);
+    const rawPath = modelFile(
+      'seed-raw.onnx',
+      setOnnxMetadata(bytes, { visionloop_temperature: '1', visionloop_logit_bias: '0' }),
+    );
+    const calibrated = new OnnxDetector({ threads: 1 });
+    const raw = new OnnxDetector({ threads: 1 });
+    detectors.push(calibrated, raw);
+    const model = await calibrated.load(seedPath);
+    expect(model.calibration).toEqual({ temperature: 0.660372, bias: 0.900471 });
+    expect((await raw.load(rawPath)).calibration).toEqual({ temperature: 1, bias: 0 });
+    const camera = new SynthCamera({ scenario: parseScenario('nominal'), seed: 1001, fps: 15 });
+    const image = camera.frame(0).image;
+    // A low threshold on both sides so the same candidates reach NMS.
+    const low = { confThreshold: 0.05 };
+    const [a, b] = await Promise.all([calibrated.detect(image, low), raw.detect(image, low)]);
+    expect(a.detections.length).toBeGreaterThan(0);
+    const expected = b.detections
+      .map((d) => ({ ...d, confidence: calibrateScore(d.confidence, model.calibration!) }))
+      .filter((d) => d.confidence >= 0.05);
+    expect(a.detections.map((d) => [d.classId, d.box])).toEqual(
+      expected.map((d) => [d.classId, d.box]),
+    );
+    a.detections.forEach((d, i) => expect(d.confidence).toBeCloseTo(expected[i]!.confidence, 5));
   });
 
   it('names the problem with each bad model', async () => {

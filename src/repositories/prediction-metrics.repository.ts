@@ -22,6 +22,8 @@ export interface CameraFrameCounts {
   failed: number;
   uncertain: number;
   inferred: number;
+  /** Capture time of the camera's first frame result in the window, epoch ms; null without any. */
+  firstCapturedAt: number | null;
 }
 
 /** The columns a metrics sample needs from one frame result. */
@@ -38,7 +40,10 @@ export interface PredictionMetricsRow {
 export class PredictionMetricsRepository {
   constructor(private readonly db: Kysely<Database>) {}
 
-  /** Frames, FAIL, uncertain and inferred counts per camera with frames in the window. */
+  /**
+   * Frames, FAIL, uncertain and inferred counts per camera with frames in the window, and the
+   * capture time of each camera's first frame result in it.
+   */
   async countByCamera(window: PredictionWindow): Promise<CameraFrameCounts[]> {
     // Grouping by the bare column lets SQLite satisfy GROUP BY by walking the whole
     // (camera, captured_at, id) index, every row of every day, instead of the window's range
@@ -53,6 +58,7 @@ export class PredictionMetricsRepository {
         eb.fn.sum(eb.case().when('decision', '=', 'FAIL').then(1).else(0).end()).as('failed'),
         eb.fn.sum('uncertain').as('uncertain'),
         eb.fn.sum('inferred').as('inferred'),
+        eb.fn.min('captured_at').as('first_captured_at'),
       ])
       .where('captured_at', '>=', window.from);
     if (window.camera !== undefined) query = query.where('camera', '=', window.camera);
@@ -65,6 +71,7 @@ export class PredictionMetricsRepository {
       failed: Number(row.failed),
       uncertain: Number(row.uncertain),
       inferred: Number(row.inferred),
+      firstCapturedAt: row.first_captured_at === null ? null : Number(row.first_captured_at),
     }));
   }
 

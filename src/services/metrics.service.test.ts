@@ -7,6 +7,7 @@ import type {
 import {
   MetricsService,
   confidenceBin,
+  coveredSeconds,
   latencyPercentiles,
   nearestRank,
 } from './metrics.service.js';
@@ -106,8 +107,15 @@ describe('MetricsService', () => {
     row('b', NOW - 800, 0, 2, null),
   ];
   const counts: CameraFrameCounts[] = [
-    { camera: 'b', frames: 4, failed: 1, uncertain: 2, inferred: 2 },
-    { camera: 'a', frames: 200, failed: 50, uncertain: 0, inferred: 200 },
+    { camera: 'b', frames: 4, failed: 1, uncertain: 2, inferred: 2, firstCapturedAt: NOW - 800 },
+    {
+      camera: 'a',
+      frames: 200,
+      failed: 50,
+      uncertain: 0,
+      inferred: 200,
+      firstCapturedAt: NOW - 2990,
+    },
   ];
 
   it('computes rates, percentiles, histogram and class counts per camera and overall', async () => {
@@ -142,7 +150,9 @@ describe('MetricsService', () => {
       },
       classCounts: {},
     });
-    expect(a?.fps).toBeCloseTo(200 / 60, 12);
+    // a's frames cover the last 2.99 s of the 60 s window: the rate divides by that.
+    expect(a?.coveredSeconds).toBeCloseTo(2.99, 12);
+    expect(a?.fps).toBeCloseTo(200 / 2.99, 12);
     expect(a?.confidenceHistogram.counts).toEqual(new Array(20).fill(0));
 
     // b: inference over the 2 inferred frames [3, 7]; total over all 4 [1, 2, 20, 40].
@@ -157,7 +167,9 @@ describe('MetricsService', () => {
       },
       classCounts: { crack: 1, dent: 1, scratch: 2 },
     });
-    expect(b?.inferredFps).toBeCloseTo(2 / 60, 12);
+    // b's first frame is 0.8 s old: the rate divides by the 1 s floor.
+    expect(b?.coveredSeconds).toBe(1);
+    expect(b?.inferredFps).toBeCloseTo(2 / 1, 12);
     const expectedB = new Array<number>(20).fill(0);
     expectedB[1] = 1; // 0.05
     expectedB[3] = 1; // 0.15
@@ -166,16 +178,74 @@ describe('MetricsService', () => {
     expect(b?.confidenceHistogram.counts).toEqual(expectedB);
     expect(b?.confidenceHistogram.edges).toHaveLength(21);
     expect(b?.confidenceHistogram.edges[3]).toBe(0.15);
+    // The band 0.4–0.7 is marked; one detection (0.55) lies inside it.
+    expect(b?.confidenceHistogram.uncertainBand).toEqual({ low: 0.4, high: 0.7 });
+    expect(b?.confidenceHistogram.inBand).toBe(1);
+    expect(a?.confidenceHistogram.inBand).toBe(0);
 
     // Overall: 204 frames, 51 FAIL, 2 uncertain; inference over 202 values {1..200, 3, 7}.
     expect(metrics.overall.frames).toBe(204);
     expect(metrics.overall.defectRate).toBeCloseTo(51 / 204, 12);
     expect(metrics.overall.uncertainRate).toBeCloseTo(2 / 204, 12);
-    expect(metrics.overall.fps).toBeCloseTo(204 / 60, 12);
+    expect(metrics.overall.coveredSeconds).toBeCloseTo(2.99, 12);
+    expect(metrics.overall.fps).toBeCloseTo(204 / 2.99, 12);
     // sorted: 1,2,3,3,4,5,6,7,7,8,…; rank ceil(0.5·202)=101 → value 99.
     expect(metrics.overall.latencyMs.inference).toEqual({ p50: 99, p95: 190, p99: 198 });
     expect(metrics.overall.confidenceHistogram.counts).toEqual(expectedB);
     expect(metrics.overall.classCounts).toEqual({ crack: 1, dent: 1, scratch: 2 });
+  });
+
+  it('measures a line that started 18 s ago at its real rate, not over the 60 s window', async () => {
+    // The case: a camera at 14.7 FPS for 18 s, read over the whole 60 s window.
+    const frames = 265;
+    const rows = Array.from({ length: frames }, (_, i) =>
+      row('cam', NOW - 18_000 + Math.round((i * 1000) / 14.7), 10, 20, []),
+    );
+    const service = new MetricsService(
+      new FakeRepository(rows, [
+        {
+          camera: 'cam',
+          frames,
+          failed: 0,
+          uncertain: 0,
+          inferred: frames,
+          firstCapturedAt: NOW - 18_000,
+        },
+      ]),
+      { now: () => NOW },
+    );
+    const metrics = await service.summary({ window: 60 });
+    expect(metrics.overall.coveredSeconds).toBe(18);
+    expect(metrics.overall.fps).toBeCloseTo(14.72, 2);
+    expect(metrics.cameras[0]?.fps).toBeCloseTo(14.72, 2);
+    // A full window divides by the window: the first frame older than the window start is not
+    // in it, so the span stops at 60 s.
+    expect(
+      (
+        await new MetricsService(
+          new FakeRepository(rows, [
+            {
+              camera: 'cam',
+              frames: 900,
+              failed: 0,
+              uncertain: 0,
+              inferred: 900,
+              firstCapturedAt: NOW - 60_000,
+            },
+          ]),
+          { now: () => NOW },
+        ).summary({ window: 60 })
+      ).overall.fps,
+    ).toBe(15);
+  });
+
+  it('never divides by less than 1 s nor by more than the window, whatever the clocks say', () => {
+    expect(coveredSeconds(null, NOW, 60)).toBe(60);
+    expect(coveredSeconds(NOW - 18_000, NOW, 60)).toBe(18);
+    expect(coveredSeconds(NOW - 100, NOW, 60)).toBe(1);
+    // An agent whose clock runs ahead of the server's.
+    expect(coveredSeconds(NOW + 5000, NOW, 60)).toBe(1);
+    expect(coveredSeconds(NOW - 90_000, NOW, 60)).toBe(60);
   });
 
   it('reads at most the sample limit, newest first, and says the sample is partial', async () => {
@@ -224,7 +294,16 @@ describe('MetricsService', () => {
     const service = new MetricsService(
       new FakeRepository(
         [broken],
-        [{ camera: 'c', frames: 1, failed: 0, uncertain: 0, inferred: 1 }],
+        [
+          {
+            camera: 'c',
+            frames: 1,
+            failed: 0,
+            uncertain: 0,
+            inferred: 1,
+            firstCapturedAt: NOW - 1,
+          },
+        ],
       ),
       { now: () => NOW },
     );

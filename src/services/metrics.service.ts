@@ -12,6 +12,9 @@
  * how much of the window the sample covered (`sample.complete`, `sample.oldestCapturedAt`).
  *
  * Definitions (docs/observability.md):
+ * - rates (FPS) divide by the seconds the data covers: from the first frame result in the window
+ *   (per camera, or the earliest of all) to now, at least 1 s and at most the window — a line
+ *   that started 18 s ago is not averaged over a 60 s window;
  * - defect and uncertain rates are shares of all frames (carried-forward frames included: each
  *   frame on the line gets a decision);
  * - inference latency, the confidence histogram and class counts use inferred frames only (a
@@ -35,6 +38,7 @@ import type {
   PredictionMetricsRepository,
   PredictionMetricsRow,
 } from '../repositories/prediction-metrics.repository.js';
+import { DEFAULT_UNCERTAIN_BAND, type UncertainBand } from '../vision/decision.js';
 
 /** Most rows one `/api/metrics` request reads for its distributions. */
 export const DEFAULT_METRICS_SAMPLE_LIMIT = 20_000;
@@ -46,6 +50,25 @@ export interface MetricsServiceOptions {
   sampleLimit?: number;
   /** The clock, epoch ms (tests pin it). */
   now?: () => number;
+  /** The band the confidence histogram marks (the agents' default, 0.4–0.7). */
+  uncertainBand?: UncertainBand;
+}
+
+/** Shortest span a rate divides by, seconds (one frame just in must not read as 1000 FPS). */
+const MIN_COVERED_SECONDS = 1;
+
+/**
+ * Seconds from `firstCapturedAt` to `to`, within [1, windowSeconds]; the whole window when
+ * nothing was captured. Agents' clocks may run ahead of the server's: the floor covers that.
+ */
+export function coveredSeconds(
+  firstCapturedAt: number | null,
+  to: number,
+  windowSeconds: number,
+): number {
+  if (firstCapturedAt === null) return windowSeconds;
+  const seconds = (to - firstCapturedAt) / 1000;
+  return Math.min(windowSeconds, Math.max(MIN_COVERED_SECONDS, seconds));
 }
 
 /**
@@ -101,6 +124,9 @@ function isDetectionList(value: unknown): value is DetectionLike[] {
 /** Distributions of one group of sampled rows, built in one pass. */
 class SampleAccumulator {
   rows = 0;
+  inBand = 0;
+  constructor(private readonly band: UncertainBand) {}
+
   readonly inferenceMs: number[] = [];
   readonly totalMs: number[] = [];
   readonly bins = new Array<number>(BIN_COUNT).fill(0);
@@ -113,6 +139,9 @@ class SampleAccumulator {
     this.inferenceMs.push(row.inferenceMs);
     for (const detection of detections) {
       const bin = confidenceBin(detection.confidence);
+      if (detection.confidence > this.band.low && detection.confidence < this.band.high) {
+        this.inBand++;
+      }
       this.bins[bin] = (this.bins[bin] ?? 0) + 1;
       this.classCounts.set(
         detection.className,
@@ -122,7 +151,12 @@ class SampleAccumulator {
   }
 
   histogram(): ConfidenceHistogram {
-    return { edges: [...CONFIDENCE_EDGES], counts: [...this.bins] };
+    return {
+      edges: [...CONFIDENCE_EDGES],
+      counts: [...this.bins],
+      uncertainBand: { low: this.band.low, high: this.band.high },
+      inBand: this.inBand,
+    };
   }
 
   classCountRecord(): Record<string, number> {
@@ -136,6 +170,7 @@ const NO_COUNTS: Omit<CameraFrameCounts, 'camera'> = {
   failed: 0,
   uncertain: 0,
   inferred: 0,
+  firstCapturedAt: null,
 };
 
 /** One summary from exact counts and a sample. */
@@ -143,16 +178,19 @@ function summarize(
   counts: Omit<CameraFrameCounts, 'camera'>,
   sample: SampleAccumulator,
   windowSeconds: number,
+  to: number,
 ): MetricsSummary {
   // The sample is read before the counts, so counts include every sampled row; max() only
   // guards against rows deleted in between (retention).
   const frames = Math.max(counts.frames, sample.rows);
   const inferredFrames = Math.max(counts.inferred, sample.inferenceMs.length);
+  const seconds = coveredSeconds(counts.firstCapturedAt, to, windowSeconds);
   return {
     frames,
     inferredFrames,
-    fps: frames / windowSeconds,
-    inferredFps: inferredFrames / windowSeconds,
+    coveredSeconds: seconds,
+    fps: frames / seconds,
+    inferredFps: inferredFrames / seconds,
     defectRate: frames === 0 ? null : Math.min(1, counts.failed / frames),
     uncertainRate: frames === 0 ? null : Math.min(1, counts.uncertain / frames),
     sampledFrames: sample.rows,
@@ -179,6 +217,7 @@ function parseDetections(text: string | null): DetectionLike[] {
 export class MetricsService {
   private readonly sampleLimit: number;
   private readonly now: () => number;
+  private readonly band: UncertainBand;
 
   constructor(
     private readonly predictions: Pick<PredictionMetricsRepository, 'countByCamera' | 'newest'>,
@@ -186,6 +225,7 @@ export class MetricsService {
   ) {
     this.sampleLimit = options.sampleLimit ?? DEFAULT_METRICS_SAMPLE_LIMIT;
     this.now = options.now ?? Date.now;
+    this.band = options.uncertainBand ?? DEFAULT_UNCERTAIN_BAND;
   }
 
   /** The dashboard metrics over the window of `query` (defaults: 300 s, every camera). */
@@ -198,7 +238,7 @@ export class MetricsService {
     const rows = await this.predictions.newest(window, this.sampleLimit);
     const counts = await this.predictions.countByCamera(window);
 
-    const overall = new SampleAccumulator();
+    const overall = new SampleAccumulator(this.band);
     const perCamera = new Map<string, SampleAccumulator>();
     let oldest: number | null = null;
     for (const row of rows) {
@@ -206,7 +246,7 @@ export class MetricsService {
       overall.add(row, detections);
       let camera = perCamera.get(row.camera);
       if (camera === undefined) {
-        camera = new SampleAccumulator();
+        camera = new SampleAccumulator(this.band);
         perCamera.set(row.camera, camera);
       }
       camera.add(row, detections);
@@ -220,9 +260,15 @@ export class MetricsService {
       total.failed += entry.failed;
       total.uncertain += entry.uncertain;
       total.inferred += entry.inferred;
+      if (
+        entry.firstCapturedAt !== null &&
+        (total.firstCapturedAt === null || entry.firstCapturedAt < total.firstCapturedAt)
+      ) {
+        total.firstCapturedAt = entry.firstCapturedAt;
+      }
     }
     const cameraNames = [...new Set([...countsByCamera.keys(), ...perCamera.keys()])].sort();
-    const summaryOverall = summarize(total, overall, seconds);
+    const summaryOverall = summarize(total, overall, seconds, to);
 
     return {
       window: { seconds, from, to },
@@ -238,8 +284,9 @@ export class MetricsService {
         camera,
         ...summarize(
           countsByCamera.get(camera) ?? NO_COUNTS,
-          perCamera.get(camera) ?? new SampleAccumulator(),
+          perCamera.get(camera) ?? new SampleAccumulator(this.band),
           seconds,
+          to,
         ),
       })),
     };

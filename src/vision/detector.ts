@@ -4,6 +4,7 @@
  * only this interface. Types only: no runtime imports.
  */
 import type { Detection } from '../shared/domain.js';
+import type { ScoreCalibration } from './calibration.js';
 import type { RgbImage } from './image.js';
 
 /** The output layouts of DESIGN.md §4. */
@@ -34,6 +35,11 @@ export interface ModelInfo {
   layout: OutputLayout;
   /** All metadata_props, raw. */
   metadata: Record<string, string>;
+  /**
+   * The score calibration the detector applies (metadata `visionloop_temperature` /
+   * `visionloop_logit_bias`, src/vision/calibration.ts); null or absent: raw scores.
+   */
+  calibration?: ScoreCalibration | null;
 }
 
 export interface DetectOptions {

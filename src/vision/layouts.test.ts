@@ -229,6 +229,75 @@ describe('decodeOutput', () => {
     expect(out).toEqual([{ classId: 0, score: 0.75, box: { x1: 9, y1: 9, x2: 11, y2: 11 } }]);
   });
 
+  it('calibrates after the raw threshold test, for every layout', () => {
+    const calibration = { temperature: 0.5, bias: 0 };
+    // One anchor, 2 classes: class scores 0.6 and 0.3 → σ(2·logit(p)) = 0.6923 and 0.1552.
+    const v8 = decodeOutput(
+      Float32Array.from([10, 10, 2, 2, 0.6, 0.3]),
+      [1, 6, 1],
+      'yolov8',
+      2,
+      0.25,
+      { calibration },
+    );
+    expect(v8).toHaveLength(1);
+    expect(v8[0]!.score).toBeCloseTo(0.692308, 5);
+    expect(Array.from(v8[0]!.classScores!)).toEqual([
+      expect.closeTo(0.692308, 5),
+      expect.closeTo(0.155172, 5),
+    ]);
+    // YOLOv5: objectness × class (0.8 × 0.75 = 0.6) is what gets calibrated.
+    const v5 = decodeOutput(
+      Float32Array.from([10, 10, 2, 2, 0.8, 0.75, 0.25]),
+      [1, 1, 7],
+      'yolov5',
+      2,
+      0.25,
+      { calibration },
+    );
+    expect(v5[0]!.score).toBeCloseTo(0.692308, 5);
+    const e2e = decodeOutput(
+      Float32Array.from([0, 0, 4, 4, 0.6, 1]),
+      [1, 1, 6],
+      'end2end',
+      2,
+      0.65,
+      {
+        calibration,
+      },
+    );
+    expect(e2e.map((c) => c.classId)).toEqual([1]);
+    expect(e2e[0]!.score).toBeCloseTo(0.692308, 5);
+    // A calibrated 0.69 is below a threshold of 0.7.
+    expect(
+      decodeOutput(Float32Array.from([10, 10, 2, 2, 0.6, 0.3]), [1, 6, 1], 'yolov8', 2, 0.7, {
+        calibration,
+      }),
+    ).toEqual([]);
+    // Identity calibration decodes exactly as without one.
+    const plain = decodeOutput(
+      Float32Array.from([10, 10, 2, 2, 0.6, 0.3]),
+      [1, 6, 1],
+      'yolov8',
+      2,
+      0.25,
+    );
+    expect(
+      decodeOutput(Float32Array.from([10, 10, 2, 2, 0.6, 0.3]), [1, 6, 1], 'yolov8', 2, 0.25, {
+        calibration: { temperature: 1, bias: 0 },
+      }),
+    ).toEqual(plain);
+  });
+
+  it('with a calibration, a threshold below 0.5 admits raw scores below it when the bias raises them', () => {
+    // bias +1: raw 0.2 → σ(logit(0.2) + 1) = 0.4046 ≥ 0.4.
+    const out = decodeOutput(Float32Array.from([10, 10, 2, 2, 0.2]), [1, 5, 1], 'yolov8', 1, 0.4, {
+      calibration: { temperature: 1, bias: 1 },
+    });
+    expect(out).toHaveLength(1);
+    expect(out[0]!.score).toBeCloseTo(0.404609, 5);
+  });
+
   it('takes the class count from the dims when the metadata has none', () => {
     const data = new Float32Array(7 * 2);
     data[6 * 2 + 1] = 0.5; // anchor 1, class 2

@@ -11,6 +11,12 @@
  */
 import type { Box } from '../shared/domain.js';
 import { VisionLoopError } from '../shared/errors.js';
+import {
+  calibrateScore,
+  isIdentityCalibration,
+  rawThreshold,
+  type ScoreCalibration,
+} from './calibration.js';
 import type { OutputLayout } from './detector.js';
 
 /** One box before NMS, in network-input pixels (corner form). */
@@ -221,6 +227,13 @@ function checkDecodeArguments(
 export interface DecodeOptions {
   /** Keep each candidate's class-score vector (default true; off for bulk evaluation). */
   classScores?: boolean;
+  /**
+   * The model's score calibration (its metadata, src/vision/calibration.ts). When set, the
+   * threshold applies to calibrated scores, and candidates' scores and class-score vectors come
+   * out calibrated; raw scores are compared against the equivalent raw threshold, so anchors
+   * below it cost nothing more.
+   */
+  calibration?: ScoreCalibration | null;
 }
 
 /**
@@ -242,16 +255,47 @@ export function decodeOutput(
 ): Candidate[] {
   const nc = checkDecodeArguments(data, dims, layout, numClasses);
   const keepScores = options.classScores !== false;
+  const calibration = isIdentityCalibration(options.calibration) ? null : options.calibration!;
+  const threshold = calibration ? rawThreshold(confThreshold, calibration) : confThreshold;
+  let candidates: Candidate[];
   switch (layout) {
     case 'yolov8':
-      return decodeChannelsFirst(data, nc, dims[2]!, confThreshold, keepScores);
+      candidates = decodeChannelsFirst(data, nc, dims[2]!, threshold, keepScores);
+      break;
     case 'yolov8-transposed':
-      return decodeRows(data, nc, dims[1]!, 4, false, confThreshold, keepScores);
+      candidates = decodeRows(data, nc, dims[1]!, 4, false, threshold, keepScores);
+      break;
     case 'yolov5':
-      return decodeRows(data, nc, dims[1]!, 5, true, confThreshold, keepScores);
+      candidates = decodeRows(data, nc, dims[1]!, 5, true, threshold, keepScores);
+      break;
     case 'end2end':
-      return decodeEndToEnd(data, nc, dims[1]!, confThreshold);
+      candidates = decodeEndToEnd(data, nc, dims[1]!, threshold);
+      break;
   }
+  if (calibration) calibrateCandidates(candidates, calibration, confThreshold);
+  return candidates;
+}
+
+/**
+ * Calibrates scores and class-score vectors in place; drops the few candidates that passed the
+ * raw threshold but calibrate just below `confThreshold` (float rounding at the boundary).
+ */
+function calibrateCandidates(
+  candidates: Candidate[],
+  calibration: ScoreCalibration,
+  confThreshold: number,
+): void {
+  let kept = 0;
+  for (const candidate of candidates) {
+    candidate.score = calibrateScore(candidate.score, calibration);
+    if (!(candidate.score >= confThreshold)) continue;
+    const scores = candidate.classScores;
+    if (scores) {
+      for (let k = 0; k < scores.length; k++) scores[k] = calibrateScore(scores[k]!, calibration);
+    }
+    candidates[kept++] = candidate;
+  }
+  candidates.length = kept;
 }
 
 function centreBox(cx: number, cy: number, w: number, h: number): Box {

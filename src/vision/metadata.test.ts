@@ -192,6 +192,7 @@ describe('parseModelMetadata', () => {
       task: 'detect',
       end2end: false,
       version: null,
+      calibration: null,
     });
   });
 
@@ -289,6 +290,41 @@ describe('parseModelMetadata', () => {
       task: null,
       end2end: false,
       version: null,
+      calibration: null,
     });
+  });
+
+  it('reads the score calibration; either key alone defaults the other', () => {
+    expect(
+      parseModelMetadata({
+        ...ULTRALYTICS_PROPS,
+        visionloop_temperature: '0.660372',
+        visionloop_logit_bias: ' 0.900471 ',
+      }).calibration,
+    ).toEqual({ temperature: 0.660372, bias: 0.900471 });
+    expect(parseModelMetadata({ visionloop_temperature: '2' }).calibration).toEqual({
+      temperature: 2,
+      bias: 0,
+    });
+    expect(parseModelMetadata({ visionloop_logit_bias: '-1.5e-1' }).calibration).toEqual({
+      temperature: 1,
+      bias: -0.15,
+    });
+  });
+
+  it('refuses a temperature that is not a positive number, and a bias that is not a number', () => {
+    const bad: Record<string, string>[] = [
+      { visionloop_temperature: '0' },
+      { visionloop_temperature: '-1' },
+      { visionloop_temperature: 'abc' },
+      { visionloop_temperature: '' },
+      { visionloop_logit_bias: 'inf' },
+      { visionloop_logit_bias: '1,5' },
+    ];
+    for (const props of bad) {
+      expect(() => parseModelMetadata(props), JSON.stringify(props)).toThrow(
+        expect.objectContaining({ code: 'MODEL_METADATA_INVALID' }),
+      );
+    }
   });
 });

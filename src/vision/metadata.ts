@@ -10,6 +10,11 @@
  * Pure: no I/O, no Node-only imports.
  */
 import { VisionLoopError } from '../shared/errors.js';
+import {
+  LOGIT_BIAS_METADATA_KEY,
+  TEMPERATURE_METADATA_KEY,
+  type ScoreCalibration,
+} from './calibration.js';
 
 export interface PyList {
   readonly kind: 'list';
@@ -445,6 +450,11 @@ export interface ModelMetadata {
   end2end: boolean;
   /** `visionloop_version` (set by the registry), or null. */
   version: string | null;
+  /**
+   * Score calibration from `visionloop_temperature` / `visionloop_logit_bias` (either may be
+   * absent: temperature 1, bias 0), or null when the model has neither (its scores are used raw).
+   */
+  calibration: ScoreCalibration | null;
 }
 
 function invalid(key: string, reason: string, cause?: unknown): VisionLoopError {
@@ -548,6 +558,32 @@ function exportedWithNms(text: string | undefined): boolean {
   }
 }
 
+function parseCalibrationNumber(key: string, text: string, positive: boolean): number {
+  const trimmed = text.trim();
+  const value = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(trimmed) ? Number(trimmed) : NaN;
+  if (!Number.isFinite(value) || (positive && !(value > 0))) {
+    throw invalid(
+      key,
+      `must be a ${positive ? 'positive ' : ''}decimal number, got ${JSON.stringify(trimmed.slice(0, 40))}`,
+    );
+  }
+  return value;
+}
+
+function parseCalibration(
+  temperature: string | undefined,
+  bias: string | undefined,
+): ScoreCalibration | null {
+  if (temperature === undefined && bias === undefined) return null;
+  return {
+    temperature:
+      temperature === undefined
+        ? 1
+        : parseCalibrationNumber(TEMPERATURE_METADATA_KEY, temperature, true),
+    bias: bias === undefined ? 0 : parseCalibrationNumber(LOGIT_BIAS_METADATA_KEY, bias, false),
+  };
+}
+
 function nonEmpty(text: string | undefined): string | null {
   const trimmed = text?.trim();
   return trimmed ? trimmed : null;
@@ -555,8 +591,9 @@ function nonEmpty(text: string | undefined): string | null {
 
 /**
  * Reads the metadata a detector needs from ONNX `metadata_props` (Ultralytics keys plus
- * `visionloop_version`). Absent keys give empty/null values; a present but malformed `names`,
- * `imgsz`, `stride` or `end2end` throws MODEL_METADATA_INVALID. `args` only contributes
+ * `visionloop_version`, `visionloop_temperature`, `visionloop_logit_bias`). Absent keys give
+ * empty/null values; a present but malformed `names`, `imgsz`, `stride`, `end2end` or calibration
+ * value throws MODEL_METADATA_INVALID. `args` only contributes
  * `nms` and is ignored when malformed.
  */
 export function parseModelMetadata(props: Readonly<Record<string, string>>): ModelMetadata {
@@ -574,5 +611,6 @@ export function parseModelMetadata(props: Readonly<Record<string, string>>): Mod
     end2end:
       (end2end !== undefined && parseBoolean('end2end', end2end)) || exportedWithNms(get('args')),
     version: nonEmpty(get('visionloop_version')),
+    calibration: parseCalibration(get(TEMPERATURE_METADATA_KEY), get(LOGIT_BIAS_METADATA_KEY)),
   };
 }

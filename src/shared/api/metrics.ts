@@ -47,6 +47,13 @@ export const confidenceHistogramSchema = z
     edges: z.array(z.number()),
     /** Detections per bin (20 values). */
     counts: z.array(z.number().int().min(0)),
+    /**
+     * The uncertain band agents flag frames by (a confidence strictly between `low` and `high`
+     * makes a frame uncertain; 0.4–0.7 by default, both on bin edges), for drawing it.
+     */
+    uncertainBand: z.object({ low: z.number().min(0).max(1), high: z.number().min(0).max(1) }),
+    /** Detections whose confidence lies strictly inside the band. */
+    inBand: z.number().int().min(0),
   })
   .meta({ id: 'ConfidenceHistogram' });
 export type ConfidenceHistogram = z.infer<typeof confidenceHistogramSchema>;
@@ -57,9 +64,15 @@ export const metricsSummarySchema = z
     frames: z.number().int().min(0),
     /** Of those, frames that went through the detector (the rest the motion gate skipped). */
     inferredFrames: z.number().int().min(0),
-    /** frames / window seconds. */
+    /**
+     * The seconds the rates divide by: from the first frame result in the window to now (the
+     * whole window once it is full), at least 1 s. A camera that started 18 s ago is measured
+     * over 18 s, not over a 60 s window.
+     */
+    coveredSeconds: z.number().min(0),
+    /** frames / coveredSeconds. */
     fps: z.number().min(0),
-    /** inferredFrames / window seconds. */
+    /** inferredFrames / coveredSeconds. */
     inferredFps: z.number().min(0),
     /** Share of frames decided FAIL, 0..1; null without frames. */
     defectRate: z.number().min(0).max(1).nullable(),

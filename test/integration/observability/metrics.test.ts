@@ -142,6 +142,11 @@ describe.each(databaseTargets())('observability metrics on $dialect', (target) =
     expect(metrics.cameras.map((c) => c.camera)).toEqual(['b']);
     expect(metrics.overall.frames).toBe(60);
     expect(metrics.sample.oldestCapturedAt).toBe(NOW - 100_000);
+    // b's first frame is 100 s old: its 60 frames of the hour-long window are a rate over
+    // those 100 s (0.6 FPS), not over 3600 s (0.017).
+    expect(metrics.overall.coveredSeconds).toBe(100);
+    expect(metrics.overall.fps).toBeCloseTo(0.6, 12);
+    expect(metrics.cameras[0]?.fps).toBeCloseTo(0.6, 12);
   });
 
   it.skipIf(!target.available)('reads only the newest rows beyond the sample limit', async () => {
