@@ -14,6 +14,7 @@ import { createJobServices } from '../main/job-services.js';
 import { LocalBlobStore } from '../repositories/blob-store.js';
 import { InProcessEventBus } from '../services/event-bus.js';
 import { driftStatusResponseSchema, type DriftStatusResponse } from '../shared/api/drift.js';
+import { registerDriftCompareCommand } from './drift-compare.command.js';
 import { formatTable } from './output.js';
 import { callServer, explicitToken, type Connection } from './server-connection.js';
 import { addDatabaseOptions, overridesFrom, type DatabaseFlags } from './server.command.js';
@@ -112,6 +113,7 @@ export function formatDriftStatus(status: DriftStatusResponse): string {
 
 export function registerDriftCommands(program: Command, deps: DriftCommandDeps = {}): void {
   const drift = program.command('drift').description('Drift monitoring of the camera input.');
+  registerDriftCompareCommand(drift, deps);
   const status = drift
     .command('status')
     .description('The latest drift check of each camera: level, share, drifted features, reason.')

@@ -1,7 +1,8 @@
 /**
  * The `visionloop` command. Each command area lives in its own `*.command.ts` file and
  * registers itself on the program; this file wires them and turns errors into exit codes:
- * 0 success, 1 a failure the message names, 2 bad usage, 130 interrupted.
+ * 0 success, 1 a failure the message names, 2 bad usage, 130 interrupted, or the code a
+ * command chose (CommandExit, e.g. 3 for `drift compare --fail-on-drift`).
  */
 import { Command, CommanderError } from 'commander';
 import { loadRuntimeConfig } from '../config/runtime.config.js';
@@ -19,7 +20,7 @@ import { registerTrainCommands } from './train.command.js';
 import { registerModelsCommands } from './models.command.js';
 import { registerLabelCommands } from './label.command.js';
 import { registerRetrainCommands } from './retrain.command.js';
-import { formatError } from './output.js';
+import { CommandExit, formatError } from './output.js';
 import { registerUpCommands } from './up.command.js';
 import { registerWorkerCommands } from './worker.command.js';
 
@@ -56,6 +57,10 @@ export async function main(argv: string[]): Promise<number> {
     await program.parseAsync(argv);
     return 0;
   } catch (error) {
+    if (error instanceof CommandExit) {
+      process.stderr.write(`${error.message}\n`);
+      return error.exitCode;
+    }
     if (error instanceof CommanderError) {
       // Commander already printed help or the usage problem.
       if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') return 0;

@@ -71,6 +71,20 @@ export class ProgressDisplay {
   }
 }
 
+/**
+ * Thrown by a command that did its work but must end with a non-zero exit code (e.g. `drift
+ * compare --fail-on-drift` when the input drifted); `main` prints the message and exits with it.
+ */
+export class CommandExit extends Error {
+  constructor(
+    readonly exitCode: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'CommandExit';
+  }
+}
+
 /** Formats any thrown value for a person: `error [CODE]: message`. */
 export function formatError(error: unknown): string {
   if (isVisionLoopError(error)) return `error [${error.code}]: ${error.message}`;
