@@ -4,7 +4,8 @@
 //   1. npm packages, when node_modules is absent or older than package-lock.json;
 //   2. Debian packages (ffmpeg, PyTorch and friends for the trainer, Chromium, PostgreSQL),
 //      with apt-get when running as root, otherwise a message with the exact command;
-//   3. the TypeScript build (incremental) and the dashboard bundle.
+//   3. the TypeScript build (incremental) and the dashboard bundle (web/dist, only when web/ or
+//      src/shared changed since the last build).
 // It must not import anything from node_modules: it is what installs them.
 import { spawnSync } from 'node:child_process';
 import { existsSync, statSync, readdirSync } from 'node:fs';
@@ -24,6 +25,7 @@ const DEBIAN_PACKAGES = [
   ['python3-pytest', 'the trainer tests'],
   ['python3-scipy', 'statistics fixtures'],
   ['postgresql', 'the PostgreSQL integration tests'],
+  ['chromium', 'the dashboard browser tests (test/browser, driven by playwright-core)'],
 ];
 
 function log(message) {
@@ -49,7 +51,10 @@ function ensureNpmPackages() {
   const installed = join(root, 'node_modules', '.package-lock.json');
   if (existsSync(installed) && mtime(installed) >= mtime(lock)) return;
   log('installing npm packages (npm ci)');
-  const status = run('npm', ['ci', '--no-audit', '--no-fund']);
+  // onnxruntime-node's install script would download CUDA libraries; it reads this variable
+  // (an .npmrc key would do too, but npm 11 warns about keys it does not know).
+  const env = { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip' };
+  const status = run('npm', ['ci', '--no-audit', '--no-fund'], { env });
   if (status !== 0) throw new Error('npm ci failed; see the output above');
 }
 
@@ -105,10 +110,38 @@ function ensureBuild() {
   if (status !== 0) throw new Error('the TypeScript build failed; see the errors above');
 }
 
+/**
+ * The dashboard bundle (web/dist, served at `/`), rebuilt only when web/ or src/shared (the
+ * contracts it imports) changed since the last build, or package-lock.json did.
+ */
+function ensureDashboard() {
+  const stamp = join(root, 'web', 'dist', 'index.html');
+  const sources = Math.max(
+    newestMtime(join(root, 'web', 'src')),
+    newestMtime(join(root, 'src', 'shared')),
+    mtime(join(root, 'web', 'index.html')),
+    mtime(join(root, 'web', 'vite.config.ts')),
+    mtime(join(root, 'package-lock.json')),
+  );
+  if (existsSync(stamp) && mtime(stamp) >= sources) return;
+  log('building the dashboard (vite)');
+  const vite = join(root, 'node_modules', 'vite', 'bin', 'vite.js');
+  const status = run(process.execPath, [
+    vite,
+    'build',
+    '--config',
+    join(root, 'web', 'vite.config.ts'),
+    '--logLevel',
+    quiet ? 'error' : 'warn',
+  ]);
+  if (status !== 0) throw new Error('the dashboard build failed; see the errors above');
+}
+
 try {
   ensureNpmPackages();
   ensureDebianPackages();
   ensureBuild();
+  ensureDashboard();
 } catch (error) {
   console.error(`[setup] ${error instanceof Error ? error.message : String(error)}`);
   process.exit(1);

@@ -66,6 +66,8 @@ import { predictRoutes } from './routes/predict.routes.js';
 import { retrainingRoutes } from './routes/retraining.routes.js';
 import { prometheusRoutes } from './routes/prometheus.routes.js';
 import { tokensRoutes } from './routes/tokens.routes.js';
+import { sessionRoutes } from './routes/session.routes.js';
+import { dashboardRoutes } from './dashboard.plugin.js';
 
 /** Everything the routes call. Built by the composition root (src/main/server.main.ts). */
 export interface AppServices {
@@ -110,6 +112,7 @@ export const ROUTE_PLUGINS: readonly RoutePlugin[] = [
   agentsRoutes,
   inspectionLogsRoutes,
   tokensRoutes,
+  sessionRoutes,
   // The labeling queue and dataset snapshots.
   labelingRoutes,
   datasetsRoutes,
@@ -138,6 +141,8 @@ export interface AppOptions {
   frameLimitBytes: number;
   /** Let loopback callers read `openOnLoopback` routes without a token. */
   loopbackReads: boolean;
+  /** The dashboard build to serve at `/`; default `<package root>/web/dist`. */
+  dashboardDir?: string;
   /** Fastify's logger: false (tests), or pino options. Default false. */
   logger?: FastifyServerOptions['logger'];
 }
@@ -342,6 +347,8 @@ export async function buildApp(
     limits: { frameBytes: options.frameLimitBytes },
   };
   for (const plugin of ROUTE_PLUGINS) await app.register(plugin, pluginOptions);
+  // The dashboard (web/dist at `/`, SPA fallback) last: its `/*` yields to every API route.
+  await app.register(dashboardRoutes, { distDir: options.dashboardDir });
   await app.ready();
   return app;
 }

@@ -240,6 +240,8 @@ export interface StartServerOptions {
   modelSyncMs?: number;
   /** ONNX Runtime threads of /api/predict's session; 0 (default): one per core but one. */
   servingThreads?: number;
+  /** The dashboard build served at `/` (default `<package root>/web/dist`; tests build their own). */
+  dashboardDir?: string;
 }
 
 export interface RunningServer {
@@ -305,6 +307,7 @@ export async function startServer(
       frameLimitBytes: config.frameLimitBytes,
       loopbackReads: config.loopbackReads,
       logger,
+      dashboardDir: options.dashboardDir,
     });
     app = builtApp;
     const modelLog = {

@@ -336,6 +336,15 @@ export class PredictionRepository {
     return result.numUpdatedRows > 0n;
   }
 
+  /** One stored result by id; undefined when none has it. */
+  findById(id: string): Promise<PredictionLogRow | undefined> {
+    return this.db
+      .selectFrom('prediction_logs')
+      .selectAll()
+      .where('id', '=', id)
+      .executeTakeFirst();
+  }
+
   /** One page of results, newest first (captured_at desc, id desc). */
   page(filter: PredictionPageFilter): Promise<PredictionLogRow[]> {
     const className = filter.className;

@@ -91,6 +91,14 @@ export function toInspectionLogItem(row: PredictionLogRow): InspectionLogItem {
 export class InspectionLogService {
   constructor(private readonly predictions: PredictionRepository) {}
 
+  /** One stored result; NOT_FOUND when no result has `id`. */
+  async get(id: string): Promise<InspectionLogItem> {
+    const row = await this.predictions.findById(id);
+    if (row === undefined)
+      throw new VisionLoopError('NOT_FOUND', `no stored result has id '${id}'`);
+    return toInspectionLogItem(row);
+  }
+
   async page(query: InspectionLogsQuery): Promise<InspectionLogsResponse> {
     const rows = await this.predictions.page({
       from: query.from,

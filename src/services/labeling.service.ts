@@ -32,6 +32,9 @@ import type { SettingsRepository } from '../repositories/settings.repository.js'
 import { detectionSchema } from '../shared/api/ingest.js';
 import type {
   ApproveRequest,
+  BulkReviewRequest,
+  BulkReviewResponse,
+  BulkReviewResult,
   ClassesSettings,
   FlagRequest,
   HistoryQuery,
@@ -59,9 +62,10 @@ import {
   MIN_BOX_SIDE_PX,
   labelBoxSchema,
   labelingSettingsSchema,
+  isSimulatedReviewerName,
 } from '../shared/api/labeling.js';
 import { SYNTH_CLASSES } from '../shared/domain.js';
-import { VisionLoopError } from '../shared/errors.js';
+import { VisionLoopError, isVisionLoopError } from '../shared/errors.js';
 import type { EventBus } from './event-bus.js';
 import { decodeCursor, encodeCursor } from './inspection-log.service.js';
 
@@ -420,7 +424,9 @@ export class LabelingService {
     const names = await this.labeling.tokenNames([...tallies.keys()]);
     const reviewers: ReviewerStats[] = [...tallies.entries()]
       .map(([id, t]) => ({
-        reviewer: { id, name: names.get(id) ?? null },
+        reviewer: isSimulatedReviewerName(names.get(id))
+          ? { id, name: names.get(id) ?? null, simulated: true }
+          : { id, name: names.get(id) ?? null },
         labeled: t.labeled,
         skipped: t.skipped,
         flagged: t.flagged,
@@ -631,6 +637,35 @@ export class LabelingService {
   }
 
   /**
+   * Approves or rejects several labelled items, one after the other, each by the rules (and in
+   * the transaction) of `approve`/`reject`: one item refused (one's own label, already
+   * reviewed, gone) does not stop the others, and its result carries the code and message the
+   * single-item route would have answered. Unexpected failures are thrown.
+   */
+  async bulkReview(request: BulkReviewRequest, actor: Actor): Promise<BulkReviewResponse> {
+    const results: BulkReviewResult[] = [];
+    for (const id of request.ids) {
+      try {
+        const item =
+          request.action === 'approve'
+            ? await this.approve(id, { notes: request.notes }, actor)
+            : await this.reject(id, { notes: request.notes, requeue: request.requeue }, actor);
+        results.push({ id, ok: true, item });
+      } catch (error) {
+        if (!isVisionLoopError(error)) throw error;
+        results.push({ id, ok: false, error: { code: error.code, message: error.message } });
+      }
+    }
+    const succeeded = results.filter((result) => result.ok).length;
+    return {
+      action: request.action,
+      results,
+      succeeded,
+      failed: results.length - succeeded,
+    };
+  }
+
+  /**
    * Reads the counts per status and hands them to `onQueueDepth` (every status, zeros
    * included). Failures go to `onBackgroundError`; they never fail the caller.
    */
@@ -778,8 +813,11 @@ export class LabelingService {
         [row.claimed_by, row.labeled_by, row.reviewed_by].filter((id): id is string => id !== null),
       ),
     );
-    const reviewer = (id: string | null): Reviewer | null =>
-      id === null ? null : { id, name: names.get(id) ?? null };
+    const reviewer = (id: string | null): Reviewer | null => {
+      if (id === null) return null;
+      const name = names.get(id) ?? null;
+      return isSimulatedReviewerName(name) ? { id, name, simulated: true } : { id, name };
+    };
     return rows.map((row) => {
       const live = isLive(row, now);
       const claimer = reviewer(row.claimed_by);

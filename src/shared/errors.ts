@@ -40,8 +40,12 @@ export const ERROR_CATALOGUE = {
   RETRAINING_IN_PROGRESS: 409,
   /** Nothing to cancel: no training is queued or running. */
   RETRAINING_NOT_RUNNING: 409,
+  /** The promotion gate rejected this version: promoting it needs force and a reason. */
+  GATE_REJECTED: 409,
   // configuration
   CONFIG_INVALID: 500,
+  /** The server has no dashboard build (web/dist); `npm run build:web` makes one. */
+  DASHBOARD_NOT_BUILT: 503,
   INTERNAL: 500,
 } as const;
 

@@ -9,6 +9,7 @@ import {
   jobListQuerySchema,
   jobListResponseSchema,
   jobViewSchema,
+  jobWorkersResponseSchema,
 } from '../../shared/api/jobs.js';
 import type { RoutePluginOptions } from '../app.js';
 import { ADMINS, READERS } from '../route-access.js';
@@ -28,6 +29,25 @@ export const jobsRoutes: FastifyPluginAsyncZod<RoutePluginOptions> = (app, { ser
       },
     },
     (request) => jobs.list(request.query),
+  );
+
+  app.get(
+    '/api/jobs/workers',
+    {
+      config: { access: { scopes: READERS } },
+      schema: {
+        tags: ['jobs'],
+        summary: 'The job workers alive now (the dashboard shows whether one runs)',
+        response: { 200: jobWorkersResponseSchema },
+      },
+    },
+    async () => ({
+      serverTime: Date.now(),
+      workers: (await jobs.liveWorkers()).map((worker) => ({
+        ...worker,
+        jobNames: [...worker.jobNames],
+      })),
+    }),
   );
 
   app.get(

@@ -11,6 +11,8 @@ import type { Actor } from '../../services/labeling.service.js';
 import { errorBodySchema } from '../../shared/api/common.js';
 import {
   approveRequestSchema,
+  bulkReviewRequestSchema,
+  bulkReviewResponseSchema,
   classesSettingsSchema,
   exportQuerySchema,
   flagRequestSchema,
@@ -252,6 +254,25 @@ export const labelingRoutes: FastifyPluginAsyncZod<RoutePluginOptions> = (app, {
       },
     },
     (request) => labeling.reject(request.params.id, request.body ?? {}, actorOf(request)),
+  );
+
+  app.post(
+    '/api/labeling-queue/review',
+    {
+      config: { access: { scopes: LABELERS } },
+      schema: {
+        tags: ['labeling'],
+        summary: 'Approve or reject several labelled items at once',
+        description:
+          'Each item follows the rules of `/{id}/approve` or `/{id}/reject` (a labeler may not ' +
+          'review their own label). Items are independent: the answer is 200 with one result ' +
+          'per id, in order, each either the item or the error the single-item route would ' +
+          'have answered.',
+        body: bulkReviewRequestSchema,
+        response: { 200: bulkReviewResponseSchema, 400: errorBodySchema },
+      },
+    },
+    (request) => labeling.bulkReview(request.body, actorOf(request)),
   );
 
   app.get(

@@ -108,6 +108,29 @@ export type DriftCheckPayload = z.output<typeof driftCheckPayloadSchema>;
 // ---------------------------------------------------------------------------------------------
 // reports
 
+/**
+ * Reference and current distribution of one feature on shared bins, for charts: densities on
+ * equal-width bins (numeric) or shares per category (categorical); each side sums to 1.
+ */
+export const driftDistributionSchema = z
+  .discriminatedUnion('kind', [
+    z.strictObject({
+      kind: z.literal('histogram'),
+      /** bins + 1 ascending edges. */
+      edges: z.array(z.number()),
+      reference: z.array(z.number()),
+      current: z.array(z.number()),
+    }),
+    z.strictObject({
+      kind: z.literal('categories'),
+      categories: z.array(z.string()),
+      reference: z.array(z.number()),
+      current: z.array(z.number()),
+    }),
+  ])
+  .meta({ id: 'DriftDistribution' });
+export type DriftDistribution = z.infer<typeof driftDistributionSchema>;
+
 export const driftFeatureSchema = z
   .strictObject({
     feature: z.string(),
@@ -132,6 +155,8 @@ export const driftFeatureSchema = z
     droppedRef: z.number().int().min(0),
     droppedCur: z.number().int().min(0),
     note: z.string().nullable(),
+    /** Both sides on shared bins; null when a side had no values or the report predates it. */
+    distribution: driftDistributionSchema.nullable(),
   })
   .meta({ id: 'DriftFeature' });
 export type DriftFeature = z.infer<typeof driftFeatureSchema>;

@@ -63,3 +63,7 @@ export const inspectionLogsResponseSchema = z
   })
   .meta({ id: 'InspectionLogs' });
 export type InspectionLogsResponse = z.infer<typeof inspectionLogsResponseSchema>;
+
+/** `GET /api/inspection-logs/{id}`: one stored result (a frame's detail page). */
+export const inspectionLogParamsSchema = z.strictObject({ id: idSchema });
+export type InspectionLogParams = z.infer<typeof inspectionLogParamsSchema>;

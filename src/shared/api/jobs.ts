@@ -108,4 +108,23 @@ export const jobListResponseSchema = z
   .meta({ id: 'JobList' });
 export type JobListResponse = z.infer<typeof jobListResponseSchema>;
 
+/** A job worker alive now (it heartbeats; gone once `expiresAt` passes unheard). */
+export const jobWorkerSchema = z
+  .strictObject({
+    id: z.string(),
+    host: z.string(),
+    pid: z.number().int(),
+    jobNames: z.array(z.string()),
+    concurrency: z.number().int().min(0),
+    startedAt: epochMsSchema,
+    expiresAt: epochMsSchema,
+  })
+  .meta({ id: 'JobWorker' });
+export type JobWorker = z.infer<typeof jobWorkerSchema>;
+
+export const jobWorkersResponseSchema = z
+  .strictObject({ serverTime: epochMsSchema, workers: z.array(jobWorkerSchema) })
+  .meta({ id: 'JobWorkers' });
+export type JobWorkersResponse = z.infer<typeof jobWorkersResponseSchema>;
+
 export const jobIdParamsSchema = z.strictObject({ id: idSchema });

@@ -116,9 +116,55 @@ export const rejectRequestSchema = z
   .meta({ id: 'RejectRequest' });
 export type RejectRequest = z.infer<typeof rejectRequestSchema>;
 
+/** Most items one bulk review may hold. */
+export const MAX_BULK_REVIEW_ITEMS = 200;
+
+export const BULK_REVIEW_ACTIONS = ['approve', 'reject'] as const;
+
+export const bulkReviewRequestSchema = z
+  .strictObject({
+    action: z.enum(BULK_REVIEW_ACTIONS),
+    /** The labelled items to approve or reject, each at most once. */
+    ids: z
+      .array(idSchema)
+      .min(1)
+      .max(MAX_BULK_REVIEW_ITEMS)
+      .refine((ids) => new Set(ids).size === ids.length, 'each id at most once'),
+    notes: notesSchema.optional(),
+    /** Reject only: put the items back in the queue (see RejectRequest). */
+    requeue: z.boolean().optional(),
+  })
+  .superRefine((value, ctx) => {
+    if (value.action === 'approve' && value.requeue !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['requeue'],
+        message: 'requeue goes with action reject only',
+      });
+    }
+  })
+  .meta({ id: 'BulkReviewRequest' });
+export type BulkReviewRequest = z.infer<typeof bulkReviewRequestSchema>;
+
+/** Token names of the demo's simulated reviewer identities (`visionloop up`) start with this. */
+export const SIMULATED_REVIEWER_PREFIX = 'simulated-';
+
+/** Whether a reviewer token's name marks it as the demo's simulated reviewer. */
+export function isSimulatedReviewerName(name: string | null | undefined): boolean {
+  return typeof name === 'string' && name.startsWith(SIMULATED_REVIEWER_PREFIX);
+}
+
 /** A token that acted on an item: its id and (when the token still exists) its name. */
 export const reviewerSchema = z
-  .strictObject({ id: z.string(), name: z.string().nullable() })
+  .strictObject({
+    id: z.string(),
+    name: z.string().nullable(),
+    /**
+     * True for the demo's simulated reviewer (`simulated-reviewer`, `simulated-approver`):
+     * labels it gave come from the synthetic line's ground truth, not from a person.
+     */
+    simulated: z.boolean().optional(),
+  })
   .meta({ id: 'Reviewer' });
 export type Reviewer = z.infer<typeof reviewerSchema>;
 
@@ -166,6 +212,33 @@ export const labelingItemSchema = z
   })
   .meta({ id: 'LabelingItem' });
 export type LabelingItem = z.infer<typeof labelingItemSchema>;
+
+/**
+ * One item of a bulk review: done (the item as it is now), or refused with the code and message
+ * the single-item route would have answered (FORBIDDEN for one's own label, CONFLICT, …).
+ */
+export const bulkReviewResultSchema = z
+  .discriminatedUnion('ok', [
+    z.strictObject({ id: idSchema, ok: z.literal(true), item: labelingItemSchema }),
+    z.strictObject({
+      id: idSchema,
+      ok: z.literal(false),
+      error: z.strictObject({ code: z.string(), message: z.string() }),
+    }),
+  ])
+  .meta({ id: 'BulkReviewResult' });
+export type BulkReviewResult = z.infer<typeof bulkReviewResultSchema>;
+
+export const bulkReviewResponseSchema = z
+  .strictObject({
+    action: z.enum(BULK_REVIEW_ACTIONS),
+    /** In the order of the request's ids. */
+    results: z.array(bulkReviewResultSchema),
+    succeeded: z.number().int().min(0),
+    failed: z.number().int().min(0),
+  })
+  .meta({ id: 'BulkReviewResponse' });
+export type BulkReviewResponse = z.infer<typeof bulkReviewResponseSchema>;
 
 export const LABELING_DEFAULT_LIMIT = 50;
 export const LABELING_MAX_LIMIT = 500;

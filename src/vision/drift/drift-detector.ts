@@ -19,6 +19,7 @@
  */
 import { VisionLoopError } from '../../shared/errors.js';
 import { chiSquareHomogeneity } from './chi-square.js';
+import { categoricalShares, sharedHistogram, type FeatureDistribution } from './distribution.js';
 import { ksTwoSampleSorted, type KsMethod } from './ks.js';
 import { adjustPValues, P_VALUE_CORRECTIONS, type PValueCorrection } from './multiple-testing.js';
 import {
@@ -133,6 +134,11 @@ export interface FeatureDriftResult {
   droppedCur: number;
   /** Why a feature was not tested, or a caveat about its test. */
   note: string | null;
+  /**
+   * Both sides' distributions on shared bins (categories), for charts; absent when a side has
+   * no values (and in reports stored before it existed).
+   */
+  distribution?: FeatureDistribution | null;
 }
 
 export type DriftStatus = 'ok' | 'drift' | 'insufficient_data' | 'no_reference';
@@ -283,15 +289,19 @@ function testNumeric(
   };
   if (reference === undefined) return untested(feature, 'numeric', 'not in the reference', counts);
   if (values === undefined) return untested(feature, 'numeric', 'not in the window', counts);
+  const distribution = sharedHistogram(reference.sorted, current.sorted);
   if (counts.nRef < config.minSamples || counts.nCur < config.minSamples) {
     const side = counts.nRef < config.minSamples ? 'reference' : 'window';
     const n = Math.min(counts.nRef, counts.nCur);
-    return untested(
-      feature,
-      'numeric',
-      `${side} has ${n} finite values, ${config.minSamples} needed`,
-      counts,
-    );
+    return {
+      ...untested(
+        feature,
+        'numeric',
+        `${side} has ${n} finite values, ${config.minSamples} needed`,
+        counts,
+      ),
+      distribution,
+    };
   }
   const ks = ksTwoSampleSorted(reference.sorted, current.sorted, { method: config.ksMethod });
   const wasserstein = wassersteinSorted(reference.sorted, current.sorted);
@@ -322,6 +332,7 @@ function testNumeric(
     note: constantReference
       ? 'reference is constant: no spread to scale the Wasserstein distance'
       : null,
+    distribution,
   };
 }
 
@@ -347,18 +358,22 @@ function testCategorical(
   const nRef = refCounts.reduce((a, b) => a + b, 0);
   const nCur = curCounts.reduce((a, b) => a + b, 0);
   const counts = { nRef, nCur, droppedRef, droppedCur };
+  const distribution = categoricalShares(categories, refCounts, curCounts);
   if (reference === undefined) {
     return untested(feature, 'categorical', 'not in the reference', counts);
   }
   if (current === undefined) return untested(feature, 'categorical', 'not in the window', counts);
   if (nRef < config.minSamples || nCur < config.minSamples) {
     const side = nRef < config.minSamples ? 'reference' : 'window';
-    return untested(
-      feature,
-      'categorical',
-      `${side} has ${Math.min(nRef, nCur)} counts, ${config.minSamples} needed`,
-      counts,
-    );
+    return {
+      ...untested(
+        feature,
+        'categorical',
+        `${side} has ${Math.min(nRef, nCur)} counts, ${config.minSamples} needed`,
+        counts,
+      ),
+      distribution,
+    };
   }
   const chi = chiSquareHomogeneity(refCounts, curCounts, {
     yatesCorrection: config.yatesCorrection,
@@ -389,6 +404,7 @@ function testCategorical(
     dof: chi.dof,
     ...counts,
     note: notes.length > 0 ? notes.join('; ') : null,
+    distribution,
   };
 }
 
@@ -490,12 +506,15 @@ export function checkDrift(
     );
     features.push(
       framesShort !== null && result.status === 'tested'
-        ? untested(name, 'categorical', `${framesShort}, ${resolved.minSamples} needed`, {
-            nRef: result.nRef,
-            nCur: result.nCur,
-            droppedRef: result.droppedRef,
-            droppedCur: result.droppedCur,
-          })
+        ? {
+            ...untested(name, 'categorical', `${framesShort}, ${resolved.minSamples} needed`, {
+              nRef: result.nRef,
+              nCur: result.nCur,
+              droppedRef: result.droppedRef,
+              droppedCur: result.droppedCur,
+            }),
+            distribution: result.distribution ?? null,
+          }
         : result,
     );
   }

@@ -31,6 +31,12 @@ export {
 export type { DriftWindowOptions, DriftWindowSelection, TimedSample } from './window.js';
 export { ksTwoSample, ksTwoSampleSorted, KS_MAX_AUTO_EXACT_N } from './ks.js';
 export type { KsMethod, KsTestOptions, KsTestResult } from './ks.js';
+export { categoricalShares, sharedHistogram, DISTRIBUTION_BINS } from './distribution.js';
+export type {
+  CategoricalDistribution,
+  FeatureDistribution,
+  HistogramDistribution,
+} from './distribution.js';
 export { chiSquareHomogeneity } from './chi-square.js';
 export type { ChiSquareOptions, ChiSquareResult } from './chi-square.js';
 export { referenceSpread, wassersteinDistance, wassersteinSorted } from './wasserstein.js';

@@ -160,6 +160,11 @@ const ROWS: Record<string, Row> = {
     success: 200,
     request: () => ({ method: 'GET', url: '/api/inspection-logs?limit=5' }),
   },
+  'GET /api/inspection-logs/:id': {
+    expected: READERS,
+    success: 200,
+    request: ({ resultId }) => ({ method: 'GET', url: `/api/inspection-logs/${resultId}` }),
+  },
   'POST /api/tokens': {
     expected: ADMINS,
     success: 201,
@@ -173,6 +178,11 @@ const ROWS: Record<string, Row> = {
     expected: ADMINS,
     success: 200,
     request: () => ({ method: 'GET', url: '/api/tokens' }),
+  },
+  'GET /api/session': {
+    expected: { scopes: ['agent', 'viewer', 'labeler', 'admin'], openOnLoopback: false },
+    success: 200,
+    request: () => ({ method: 'GET', url: '/api/session' }),
   },
   'DELETE /api/tokens/:id': {
     expected: ADMINS,
@@ -260,6 +270,11 @@ const ROWS: Record<string, Row> = {
     expected: READERS,
     success: 200,
     request: () => ({ method: 'GET', url: '/api/jobs?limit=5' }),
+  },
+  'GET /api/jobs/workers': {
+    expected: READERS,
+    success: 200,
+    request: () => ({ method: 'GET', url: '/api/jobs/workers' }),
   },
   'GET /api/jobs/:id': {
     expected: READERS,
@@ -426,6 +441,15 @@ const ROWS: Record<string, Row> = {
     expected: LABELERS,
     success: 404,
     request: () => ({ method: 'POST', url: '/api/labeling-queue/lq-matrix/reject' }),
+  },
+  'POST /api/labeling-queue/review': {
+    expected: LABELERS,
+    success: 200,
+    request: () => ({
+      method: 'POST',
+      url: '/api/labeling-queue/review',
+      payload: { action: 'approve', ids: ['lq-matrix'] },
+    }),
   },
   'GET /api/settings/labeling': {
     expected: READERS,
@@ -620,7 +644,10 @@ for (const target of databaseTargets()) {
         .sort();
       expect(routes).toEqual(Object.keys(ROWS).sort());
       const publicRoutes = server.app.routeCatalogue.filter((route) => 'public' in route.access);
-      expect(publicRoutes.every((route) => route.url.startsWith('/docs'))).toBe(true);
+      // Public: the OpenAPI UI and the dashboard's static files (`/*`, no data).
+      expect(
+        publicRoutes.every((route) => route.url.startsWith('/docs') || route.url === '/*'),
+      ).toBe(true);
     });
 
     it('declares exactly the access each row expects', () => {

@@ -115,6 +115,41 @@ for (const target of databaseTargets()) {
       }
     });
 
+    it('answers one stored result by id, and 404/400 for unknown or malformed ids', async () => {
+      const wanted = all[123];
+      if (wanted === undefined) throw new Error('fixture too small');
+      const response = await server.app.inject({
+        method: 'GET',
+        url: `/api/inspection-logs/${wanted.id}`,
+        headers: server.auth('viewer'),
+      });
+      expect(response.statusCode).toBe(200);
+      const item = response.json<InspectionLogItem>();
+      expect(item).toMatchObject({
+        id: wanted.id,
+        camera: wanted.camera,
+        capturedAt: wanted.capturedAt,
+        decision: wanted.decision,
+        modelVersion: wanted.modelVersion,
+        detections: wanted.detections,
+        features: wanted.features,
+        hasFrame: false,
+      });
+      const missing = await server.app.inject({
+        method: 'GET',
+        url: '/api/inspection-logs/res-nobody-0000000',
+        headers: server.auth('viewer'),
+      });
+      expect(missing.statusCode).toBe(404);
+      expect(missing.json<{ error: { code: string } }>().error.code).toBe('NOT_FOUND');
+      const malformed = await server.app.inject({
+        method: 'GET',
+        url: '/api/inspection-logs/..%2F..%2Fetc',
+        headers: server.auth('viewer'),
+      });
+      expect(malformed.statusCode).toBe(400);
+    });
+
     it('answers 400 for a cursor it did not issue and for bad filters', async () => {
       for (const query of [
         'cursor=bm90LWEtY3Vyc29y',

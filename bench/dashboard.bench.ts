@@ -1,0 +1,160 @@
+/**
+ * The dashboard in Chromium against a real server fed by real agents.
+ *
+ *   npx tsx bench/dashboard.bench.ts [--agents 4] [--fps 15] [--runs 5] [--busy-seconds 10]
+ *
+ * Measures, on the built dashboard (test/browser/harness.ts builds it and starts the stack):
+ * - first contentful paint of `/` (performance.getEntriesByType('paint')), median of `runs`
+ *   fresh browser contexts; baseline (same run): FCP of a tiny text answer from the same server
+ *   (`/api/health`), so the ratio says what the app adds over any page from this server;
+ * - time from navigation start until the overview shows live data (the "Frames / s" tile holds
+ *   a number and at least one live frame arrived), median;
+ * - built JavaScript, gzip: all chunks, and what `/` loads (entry + the overview's chunk);
+ * - main-thread busy share while the overview receives live updates from `agents` agents at
+ *   `fps` each: CDP Performance.getMetrics TaskDuration delta over wall time; baseline (same
+ *   run): the same page with the live channel idle (no agents sending: the sign-in page).
+ * Targets (issue 14): FCP < 1 s, live data < 1.5 s, JS < 300 KiB gzip, main thread < 30 % busy.
+ * Prints one JSON object on stdout.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { gzipSync } from 'node:zlib';
+import type { Page } from 'playwright-core';
+import { startStack } from '../test/browser/harness.js';
+import { median } from './stats.js';
+
+const { values } = parseArgs({
+  options: {
+    agents: { type: 'string', default: '4' },
+    fps: { type: 'string', default: '15' },
+    runs: { type: 'string', default: '5' },
+    'busy-seconds': { type: 'string', default: '10' },
+  },
+});
+const agents = Math.max(1, Number(values.agents) || 4);
+const fps = Math.max(1, Number(values.fps) || 15);
+const runs = Math.max(1, Number(values.runs) || 5);
+const busySeconds = Math.max(2, Number(values['busy-seconds']) || 10);
+
+const round = (value: number, digits = 1) => Math.round(value * 10 ** digits) / 10 ** digits;
+
+async function firstContentfulPaint(page: Page): Promise<number> {
+  const entry = `performance.getEntriesByType('paint')
+    .find((entry) => entry.name === 'first-contentful-paint')`;
+  await page.waitForFunction(`${entry} !== undefined`);
+  return page.evaluate<number>(`${entry}.startTime`);
+}
+
+/** Main-thread busy share of `page` over `seconds`: CDP TaskDuration delta ÷ wall time. */
+async function busyShare(page: Page, seconds: number): Promise<number> {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Performance.enable');
+  const read = async () => {
+    const { metrics } = await cdp.send('Performance.getMetrics');
+    const task = metrics.find((metric) => metric.name === 'TaskDuration')?.value ?? 0;
+    const stamp = metrics.find((metric) => metric.name === 'Timestamp')?.value ?? 0;
+    return { task, stamp };
+  };
+  const before = await read();
+  await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+  const after = await read();
+  await cdp.detach();
+  return (after.task - before.task) / (after.stamp - before.stamp);
+}
+
+/** A page-side function: the text of the overview's Stat tile labelled `label`. */
+const STAT_TEXT = `((label) => Array.from(document.querySelectorAll('.stat'))
+  .find((tile) => tile.querySelector('.stat-label')?.textContent === label)
+  ?.querySelector('.stat-value')?.textContent ?? '')`;
+
+function statText(page: Page, label: string): Promise<string> {
+  return page.evaluate(`${STAT_TEXT}(${JSON.stringify(label)})`);
+}
+
+function gzipKiB(files: readonly string[]): number {
+  return files.reduce((sum, file) => sum + gzipSync(readFileSync(file)).length, 0) / 1024;
+}
+
+const progress = (message: string) => process.stderr.write(`[dashboard bench] ${message}\n`);
+progress(`starting the stack: ${agents} agents × ${fps} FPS`);
+const stack = await startStack({ agents, fps });
+progress('stack up');
+try {
+  const distDir = join(stack.dataDir, 'web-dist');
+  const assets = join(distDir, 'assets');
+  const allJs = readdirSync(assets)
+    .filter((name) => name.endsWith('.js'))
+    .map((name) => join(assets, name));
+  const html = readFileSync(join(distDir, 'index.html'), 'utf8');
+  const entry = [...html.matchAll(/(?:src|href)="\/assets\/([^"]+\.js)"/g)].map((m) =>
+    join(assets, m[1] ?? ''),
+  );
+  const overviewChunk = allJs.filter((file) => /OverviewPage-/.test(file));
+
+  const fcp: number[] = [];
+  const baselineFcp: number[] = [];
+  const live: number[] = [];
+  for (let run = 0; run < runs; run += 1) {
+    progress(`run ${run + 1}/${runs}`);
+    // Baseline: a tiny answer from the same server, fresh context.
+    const baseline = await stack.newPage({ signedOut: true, path: '/api/health' });
+    baselineFcp.push(await firstContentfulPaint(baseline));
+    await baseline.context().close();
+
+    const page = await stack.newPage({ scope: 'viewer' });
+    fcp.push(await firstContentfulPaint(page));
+    // Strings, not functions: tsx's transform would add helpers the page does not have.
+    await page.waitForFunction(
+      `Number(${STAT_TEXT}('Frames / s')) > 0 && Number(${STAT_TEXT}('Live frames')) > 0`,
+    );
+    live.push(await page.evaluate<number>('performance.now()'));
+    await page.context().close();
+  }
+
+  progress('main-thread busy share');
+  // Main thread while live updates stream in (agents × fps), vs. the idle sign-in page.
+  const idle = await stack.newPage({ signedOut: true });
+  await idle.getByRole('heading', { name: 'Sign in to VisionLoop' }).waitFor();
+  const idleBusy = await busyShare(idle, busySeconds);
+  await idle.context().close();
+  const overview = await stack.newPage({ scope: 'viewer' });
+  await overview.getByRole('heading', { name: 'Overview', level: 1 }).waitFor();
+  const liveBefore = await overview.evaluate<number>('performance.now()');
+  const busy = await busyShare(overview, busySeconds);
+  const framesShown = await statText(overview, 'Live frames');
+  const liveSeconds = ((await overview.evaluate<number>('performance.now()')) - liveBefore) / 1000;
+  const lineFps = await statText(overview, 'Frames / s');
+  await overview.context().close();
+
+  const produced = stack.agents.map((run) => run.stats().producedResults);
+  const result = {
+    bench: 'dashboard',
+    agents,
+    fpsPerAgent: fps,
+    lineFpsShown: Number(lineFps),
+    agentResults: produced,
+    runs,
+    fcpMs: round(median(fcp)),
+    baselineFcpMs: round(median(baselineFcp)),
+    fcpRatio: round(median(fcp) / median(baselineFcp), 2),
+    liveDataMs: round(median(live)),
+    jsGzipKiB: round(gzipKiB(allJs)),
+    initialJsGzipKiB: round(gzipKiB([...new Set([...entry, ...overviewChunk])])),
+    mainThreadBusy: round(busy, 3),
+    idleMainThreadBusy: round(idleBusy, 3),
+    busyRatio: round(busy / Math.max(idleBusy, 1e-6), 1),
+    liveFramesPerSecondShown: round(Number(framesShown) / liveSeconds, 1),
+    targets: { fcpMs: 1000, liveDataMs: 1500, jsGzipKiB: 300, mainThreadBusy: 0.3 },
+    pass: {
+      fcp: median(fcp) < 1000,
+      liveData: median(live) < 1500,
+      jsSize: gzipKiB(allJs) < 300,
+      mainThread: busy < 0.3,
+    },
+    samples: { fcpMs: fcp.map((v) => round(v)), liveDataMs: live.map((v) => round(v)) },
+  };
+  console.log(JSON.stringify(result));
+} finally {
+  await stack.stop();
+}

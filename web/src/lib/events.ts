@@ -1,0 +1,165 @@
+/**
+ * The dashboard's one live channel: an EventSource on `/api/events` (the token goes as
+ * `?access_token=`, since EventSource cannot send headers). Events are parsed with the shared
+ * schema, queued, and handed to subscribers in one batch per animation frame — a page renders
+ * once per frame however many events arrived, never once per event.
+ *
+ * The connection state is observable (`connecting`, `open`, `reconnecting`, `closed`): the
+ * layout shows it. When the stream drops, the browser's own retry is used; when the server
+ * closes it for good (EventSource gives up on a non-200 answer, e.g. a revoked token), the hub
+ * reconnects itself with backoff (1 s doubling to 15 s) and asks `onGiveUp` to check the
+ * session first, so a revoked token returns the user to sign-in instead of retrying forever.
+ */
+import type { EventType, LiveEvent } from '../../../src/shared/api/events';
+import { EVENT_TYPES, liveEventSchema } from '../../../src/shared/api/events';
+
+export type ConnectionState = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'closed';
+
+export type EventBatchHandler = (events: readonly LiveEvent[]) => void;
+
+interface Subscriber {
+  types: ReadonlySet<EventType> | null;
+  handler: EventBatchHandler;
+}
+
+/** Frame events per second per camera the dashboard asks for (the server thins to this). */
+export const DASHBOARD_EVENTS_MAX_FPS = 5;
+
+export class EventsHub {
+  private source: EventSource | null = null;
+  private token: string | null = null;
+  private state: ConnectionState = 'idle';
+  private readonly stateListeners = new Set<() => void>();
+  private readonly subscribers = new Set<Subscriber>();
+  private queue: LiveEvent[] = [];
+  private flushScheduled = false;
+  private retryTimer: ReturnType<typeof setTimeout> | null = null;
+  private retryDelayMs = 1000;
+  /** Events received since connecting (for tests and the status tooltip). */
+  received = 0;
+  /** Events the server dropped for this client (system notices with `dropped`). */
+  dropped = 0;
+  /** Called before reconnecting after the server refused the stream; may sign the user out. */
+  onGiveUp: (() => Promise<void>) | null = null;
+
+  /** Opens the stream with `token` (closes any previous one). */
+  start(token: string): void {
+    this.stop();
+    this.token = token;
+    this.open();
+  }
+
+  /** Closes the stream; subscribers stay (they get events again after `start`). */
+  stop(): void {
+    if (this.retryTimer !== null) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    this.source?.close();
+    this.source = null;
+    this.token = null;
+    this.queue = [];
+    this.setState('idle');
+  }
+
+  getState = (): ConnectionState => this.state;
+
+  onStateChange = (listener: () => void): (() => void) => {
+    this.stateListeners.add(listener);
+    return () => this.stateListeners.delete(listener);
+  };
+
+  /** `handler` gets batches of events of `types` (all when null); returns the unsubscribe. */
+  subscribe(types: readonly EventType[] | null, handler: EventBatchHandler): () => void {
+    const subscriber: Subscriber = { types: types === null ? null : new Set(types), handler };
+    this.subscribers.add(subscriber);
+    return () => this.subscribers.delete(subscriber);
+  }
+
+  private setState(state: ConnectionState): void {
+    if (this.state === state) return;
+    this.state = state;
+    for (const listener of this.stateListeners) listener();
+  }
+
+  private open(): void {
+    if (this.token === null) return;
+    const params = new URLSearchParams({
+      access_token: this.token,
+      maxFps: String(DASHBOARD_EVENTS_MAX_FPS),
+    });
+    const source = new EventSource(`/api/events?${params.toString()}`);
+    this.source = source;
+    this.setState(this.state === 'idle' ? 'connecting' : 'reconnecting');
+    source.onopen = () => {
+      this.retryDelayMs = 1000;
+      this.setState('open');
+    };
+    source.onerror = () => {
+      if (this.source !== source) return;
+      if (source.readyState === EventSource.CONNECTING) {
+        this.setState('reconnecting');
+        return;
+      }
+      // CLOSED: the browser will not retry (non-200 answer); check the session, then retry.
+      source.close();
+      this.source = null;
+      this.setState('reconnecting');
+      this.scheduleReconnect();
+    };
+    for (const type of EVENT_TYPES) {
+      source.addEventListener(type, (message: MessageEvent<string>) => this.receive(message));
+    }
+  }
+
+  private scheduleReconnect(): void {
+    const delay = this.retryDelayMs;
+    this.retryDelayMs = Math.min(this.retryDelayMs * 2, 15_000);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      const check = this.onGiveUp?.() ?? Promise.resolve();
+      check.then(
+        () => this.open(),
+        () => this.open(),
+      );
+    }, delay);
+  }
+
+  private receive(message: MessageEvent<string>): void {
+    let data: unknown;
+    try {
+      data = JSON.parse(message.data);
+    } catch {
+      return;
+    }
+    const parsed = liveEventSchema.safeParse(data);
+    if (!parsed.success) return;
+    this.received += 1;
+    if (parsed.data.type === 'system' && parsed.data.dropped !== undefined) {
+      this.dropped += parsed.data.dropped;
+    }
+    this.queue.push(parsed.data);
+    this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    // requestAnimationFrame does not run in a hidden tab; flush there on a slow timer instead.
+    if (document.visibilityState === 'hidden') setTimeout(() => this.flush(), 500);
+    else requestAnimationFrame(() => this.flush());
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    const batch = this.queue;
+    if (batch.length === 0) return;
+    this.queue = [];
+    for (const subscriber of this.subscribers) {
+      const types = subscriber.types;
+      const mine = types === null ? batch : batch.filter((event) => types.has(event.type));
+      if (mine.length > 0) subscriber.handler(mine);
+    }
+  }
+}
+
+/** The dashboard's hub; the auth state starts and stops it. */
+export const events = new EventsHub();
