@@ -52,6 +52,9 @@ function shortSha(sha: string): string {
 function describeMove(move: AliasMoveResponse): string {
   if (!move.changed) return `${move.alias} already points at ${move.toVersion}; nothing changed`;
   const lines = [`${move.alias}: ${move.fromVersion ?? '(unset)'} → ${move.toVersion}`];
+  if (move.entry?.reason?.startsWith('gate override:') === true) {
+    lines.push(`overrode the promotion gate; kept in the alias history: ${move.entry.reason}`);
+  }
   const serving = move.serving;
   if (serving !== null) {
     if (serving.error !== null) {
@@ -204,22 +207,38 @@ export function registerModelsCommands(program: Command, deps: ModelsCommandDeps
       .description('Point an alias at a version (production moves every server and agent).')
       .argument('<version>')
       .option('--alias <alias>', 'production, staging or any name', 'production')
-      .option('--reason <text>', 'why (kept in the alias history)'),
-  ).action(async (version: string, flags: ConnectionFlags & { alias: string; reason?: string }) => {
-    const answer = await callServer(
-      connect(flags, deps),
-      'POST',
-      `/api/models/${encodeURIComponent(version)}/promote`,
-      aliasMoveResponseSchema,
-      {
-        json: {
-          alias: flags.alias,
-          ...(flags.reason === undefined ? {} : { reason: flags.reason }),
+      .option('--reason <text>', 'why (kept in the alias history)')
+      .option(
+        '--force',
+        'promote a version the promotion gate rejected (needs --reason; kept in the alias history)',
+      ),
+  ).action(
+    async (
+      version: string,
+      flags: ConnectionFlags & { alias: string; reason?: string; force?: boolean },
+    ) => {
+      if (flags.force === true && (flags.reason === undefined || flags.reason.trim() === '')) {
+        throw new VisionLoopError(
+          'INVALID_ARGUMENT',
+          '--force overrides the promotion gate and needs --reason "why" (kept in the alias history)',
+        );
+      }
+      const answer = await callServer(
+        connect(flags, deps),
+        'POST',
+        `/api/models/${encodeURIComponent(version)}/promote`,
+        aliasMoveResponseSchema,
+        {
+          json: {
+            alias: flags.alias,
+            ...(flags.reason === undefined ? {} : { reason: flags.reason }),
+            ...(flags.force === true ? { force: true } : {}),
+          },
         },
-      },
-    );
-    print(flags, answer, () => describeMove(answer));
-  });
+      );
+      print(flags, answer, () => describeMove(answer));
+    },
+  );
 
   addConnectionOptions(
     models

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { JobView } from '../shared/api/jobs.js';
 import type { RetrainingStatus } from '../shared/api/retraining.js';
 import { VisionLoopError } from '../shared/errors.js';
-import { formatRetrainingStatus, registerRetrainCommands } from './retrain.command.js';
+import { eventsTable, formatRetrainingStatus, registerRetrainCommands } from './retrain.command.js';
 
 const T = Date.UTC(2026, 0, 1, 12, 0, 0);
 
@@ -45,6 +45,8 @@ function status(overrides: Partial<RetrainingStatus> = {}): RetrainingStatus {
     etaSeconds: 312,
     candidateVersion: 'retrain-1',
     decision: null,
+    gateReasons: null,
+    replay: null,
     error: null,
     ...overrides,
   };
@@ -125,6 +127,52 @@ describe('visionloop retrain', () => {
     );
     expect(done).toContain('candidate retrain-1 → staging');
     expect(done).toContain('finished 2026-01-01T12:01:00Z');
+  });
+
+  it('shows a rejection as a rejection, with the gate reasons in full and the replay', () => {
+    const reasons = [
+      'recent holdout mAP@0.5: candidate 0.8436 (20 images) vs production seed-v1 0.0000 (20 images): +84.36 pts (better)',
+      'nominal holdout mAP@0.5: candidate 0.0016 (100 images) vs production 0.8928 (100 images): loses 89.12 pts (at most 2.00 pts may be lost: too much)',
+      'rejected: production stays as it is',
+    ];
+    const text = formatRetrainingStatus(
+      status({
+        state: 'rejected',
+        stage: 'rejected',
+        decision: 'rejected',
+        gateReasons: reasons,
+        replay: 'no replay: production m1 was uploaded without a dataset snapshot',
+        job: job({ status: 'succeeded', finishedAt: T + 60_000 }),
+      }),
+    );
+    expect(text.split('\n')[0]).toBe('retraining: rejected · job job_1 · trigger labels');
+    expect(text).toContain(
+      'candidate retrain-1 → rejected by the promotion gate (production unchanged; its labels stay available)',
+    );
+    for (const reason of reasons) expect(text).toContain(`  - ${reason}`);
+    expect(text).toContain(
+      'replay: no replay: production m1 was uploaded without a dataset snapshot',
+    );
+  });
+
+  it('prints the history with every reason in full', () => {
+    const long = `nominal holdout mAP@0.5: candidate 0.0016 (100 images) vs production 0.8928 (100 images): ${'x'.repeat(150)} end`;
+    const text = eventsTable([
+      {
+        id: 'rte_1',
+        jobId: 'job_1',
+        kind: 'rejected',
+        trigger: 'drift',
+        reason: `first part; ${long}`,
+        modelVersion: 'retrain-1',
+        details: {},
+        actor: 'retraining',
+        at: T,
+      },
+    ]);
+    expect(text).toContain('rejected');
+    expect(text).toContain('    first part');
+    expect(text).toContain(`    ${long}`);
   });
 
   it('sends the trigger reason and surfaces a 409 as the catalogue error', async () => {

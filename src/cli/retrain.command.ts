@@ -53,14 +53,22 @@ export function formatRetrainingStatus(status: RetrainingStatus): string {
         (status.valMap50 === null ? '' : `, val mAP@0.5 ${status.valMap50.toFixed(4)}`) +
         (status.etaSeconds === null ? '' : `, about ${duration(status.etaSeconds)} left`),
     );
-  } else if (status.stage !== null && status.state !== 'completed') {
+  } else if (status.stage !== null && status.state !== 'completed' && status.state !== 'rejected') {
     lines.push(`stage: ${status.stage}`);
   }
+  if (status.replay !== null) lines.push(`replay: ${status.replay}`);
   if (status.candidateVersion !== null) {
     lines.push(
       `candidate ${status.candidateVersion}` +
-        (status.decision === null ? '' : ` → ${status.decision}`),
+        (status.decision === null
+          ? ''
+          : status.decision === 'rejected'
+            ? ' → rejected by the promotion gate (production unchanged; its labels stay available)'
+            : ` → ${status.decision}`),
     );
+  }
+  if (status.gateReasons !== null && status.gateReasons.length > 0) {
+    lines.push('gate:', ...status.gateReasons.map((reason) => `  - ${reason}`));
   }
   if (status.error !== null && status.state !== 'completed') lines.push(`error: ${status.error}`);
   lines.push(
@@ -88,9 +96,13 @@ export function formatConditions(conditions: RetrainingConditionsResponse): stri
   ].join('\n');
 }
 
-function eventsTable(events: readonly RetrainingEvent[]): string {
-  return formatTable(
-    ['TIME', 'JOB', 'EVENT', 'TRIGGER', 'VERSION', 'REASON'],
+/**
+ * The history as people read it: one row per event, and its reason in full on the lines below
+ * (a gate's reasons one per line), never cut.
+ */
+export function eventsTable(events: readonly RetrainingEvent[]): string {
+  const table = formatTable(
+    ['TIME', 'JOB', 'EVENT', 'TRIGGER', 'VERSION'],
     events.map((e) => [
       date(e.at),
       e.jobId ?? '-',
@@ -99,9 +111,18 @@ function eventsTable(events: readonly RetrainingEvent[]): string {
         : e.kind,
       e.trigger ?? '-',
       e.modelVersion ?? '-',
-      (e.reason ?? '').slice(0, 100),
     ]),
   );
+  const [header, rule, ...rows] = table.split('\n');
+  const out = [header ?? '', rule ?? ''];
+  rows.forEach((row, i) => {
+    out.push(row.trimEnd());
+    const reason = events[i]?.reason;
+    if (reason !== null && reason !== undefined && reason.length > 0) {
+      for (const part of reason.split('; ')) out.push(`    ${part}`);
+    }
+  });
+  return out.join('\n');
 }
 
 /** Registers `visionloop retrain …`. */

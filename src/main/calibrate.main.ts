@@ -96,7 +96,9 @@ export async function fitModelCalibration(
     for await (const frame of frames) {
       const { detections } = await detector.detect(frame.image, CALIBRATION_DETECT_OPTIONS);
       samples.push(...calibrationSamples(detections, frame.objects));
-      options.onProgress?.(++done);
+      // Counted outside the optional call: `f?.(++x)` skips the increment when f is absent.
+      done++;
+      options.onProgress?.(done);
     }
     const fit = fitScoreCalibration(samples);
     return { ...fit, frames: done, metadata: calibrationMetadata(fit) };

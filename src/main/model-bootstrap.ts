@@ -3,8 +3,9 @@
  * - on an empty registry, registers the shipped seed model (models/seed/model.onnx, plus
  *   weights.pt beside it when present) under its metadata version and points `production` at
  *   it as actor `bootstrap`, and stores its training reference for drift from
- *   training-features.json beside it; a missing seed file is skipped with a log line (a deployment may
- *   upload its own model instead);
+ *   training-features.json beside it, and its evaluation (metrics.json beside it: mAP per test
+ *   preset and per class) as the version's metrics; a missing seed file is skipped with a log
+ *   line (a deployment may upload its own model instead);
  * - loads where the aliases point, sets their gauges and loads production into the server's
  *   inference (a failure is logged; the server still starts);
  * - `startModelSync` then follows alias moves made by other processes (a job worker promoting
@@ -18,6 +19,7 @@ import type { DriftService } from '../services/drift.service.js';
 import type { ModelRegistryService } from '../services/model-registry.service.js';
 import { readTrainingFeatures, TRAINING_FEATURES_FILE } from '../services/training-reference.js';
 import type { ModelServingService } from '../services/model-serving.service.js';
+import { SEED_RECIPE } from './train.main.js';
 
 export interface ModelBootstrapLog {
   info(message: string): void;
@@ -34,6 +36,36 @@ function messageOf(error: unknown): string {
 
 function isNotFound(error: unknown): boolean {
   return error instanceof Error && 'code' in error && error.code === 'ENOENT';
+}
+
+/** The seed recipe's evaluation, beside model.onnx (`visionloop train --recipe seed`). */
+export const SEED_METRICS_FILE = 'metrics.json';
+
+/** Stores the seed's metrics.json as its registry metrics; a missing or bad file is logged. */
+async function recordSeedMetrics(
+  models: Pick<ModelRegistryService, 'recordMetrics'>,
+  version: string,
+  file: string,
+  log: ModelBootstrapLog,
+): Promise<void> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    if (isNotFound(error)) log.info(`no ${file}: the seed's registry entry has no metrics`);
+    else log.warn(`the seed's metrics were not read: ${messageOf(error)}`);
+    return;
+  }
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+      log.warn(`${file} is not a JSON object: the seed's metrics were not stored`);
+      return;
+    }
+    await models.recordMetrics(version, parsed as Record<string, unknown>);
+  } catch (error) {
+    log.warn(`the seed's metrics were not stored: ${messageOf(error)}`);
+  }
 }
 
 /** Registers the seed on an empty registry; returns its version, or null when nothing was done. */
@@ -60,8 +92,21 @@ export async function registerSeedModel(
     throw error;
   });
   const version = await models.bootstrapSeed(artifact, weights);
-  if (version === null) return null;
+  if (version === null) {
+    // A data dir from a build that did not store the seed's metrics: fill them in once.
+    const seed = await models.get(SEED_RECIPE.version).catch(() => null);
+    if (seed?.source === 'seed' && seed.metrics === null) {
+      await recordSeedMetrics(
+        models,
+        seed.version,
+        join(dirname(seedPath), SEED_METRICS_FILE),
+        log,
+      );
+    }
+    return null;
+  }
   log.info(`registered the seed model ${version} and set production to it`);
+  await recordSeedMetrics(models, version, join(dirname(seedPath), SEED_METRICS_FILE), log);
   if (drift !== undefined) {
     // The recipe ships its training images' features beside the model (training-reference.ts).
     const file = join(dirname(seedPath), TRAINING_FEATURES_FILE);

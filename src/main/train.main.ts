@@ -25,6 +25,7 @@ import {
 } from '../services/training-reference.js';
 import { presetConditions } from '../synth/conditions.js';
 import { exportDataset, type ExportSummary } from '../synth/dataset-export.js';
+import { calibrateModelFile, type ModelFileCalibration } from './calibrate.main.js';
 import { createEvaluation } from './evaluation.main.js';
 
 export interface TrainingCallbacks {
@@ -40,6 +41,8 @@ export interface TrainingOutcome {
   modelPath: string;
   weightsPath: string;
   evaluation: ModelEvaluationReport;
+  /** The score calibration fitted on the data set's val split and stamped into the model. */
+  calibration: ModelFileCalibration;
 }
 
 /**
@@ -79,9 +82,14 @@ export async function trainAndEvaluate(
     { ...request, base },
     { onEvent: callbacks.onEvent, onLog: callbacks.onLog, signal: callbacks.signal },
   );
+  // Confidence calibration on the val split, written into model.onnx (docs/calibration.md).
+  callbacks.onStage?.('calibrating');
+  const calibration = await calibrateModelFile(done.model, request.data, {
+    signal: callbacks.signal,
+  });
   callbacks.onStage?.('evaluating');
   const evaluation = await evaluateModelFile(config, done.model, request.data, 'val', callbacks);
-  return { done, modelPath: done.model, weightsPath: done.weights, evaluation };
+  return { done, modelPath: done.model, weightsPath: done.weights, evaluation, calibration };
 }
 
 export async function evaluateModelFile(
@@ -133,6 +141,8 @@ export interface RecipeResult {
   data: ExportSummary;
   perPreset: Record<string, ModelEvaluationReport>;
   done: TrainerDoneEvent;
+  /** The score calibration fitted on the recipe's val split (stamped into model.onnx). */
+  calibration: ModelFileCalibration;
 }
 
 /** Exports a synthetic data set once; reuses it when the same export already exists. */
@@ -194,6 +204,10 @@ export async function runSeedRecipe(
     runDir,
     callbacks,
   );
+  // The seed's confidence calibration on its validation split (docs/calibration.md); a refit of
+  // a reused run starts again from the raw scores, so it is the same every time.
+  callbacks.onStage?.(`calibrating on the ${data.val} validation frames`);
+  const calibration = await calibrateModelFile(done.model, dataDir, { signal: callbacks.signal });
   const perPreset: Record<string, ModelEvaluationReport> = {};
   for (const [index, preset] of recipe.testPresets.entries()) {
     const testDir = join(options.workDir, `test-${preset}-${recipe.testFrames}`);
@@ -219,7 +233,14 @@ export async function runSeedRecipe(
     recipe.version,
     features,
   );
-  const result: RecipeResult = { outDir: options.outDir, trainingSeconds, data, perPreset, done };
+  const result: RecipeResult = {
+    outDir: options.outDir,
+    trainingSeconds,
+    data,
+    perPreset,
+    done,
+    calibration,
+  };
   await writeFile(
     join(options.outDir, 'metrics.json'),
     `${JSON.stringify(recipeMetrics(recipe, result), null, 2)}\n`,
@@ -297,6 +318,7 @@ function recipeMetrics(recipe: SeedRecipe, result: RecipeResult): Record<string,
       perClass: result.data.perClass,
     },
     trainer: result.done.metrics,
+    calibration: result.calibration,
     testSets: Object.fromEntries(
       Object.entries(result.perPreset).map(([preset, report]) => [
         preset,

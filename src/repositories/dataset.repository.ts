@@ -40,6 +40,18 @@ export class DatasetRepository {
     return query.orderBy('created_at', 'desc').orderBy('id', 'desc').execute();
   }
 
+  /** Token names by id (tokens that no longer exist are absent). */
+  async tokenNames(ids: readonly string[]): Promise<Map<string, string>> {
+    const unique = [...new Set(ids)];
+    if (unique.length === 0) return new Map();
+    const rows = await this.db
+      .selectFrom('api_tokens')
+      .select(['id', 'name'])
+      .where('id', 'in', unique)
+      .execute();
+    return new Map(rows.map((row) => [row.id, row.name]));
+  }
+
   /**
    * Inserts `dataset` unless its id exists, and (when it was inserted) `labels`, in one
    * transaction: a failure leaves neither. Returns whether the dataset was inserted.

@@ -70,6 +70,23 @@ export class DriftRepository {
       : { capturedAt: Number(row.captured_at), modelVersion: row.model_version };
   }
 
+  /**
+   * The model version of the camera's newest frame by another version than `modelVersion`
+   * (what it ran before a swap), if any.
+   */
+  async previousVersion(camera: string, modelVersion: string): Promise<string | undefined> {
+    const row = await this.db
+      .selectFrom('prediction_logs')
+      .select(['model_version'])
+      .where('camera', '=', camera)
+      .where('model_version', '!=', modelVersion)
+      .orderBy('captured_at', 'desc')
+      .orderBy('id', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    return row?.model_version;
+  }
+
   /** Cameras with a frame captured at or after `since`, sorted. */
   async activeCameras(since: number): Promise<string[]> {
     // `camera || ''` keeps SQLite on the captured_at range instead of walking the whole

@@ -82,6 +82,17 @@ export class ModelRegistryRepository {
     return result.numUpdatedRows > 0n;
   }
 
+  /** Sets a version's dataset snapshot when it has none; false when it had one or is unknown. */
+  async attachDataset(version: string, datasetId: string): Promise<boolean> {
+    const result = await this.db
+      .updateTable('models')
+      .set({ dataset_id: datasetId })
+      .where('version', '=', version)
+      .where('dataset_id', 'is', null)
+      .executeTakeFirst();
+    return result.numUpdatedRows > 0n;
+  }
+
   listAliases(): Promise<AliasWithSha[]> {
     return this.db
       .selectFrom('model_aliases')

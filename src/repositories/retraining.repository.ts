@@ -97,6 +97,23 @@ export class RetrainingRepository {
     }));
   }
 
+  /** How many reviewed labels were created at or after `since` (all when null), and the newest. */
+  async labelSummary(since: number | null): Promise<{ count: number; latestAt: number | null }> {
+    let query = this.db
+      .selectFrom('reviewed_labels')
+      .select((eb) => [
+        eb.fn.countAll<number | string | bigint>().as('count'),
+        eb.fn.max<number | string | bigint | null>('created_at').as('latest'),
+      ]);
+    if (since !== null) query = query.where('created_at', '>=', since);
+    const row = await query.executeTakeFirst();
+    const latest = row?.latest;
+    return {
+      count: Number(row?.count ?? 0),
+      latestAt: latest === null || latest === undefined ? null : Number(latest),
+    };
+  }
+
   /**
    * Marks labels as used by a training: `used` ids get used_for_training = 1; `trained` ids also
    * get trained_in_model_version = `version` unless an earlier model already has it (the column

@@ -3,9 +3,14 @@
  * PyTorch, spawn `python -m visionloop_trainer train …`, stream its JSON-lines progress, and
  * cancel it with SIGTERM. Nothing here imports or interprets Python; the trainer is a black
  * box behind its command line, its stdout events and its exit code.
+ *
+ * Inspection comes first: the trainer can run at a lower CPU priority (`nice`, applied to the
+ * child right after it starts) with a bounded thread count (`threads`; 0 picks 1 on a machine
+ * with ≤ 2 cores, so detection keeps a core). The BLAS/OpenMP pools get the same bound.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { availableParallelism, setPriority } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { VisionLoopError } from '../shared/errors.js';
 
@@ -47,7 +52,10 @@ export interface TrainRequest {
   batch?: number;
   seed?: number;
   workers?: number;
+  /** PyTorch threads; 0 = automatic (`trainerThreads`). */
   threads?: number;
+  /** CPU niceness of the trainer process (0..19); unset: the parent's. */
+  nice?: number;
   lr?: number;
   datasetHash?: string;
   parentVersion?: string;
@@ -64,6 +72,8 @@ export interface TrainerRunOptions {
 }
 
 const REQUIRED_MODULES = 'import torch, numpy, PIL, onnx';
+/** coreutils' nice, which runs a command at a lower CPU priority. */
+const NICE_BINARY = '/usr/bin/nice';
 let cachedPython: string | null = null;
 
 /**
@@ -103,6 +113,18 @@ export function findPython(preferred?: string): string {
   );
 }
 
+/**
+ * The trainer's thread count for a `threads` setting: the setting when > 0; else 1 on a
+ * machine with ≤ 2 cores (inspection keeps the other), otherwise cores − 1, at most 4.
+ */
+export function trainerThreads(
+  setting: number | undefined,
+  cores = availableParallelism(),
+): number {
+  if (setting !== undefined && setting > 0) return setting;
+  return cores <= 2 ? 1 : Math.min(4, cores - 1);
+}
+
 export function trainerArgs(request: TrainRequest): string[] {
   const args = ['-m', 'visionloop_trainer', 'train', '--data', request.data, '--out', request.out];
   const optional: [string, string | number | undefined][] = [
@@ -112,7 +134,7 @@ export function trainerArgs(request: TrainRequest): string[] {
     ['--batch', request.batch],
     ['--seed', request.seed],
     ['--workers', request.workers],
-    ['--threads', request.threads],
+    ['--threads', request.threads === undefined ? undefined : trainerThreads(request.threads)],
     ['--lr', request.lr],
     ['--dataset-hash', request.datasetHash],
     ['--parent-version', request.parentVersion],
@@ -133,11 +155,38 @@ export function runTrainer(
       reject(new VisionLoopError('TRAINING_CANCELLED', 'training was cancelled before it started'));
       return;
     }
-    const child = spawn(python, trainerArgs(request), {
-      cwd: TRAINER_ROOT,
-      env: { ...process.env, PYTHONPATH: TRAINER_ROOT, PYTHONUNBUFFERED: '1' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const threads = String(trainerThreads(request.threads ?? 2));
+    // `nice -n N` execs Python with the lower priority from its first instruction, so every
+    // thread torch starts inherits it (Linux priorities are per thread); without the nice
+    // binary the priority is set on the child right after it starts.
+    const nice = request.nice !== undefined && request.nice > 0 ? request.nice : 0;
+    const viaNice = nice > 0 && existsSync(NICE_BINARY);
+    const child = spawn(
+      viaNice ? NICE_BINARY : python,
+      viaNice ? ['-n', String(nice), python, ...trainerArgs(request)] : trainerArgs(request),
+      {
+        cwd: TRAINER_ROOT,
+        env: {
+          ...process.env,
+          PYTHONPATH: TRAINER_ROOT,
+          PYTHONUNBUFFERED: '1',
+          // Native pools (OpenMP, BLAS) that torch.set_num_threads does not reach.
+          OMP_NUM_THREADS: threads,
+          OPENBLAS_NUM_THREADS: threads,
+          MKL_NUM_THREADS: threads,
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    if (nice > 0 && !viaNice && child.pid !== undefined) {
+      try {
+        setPriority(child.pid, nice);
+      } catch (error) {
+        options.onLog?.(
+          `could not lower the trainer's CPU priority: ${error instanceof Error ? error.message : String(error)}`,
+        );
+      }
+    }
     let done: TrainerDoneEvent | null = null;
     let errorMessage: string | null = null;
     let cancelled = false;

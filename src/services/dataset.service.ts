@@ -46,7 +46,7 @@ import type {
 } from '../shared/api/datasets.js';
 import { datasetCountsSchema, datasetProvenanceSchema } from '../shared/api/datasets.js';
 import type { ExportFormat } from '../shared/api/labeling.js';
-import { labelBoxSchema } from '../shared/api/labeling.js';
+import { isSimulatedReviewerName, labelBoxSchema } from '../shared/api/labeling.js';
 import type { Box } from '../shared/domain.js';
 import { VisionLoopError } from '../shared/errors.js';
 import type { DatasetManifest, ImageExt, ManifestImage } from './dataset-manifest.js';
@@ -87,6 +87,12 @@ export interface ImportOptions {
   name?: string;
   /** Append class names the deployment does not know (default: refuse them). */
   addClasses?: boolean;
+  /**
+   * Store the images as reviewed labels too (default). False registers the snapshot alone:
+   * a model's training set that is not new evidence for the retraining policy (the shipped
+   * seed's synthetic training set, kept for replay).
+   */
+  reviewedLabels?: boolean;
 }
 
 export interface ImportResult extends SnapshotResult {
@@ -275,6 +281,7 @@ export class DatasetService {
       };
     }
     const manifest = buildManifest(classNames, [...fresh, ...replayImages]);
+    const simulatedLabels = await this.simulatedImageCount(manifest);
     if (manifest.images.length === 0) {
       throw new VisionLoopError(
         'INVALID_ARGUMENT',
@@ -297,7 +304,34 @@ export class DatasetService {
         warnings: [],
       },
       labels: [],
+      simulatedLabels,
     });
+  }
+
+  /**
+   * How many of `manifest`'s images carry a reviewed label by the demo's simulated reviewer
+   * (labeled or approved by a token named `simulated-…`): the newest reviewed label of each
+   * image decides, as it does for what the snapshot holds.
+   */
+  private async simulatedImageCount(manifest: DatasetManifest): Promise<number> {
+    const ids = new Set(manifest.images.map((image) => image.id));
+    const newest = new Map<string, ReviewedLabelRow>();
+    for (const row of await this.datasets.reviewedLabels()) {
+      if (ids.has(row.image_blob) && !newest.has(row.image_blob)) newest.set(row.image_blob, row);
+    }
+    const names = await this.datasets.tokenNames(
+      [...newest.values()].flatMap((row) =>
+        [row.labeled_by, row.approved_by].filter((id): id is string => id !== null),
+      ),
+    );
+    let count = 0;
+    for (const row of newest.values()) {
+      const by = [row.labeled_by, row.approved_by].map((id) =>
+        id === null ? null : names.get(id),
+      );
+      if (by.some((name) => isSimulatedReviewerName(name ?? null))) count++;
+    }
+    return count;
   }
 
   /**
@@ -535,7 +569,8 @@ export class DatasetService {
       await this.blobs.put(bytes);
     });
     const now = this.now();
-    const labels: NewReviewedLabel[] = unique.map((candidate) => ({
+    const asLabels = options.reviewedLabels !== false;
+    const labels: NewReviewedLabel[] = (asLabels ? unique : []).map((candidate) => ({
       id: `rvl-${randomUUID()}`,
       queue_item_id: null,
       prediction_id: null,
@@ -562,14 +597,16 @@ export class DatasetService {
       provenance: {
         kind: 'import',
         reviewedSince: null,
-        reviewedImages: unique.length,
+        reviewedImages: asLabels ? unique.length : 0,
         replay: null,
         importedFrom: name,
         warnings: warnings.slice(0, MAX_WARNINGS),
       },
       labels,
+      // Imported labels name no reviewer, so none is the simulated one.
+      simulatedLabels: 0,
     });
-    return { ...result, images: result.created ? unique.length : 0, warnings };
+    return { ...result, images: result.created && asLabels ? unique.length : 0, warnings };
   }
 
   /** Reads one image of an import: its hash, format and boxes by class name (clipped). */
@@ -639,12 +676,27 @@ export class DatasetService {
       actor: Actor | null;
       provenance: DatasetProvenance;
       labels: NewReviewedLabel[];
+      /** Snapshots: images labelled by the simulated reviewer (counts.simulatedLabels). */
+      simulatedLabels?: number;
     },
   ): Promise<SnapshotResult> {
     const text = manifestText(manifest);
     const id = sha256Hex(text);
     const existing = await this.datasets.findById(id);
-    if (existing !== undefined) return { dataset: this.toInfo(existing), created: false };
+    if (existing !== undefined) {
+      // The same images again: the manifest (and id) are the same, but who gave the labels may
+      // not be (an import taken again as reviewed labels, relabelled by the simulated
+      // reviewer). The stored row is immutable; the answer carries the count of the labels now,
+      // which is what a retraining records in its history and lineage.
+      const info = this.toInfo(existing);
+      if (meta.simulatedLabels !== undefined && meta.source === 'snapshot') {
+        return {
+          dataset: { ...info, counts: { ...info.counts, simulatedLabels: meta.simulatedLabels } },
+          created: false,
+        };
+      }
+      return { dataset: info, created: false };
+    }
     const stored = await this.blobs.put(Buffer.from(text, 'utf8'));
     const created = await this.datasets.insertDataset(
       {
@@ -654,7 +706,10 @@ export class DatasetService {
         name: meta.name,
         manifest_blob: stored.key,
         class_names: JSON.stringify(manifest.classNames),
-        counts: JSON.stringify(countsOf(manifest)),
+        counts: JSON.stringify({
+          ...countsOf(manifest),
+          ...(meta.simulatedLabels === undefined ? {} : { simulatedLabels: meta.simulatedLabels }),
+        }),
         created_at: this.now(),
         created_by: meta.actor?.tokenId ?? null,
         provenance: JSON.stringify(meta.provenance),

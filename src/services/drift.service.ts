@@ -9,6 +9,9 @@
  * registration (`storeTrainingReference`) for display only. "Promotion" is, until the registry
  * calls `resetBaseline`, the first time a model version appears in a camera's traffic (each
  * camera and version gets its own baseline) or an admin's `POST /api/metrics/drift/baseline`.
+ * After a hot swap the camera's frames carry the new version, so its checks use that version's
+ * own post-swap baseline (`collecting` until full, never the previous version's, which would
+ * keep a recovered line red), and recovery reads green (docs/drift.md, "After a swap").
  * Besides the seven image features, the baseline is the reference for model outputs (mean
  * confidence and detections per frame by KS, the uncertain share and the class mix by
  * chi-square) when `includeModelOutputs` is on.
@@ -42,12 +45,14 @@ import {
   DEFAULT_DRIFT_SETTINGS,
   driftBaselineStateSchema,
   driftCameraStatusSchema,
+  driftDistributionSchema,
   driftSettingsSchema,
   type DriftBaselineState,
   type DriftCameraStatus,
   type DriftCheckPayload,
   type DriftCheckQuery,
   type DriftCheckResponse,
+  type DriftDistribution,
   type DriftFeature,
   type DriftHistoryQuery,
   type DriftHistoryResponse,
@@ -70,6 +75,7 @@ import {
   type FeatureDriftResult,
 } from '../vision/drift/index.js';
 import type { JobView } from '../shared/api/jobs.js';
+import { driftSettingsProblems } from '../shared/api/settings.js';
 import type { EventBus } from './event-bus.js';
 import type { DriftObservation } from './prometheus.service.js';
 
@@ -283,7 +289,14 @@ function featureView(feature: FeatureDriftResult): DriftFeature {
     droppedRef: feature.droppedRef,
     droppedCur: feature.droppedCur,
     note: feature.note,
+    distribution: distributionOf(feature.distribution),
   };
+}
+
+/** A stored distribution as the API shows it; null when absent or not the current shape. */
+function distributionOf(value: unknown): DriftDistribution | null {
+  const parsed = driftDistributionSchema.safeParse(value);
+  return parsed.success ? parsed.data : null;
 }
 
 function pValuesOf(features: readonly { feature: string; pValue: number | null }[]) {
@@ -305,18 +318,22 @@ function isDriftStatus(value: string): value is DriftCameraStatus['status'] {
   return ['ok', 'drift', 'insufficient_data', 'no_reference'].includes(value);
 }
 
+/**
+ * Where a baseline being collected starts, in words: the reset's time when the baseline was
+ * reset, else the first frame it took (a baseline never reset starts at epoch 0, which is no
+ * time to show anyone), else nothing yet.
+ */
+export function collectingSince(epoch: number, firstFrameAt: number | null): string {
+  if (epoch > 0) return `since the reset at ${new Date(epoch).toISOString()}`;
+  if (firstFrameAt !== null)
+    return `since its first frame at ${new Date(firstFrameAt).toISOString()}`;
+  return 'so far';
+}
+
 /** INVALID_ARGUMENT when drift settings contradict each other. */
 function checkDriftSettings(values: Omit<DriftSettings, 'revision'>): void {
-  const problems: string[] = [];
-  if (values.redShareThreshold < values.driftShareThreshold) {
-    problems.push('redShareThreshold must be ≥ driftShareThreshold');
-  }
-  if (values.minSamples > values.windowSamples) {
-    problems.push('minSamples must be ≤ windowSamples (no window could ever be tested)');
-  }
-  if (values.minSamples > values.baselineSamples) {
-    problems.push('minSamples must be ≤ baselineSamples');
-  }
+  // The same rules the dashboard's settings form checks before it sends anything.
+  const problems = driftSettingsProblems(values).map((problem) => problem.message);
   if (problems.length > 0) {
     throw new VisionLoopError('INVALID_ARGUMENT', `invalid drift settings: ${problems.join('; ')}`);
   }
@@ -627,10 +644,17 @@ export class DriftService {
 
     if (baseline.reference === null) {
       const report = checkDrift(null, { camera, numeric: {} }, config);
+      // After a hot swap the new version is judged against its own traffic, never against the
+      // condition the previous version drifted on (docs/drift.md, "After a swap").
+      const previous = await this.drift.previousVersion(camera, modelVersion);
+      const swap =
+        previous === undefined
+          ? ''
+          : ` after the swap from ${previous}: the new version is compared with its own traffic, not with ${previous}'s`;
       report.reason =
         `no reference for camera '${camera}' yet: collecting the baseline of model ` +
         `${modelVersion} (${baseline.samples} of ${settings.baselineSamples} thinned frames ` +
-        `since ${new Date(epoch).toISOString()}); checks compare once it is complete`;
+        `${collectingSince(epoch, baseline.firstAt)})${swap}; checks compare once it is complete`;
       return this.storeReport(report, {
         camera,
         modelVersion,
@@ -914,7 +938,7 @@ export class DriftService {
     now: number,
   ): Promise<
     | { reference: DriftReferenceInfo; prepared: DriftReference; samples: number }
-    | { reference: null; prepared: null; samples: number }
+    | { reference: null; prepared: null; samples: number; firstAt: number | null }
   > {
     const stored = await this.drift.newestReference('baseline', camera, modelVersion);
     if (stored !== undefined) {
@@ -937,7 +961,12 @@ export class DriftService {
       take: 'oldest',
     });
     if (frames.length < settings.baselineSamples) {
-      return { reference: null, prepared: null, samples: frames.length };
+      return {
+        reference: null,
+        prepared: null,
+        samples: frames.length,
+        firstAt: frames[0]?.capturedAt ?? null,
+      };
     }
     const selection = selectDriftWindow(
       frames.map((frame) => ({ frame, timestampMs: frame.capturedAt })),

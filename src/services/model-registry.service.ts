@@ -121,6 +121,20 @@ export interface RegisteredModel {
 export interface AliasMoveOptions {
   actor: string | null;
   reason?: string | null;
+  /** Promote a version the promotion gate rejected (needs a reason; kept in the history). */
+  force?: boolean;
+}
+
+/** The alias-history reason of a promotion that overrode the gate starts with this. */
+export const GATE_OVERRIDE_PREFIX = 'gate override:';
+
+/** The gate's rejection stored with a version's metrics (reasons), or null when it passed or has none. */
+export function gateRejectionOf(metrics: Record<string, unknown> | null): string[] | null {
+  const gate = metrics?.gate;
+  if (typeof gate !== 'object' || gate === null) return null;
+  const { decision, reasons } = gate as { decision?: unknown; reasons?: unknown };
+  if (decision !== 'rejected') return null;
+  return Array.isArray(reasons) ? reasons.filter((r): r is string => typeof r === 'string') : [];
 }
 
 export interface OpenedBlob {
@@ -396,6 +410,15 @@ export class ModelRegistryService {
     return { model: await this.detailOf(row), created: true };
   }
 
+  /**
+   * Records the dataset snapshot a version was trained on when it has none (the shipped seed's
+   * training set, registered when a training first needs it). False when it already had one.
+   */
+  async attachDataset(version: string, datasetId: string): Promise<boolean> {
+    await this.row(version);
+    return this.models.attachDataset(version, datasetId);
+  }
+
   /** Replaces a version's evaluation metrics (the training job evaluates after registering). */
   async recordMetrics(version: string, metrics: Record<string, unknown>): Promise<ModelDetail> {
     if (!(await this.models.updateMetrics(version, JSON.stringify(metrics)))) {
@@ -426,7 +449,19 @@ export class ModelRegistryService {
   async detail(version: string): Promise<ModelDetailResponse> {
     const model = await this.get(version);
     const production = await this.models.findModelByAlias(PRODUCTION_ALIAS);
-    const productionMetrics = production ? jsonObject(production.metrics) : null;
+    let productionMetrics = production ? jsonObject(production.metrics) : null;
+    // A retrained candidate scored production on its own holdouts: show those beside its own.
+    const baseline = model.metrics?.baseline as
+      { version?: unknown; holdouts?: unknown } | null | undefined;
+    if (
+      production !== undefined &&
+      baseline?.version === production.version &&
+      typeof baseline.holdouts === 'object' &&
+      baseline.holdouts !== null &&
+      productionMetrics?.holdouts === undefined
+    ) {
+      productionMetrics = { ...productionMetrics, holdouts: baseline.holdouts };
+    }
     return {
       model,
       production: production ? { version: production.version, metrics: productionMetrics } : null,
@@ -516,6 +551,28 @@ export class ModelRegistryService {
   ): Promise<AliasMoveResponse> {
     const name = this.checkAlias(alias);
     const target = await this.row(version);
+    const rejection = gateRejectionOf(jsonObject(target.metrics));
+    if (rejection !== null) {
+      const why = rejection.length > 0 ? rejection.join('; ') : 'no reasons stored';
+      if (options.force !== true) {
+        throw new VisionLoopError(
+          'GATE_REJECTED',
+          `the promotion gate rejected ${target.version} (${why}); to promote it anyway, ` +
+            'override with force and a reason (CLI: --force --reason "…")',
+        );
+      }
+      const reason = options.reason?.trim() ?? '';
+      if (reason.length === 0) {
+        throw new VisionLoopError(
+          'INVALID_ARGUMENT',
+          `overriding the gate's rejection of ${target.version} needs a reason (kept in the alias history)`,
+        );
+      }
+      options = {
+        ...options,
+        reason: `${GATE_OVERRIDE_PREFIX} ${reason} (the gate rejected it: ${why})`.slice(0, 1000),
+      };
+    }
     for (let attempt = 0; attempt < MOVE_ATTEMPTS; attempt++) {
       const current = await this.models.findAlias(name);
       if (current?.version === target.version) {

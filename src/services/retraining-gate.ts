@@ -21,6 +21,8 @@ export interface HoldoutScore {
   map50_95: number;
   images: number;
   objects: number;
+  /** AP@0.5 per class name, for classes with ground truth in the holdout (display only). */
+  perClass?: Record<string, number>;
 }
 
 export interface HoldoutScores {

@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_RETRAINING_SETTINGS } from '../shared/api/retraining.js';
-import { decideRetraining, type RetrainingPolicyState } from './retraining-policy.js';
+import {
+  decideRetraining,
+  inputSettingsOf,
+  type RetrainingPolicyState,
+  type TrainingInputs,
+} from './retraining-policy.js';
 
 const NOW = 1_767_225_600_000;
 const MIN = 60_000;
@@ -171,5 +176,70 @@ describe('decideRetraining', () => {
       ['labels', false],
       ['drift', false],
     ]);
+  });
+
+  describe('after a rejected candidate', () => {
+    const rejectedInputs: TrainingInputs = {
+      production: 'seed-v1',
+      replaySource: 'a'.repeat(64),
+      labels: { count: 200, latestAt: NOW - 20 * MIN },
+      settings: inputSettingsOf(DEFAULT_RETRAINING_SETTINGS),
+    };
+    const lastTraining = {
+      jobId: 'job_r',
+      status: 'succeeded',
+      startedAt: NOW - 10 * MIN,
+      finishedAt: NOW - 2 * MIN,
+      rejectedInputs,
+    };
+    const labels = { total: 200, unused: 200 };
+
+    it('waits for new inputs, not for a cooldown', () => {
+      const same = decideRetraining(state({ labels, lastTraining, inputs: rejectedInputs }));
+      expect(same).toMatchObject({ shouldRun: false, trigger: 'labels', cooldownUntil: null });
+      expect(condition(same, 'cooldown')).toMatchObject({ holds: true });
+      expect(condition(same, 'inputs')?.holds).toBe(false);
+      expect(same.reasons).toEqual([condition(same, 'inputs')?.detail]);
+      expect(same.reasons[0]).toContain('the same inputs as the rejected training job_r');
+      // Without the rejection, the 30-minute cooldown would hold it back.
+      const cooled = decideRetraining(
+        state({ labels, lastTraining: { ...lastTraining, rejectedInputs: null } }),
+      );
+      expect(condition(cooled, 'cooldown')?.holds).toBe(false);
+      expect(condition(cooled, 'inputs')).toBeUndefined();
+    });
+
+    it('starts when labels, production, the replay source or a setting changed', () => {
+      const changed = (inputs: TrainingInputs) =>
+        decideRetraining(state({ labels, lastTraining, inputs }));
+      const moreLabels = changed({
+        ...rejectedInputs,
+        labels: { count: 203, latestAt: NOW - MIN },
+      });
+      expect(moreLabels).toMatchObject({ shouldRun: true, trigger: 'labels' });
+      expect(condition(moreLabels, 'inputs')?.detail).toContain(
+        '3 new reviewed labels since the rejected training (203 in all)',
+      );
+      expect(
+        condition(changed({ ...rejectedInputs, production: 'v2' }), 'inputs')?.detail,
+      ).toContain('production is v2 (was seed-v1)');
+      expect(
+        condition(changed({ ...rejectedInputs, replaySource: 'b'.repeat(64) }), 'inputs')?.holds,
+      ).toBe(true);
+      const epochs = changed({
+        ...rejectedInputs,
+        settings: { ...rejectedInputs.settings, epochs: 20 },
+      });
+      expect(epochs.shouldRun).toBe(true);
+      expect(condition(epochs, 'inputs')?.detail).toContain('setting epochs is 20 (was 12)');
+    });
+
+    it('lets a person retrain on the same inputs', () => {
+      const manual = decideRetraining(
+        state({ labels, lastTraining, inputs: rejectedInputs, manual: true }),
+      );
+      expect(manual).toMatchObject({ shouldRun: true, trigger: 'manual' });
+      expect(condition(manual, 'inputs')?.detail).toContain('a manual trigger retrains anyway');
+    });
   });
 });

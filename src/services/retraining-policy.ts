@@ -13,7 +13,11 @@
  *   (`labels`), or a camera whose latest drift report says drift, newer than the last
  *   training, with ≥ `driftMinNewLabels` new labels to learn from (`drift`). Labels win when
  *   both hold (the count is the stronger evidence);
- * - a manual trigger skips `enabled`, the cooldown and the thresholds.
+ * - a manual trigger skips `enabled`, the cooldown and the thresholds;
+ * - a rejection is not waited out: after a rejected candidate there is no cooldown, but no
+ *   automatic training starts on the inputs the rejected one was trained on (production, the
+ *   new reviewed labels, the replay source, the settings that shape training and the gate);
+ *   the next starts as soon as one of them changed (`inputs`).
  */
 import type {
   RetrainingCondition,
@@ -50,11 +54,80 @@ export interface RetrainingPolicyState {
     status: string;
     startedAt: number | null;
     finishedAt: number;
+    /** The inputs of its candidate when the gate rejected it (else null). */
+    rejectedInputs?: TrainingInputs | null;
   } | null;
+  /** What a training would be trained on now (compared with a rejected one's). */
+  inputs?: TrainingInputs | null;
   /** A training job queued or running now, or null. */
   activeTraining: { jobId: string; status: 'queued' | 'running' } | null;
   /** Evaluating a manual trigger (skips `enabled`, cooldown and thresholds). */
   manual: boolean;
+}
+
+/**
+ * What a training is trained on and judged by: production (the warm start), the replay source,
+ * the new reviewed labels (how many, the newest), and the settings that shape the training and
+ * the gate. Two trainings with equal inputs would make the same candidate.
+ */
+export interface TrainingInputs {
+  production: string | null;
+  replaySource: string | null;
+  labels: { count: number; latestAt: number | null };
+  settings: Record<string, number | string | boolean>;
+}
+
+/** The settings that change what a training makes or how the gate judges it. */
+export const TRAINING_INPUT_SETTINGS = [
+  'replayRatio',
+  'epochs',
+  'imgsz',
+  'batch',
+  'lr',
+  'freezeBackbone',
+  'modelSize',
+  'seed',
+  'maxNominalLoss',
+  'minRecentGain',
+  'nominalHoldoutImages',
+] as const satisfies readonly (keyof RetrainingSettings)[];
+
+/** The training-input part of `settings`. */
+export function inputSettingsOf(
+  settings: Pick<RetrainingSettings, (typeof TRAINING_INPUT_SETTINGS)[number]>,
+): Record<string, number | string | boolean> {
+  return Object.fromEntries(TRAINING_INPUT_SETTINGS.map((name) => [name, settings[name]]));
+}
+
+/** What changed from `before` (a rejected training's inputs) to `now`; empty when nothing. */
+export function inputChanges(before: TrainingInputs, now: TrainingInputs): string[] {
+  const changes: string[] = [];
+  if (before.production !== now.production) {
+    changes.push(
+      `production is ${now.production ?? 'unset'} (was ${before.production ?? 'unset'})`,
+    );
+  }
+  if (before.replaySource !== now.replaySource) {
+    changes.push(
+      `the replay source is ${now.replaySource?.slice(0, 12) ?? 'none'} (was ${before.replaySource?.slice(0, 12) ?? 'none'})`,
+    );
+  }
+  if (now.labels.count !== before.labels.count || now.labels.latestAt !== before.labels.latestAt) {
+    const added = now.labels.count - before.labels.count;
+    changes.push(
+      added > 0
+        ? `${added} new reviewed label${added === 1 ? '' : 's'} since the rejected training (${now.labels.count} in all)`
+        : `the new reviewed labels changed (${before.labels.count} → ${now.labels.count})`,
+    );
+  }
+  for (const name of Object.keys({ ...before.settings, ...now.settings })) {
+    if (before.settings[name] !== now.settings[name]) {
+      changes.push(
+        `setting ${name} is ${String(now.settings[name])} (was ${String(before.settings[name])})`,
+      );
+    }
+  }
+  return changes;
 }
 
 function minutes(ms: number): string {
@@ -99,10 +172,12 @@ export function decideRetraining(state: RetrainingPolicyState): RetrainingDecisi
         : 'automatic retraining is disabled (settings: enabled = false)',
   });
 
-  // Cooldown since the last training finished.
+  // Cooldown since the last training finished (not after a rejection: see `inputs`).
   const cooldownMs = settings.cooldownMinutes * 60_000;
   const last = state.lastTraining;
-  const cooldownUntil = last === null || cooldownMs <= 0 ? null : last.finishedAt + cooldownMs;
+  const rejected = last?.rejectedInputs ?? null;
+  const cooldownUntil =
+    last === null || cooldownMs <= 0 || rejected !== null ? null : last.finishedAt + cooldownMs;
   const coolingDown = cooldownUntil !== null && now < cooldownUntil;
   conditions.push({
     name: 'cooldown',
@@ -110,12 +185,15 @@ export function decideRetraining(state: RetrainingPolicyState): RetrainingDecisi
     detail:
       last === null
         ? 'no training has finished yet'
-        : coolingDown
-          ? `the last training (${last.jobId}, ${last.status}) finished ${minutes(now - last.finishedAt)} ago; ` +
-            `cooldown ${minutes(cooldownMs)}, ${minutes((cooldownUntil ?? now) - now)} left` +
-            (manual ? ' (a manual trigger skips it)' : '')
-          : `the last training (${last.jobId}, ${last.status}) finished ${minutes(now - last.finishedAt)} ago; ` +
-            `the ${minutes(cooldownMs)} cooldown is over`,
+        : rejected !== null
+          ? `the last training (${last.jobId}) was rejected by the gate ${minutes(now - last.finishedAt)} ago: ` +
+            'no cooldown; the next starts when its inputs change'
+          : coolingDown
+            ? `the last training (${last.jobId}, ${last.status}) finished ${minutes(now - last.finishedAt)} ago; ` +
+              `cooldown ${minutes(cooldownMs)}, ${minutes((cooldownUntil ?? now) - now)} left` +
+              (manual ? ' (a manual trigger skips it)' : '')
+            : `the last training (${last.jobId}, ${last.status}) finished ${minutes(now - last.finishedAt)} ago; ` +
+              `the ${minutes(cooldownMs)} cooldown is over`,
   });
 
   // Labels.
@@ -146,13 +224,31 @@ export function decideRetraining(state: RetrainingPolicyState): RetrainingDecisi
   }
   conditions.push({ name: 'drift', holds: driftHolds, detail: driftDetail });
 
+  // Inputs: never the same training again after a rejection.
+  if (rejected !== null && last !== null) {
+    const current = state.inputs ?? null;
+    const changes = current === null ? [] : inputChanges(rejected, current);
+    const changed = changes.length > 0;
+    conditions.push({
+      name: 'inputs',
+      holds: manual || changed,
+      detail: changed
+        ? `changed since the rejected training ${last.jobId}: ${changes.join('; ')}`
+        : `the same inputs as the rejected training ${last.jobId} (production ${rejected.production ?? 'unset'}, ` +
+          `${rejected.labels.count} new reviewed labels, same settings): waiting for new labels, ` +
+          'a new replay source or changed settings' +
+          (manual ? ' (a manual trigger retrains anyway)' : ''),
+    });
+  }
+
   const blockers = conditions.filter(
     (c) =>
       !c.holds &&
       (c.name === 'one-at-a-time' ||
         c.name === 'data' ||
         c.name === 'enabled' ||
-        c.name === 'cooldown'),
+        c.name === 'cooldown' ||
+        c.name === 'inputs'),
   );
   let trigger: RetrainingTriggerName | null = null;
   if (manual) trigger = 'manual';

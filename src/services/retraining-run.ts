@@ -2,8 +2,12 @@
  * One `training.run` job, step by step (docs/retraining.md):
  *
  *  1. snapshot: reviewed labels since the production model's own snapshot (all of them when
- *     production has none), plus a seeded replay sample of that snapshot; materialized as a
- *     YOLO data set in a scratch directory of this attempt;
+ *     production has none, or when its snapshot holds no reviewed labels, like the seed's
+ *     synthetic training set), plus a seeded replay sample of that snapshot — `replayRatio`
+ *     earlier images per new one, against forgetting; the shipped seed's training set is
+ *     registered as its snapshot the first time a training needs it. When there is nothing to
+ *     replay the snapshot event says so. Materialized as a YOLO data set in a scratch
+ *     directory of this attempt;
  *  2. holdouts: `recent` = the snapshot's val images that are new reviewed labels (the split is
  *     a function of the image hash, so they are never trained on, in this or any later
  *     snapshot); `nominal` = synthetic nominal frames, generated once and cached (only for a
@@ -11,11 +15,17 @@
  *  3. training: warm start from production's weights.pt (from scratch without), epoch progress
  *     streamed into the job's progress (epoch, loss, val mAP@0.5, ETA); the job's signal
  *     cancels the trainer (SIGTERM);
+ *  3b. calibration: the candidate's confidence calibration is fitted on the snapshot's val
+ *     split and stamped into its model.onnx (the `calibrator` port, docs/calibration.md), so
+ *     what is evaluated, hashed and served is the calibrated file;
  *  4. evaluation of the candidate and of production on both holdouts, through the runtime that
  *     serves;
- *  5. registration with lineage (dataset, parent, trainer parameters, both models' metrics, the
- *     gate, the training log), then the reviewed labels are marked as used, then the gate
- *     moves `staging` (and `production` with autoPromote).
+ *  5. registration with lineage (dataset, parent, trainer parameters and the training's inputs
+ *     with how many labels the simulated reviewer gave, both models' metrics, the calibration,
+ *     the gate, the training log), then the gate: a passed candidate
+ *     moves `staging` (and `production` with autoPromote) and its reviewed labels are marked as
+ *     used; a rejected one moves nothing, leaves its labels available for the next training,
+ *     and records its inputs so the policy does not train on the same inputs again.
  *
  * Every step writes a `retraining_events` row. Nothing reaches the registry before step 5: an
  * attempt that fails, is cancelled or dies earlier leaves it as it was, and its scratch
@@ -34,6 +44,7 @@ import type {
 } from '../repositories/trainer-process.js';
 import { JobAbortedError, PermanentJobError } from '../jobs/job-handler.js';
 import type { JobContext, JsonValue } from '../jobs/job-handler.js';
+import type { DatasetInfo } from '../shared/api/datasets.js';
 import type { ModelDetail } from '../shared/api/models.js';
 import { PRODUCTION_ALIAS, STAGING_ALIAS } from '../shared/api/models.js';
 import type { RetrainingSettings, TrainingRunPayload } from '../shared/api/retraining.js';
@@ -49,6 +60,7 @@ import {
   type HoldoutScore,
   type HoldoutScores,
 } from './retraining-gate.js';
+import { inputSettingsOf, type TrainingInputs } from './retraining-policy.js';
 import type { FreshLabel, RetrainingRepository } from '../repositories/retraining.repository.js';
 
 /** Runs the trainer process (src/repositories/trainer-process.ts behind it). */
@@ -78,6 +90,15 @@ export interface NominalHoldoutPort {
   ensure(images: number): Promise<{ dir: string; split: 'train' | 'val' }>;
 }
 
+/**
+ * The shipped seed's training set as a dataset snapshot: rendered from the synthetic line
+ * (it is deterministic), stored once and attached to the seed's registry entry. Returns the
+ * dataset id, or null when `model` is not the shipped seed.
+ */
+export interface SeedDatasetPort {
+  ensure(model: ModelDetail): Promise<string | null>;
+}
+
 export interface TrainingRunDeps {
   datasets: Pick<DatasetService, 'createSnapshot' | 'manifest' | 'materialize' | 'get'>;
   models: Pick<
@@ -93,6 +114,16 @@ export interface TrainingRunDeps {
    * was trained on (optional: without it no reference is stored).
    */
   references?: { storeFromDataset(version: string, dataDir: string): Promise<void> };
+  /**
+   * Fits the candidate's confidence calibration on the snapshot's val split and stamps it into
+   * the exported model file (docs/calibration.md), before evaluation and registration. Optional:
+   * without it the candidate serves raw scores. Returns what it fitted (stored in the metrics).
+   */
+  calibrator?: {
+    calibrate(modelPath: string, dataDir: string, signal: AbortSignal): Promise<JsonValue>;
+  };
+  /** Registers the seed's training set as its snapshot (optional: without it, no seed replay). */
+  seedDataset?: SeedDatasetPort;
   /** Scratch space: one directory per attempt under `<workDir>/runs`. */
   workDir: string;
   now: () => number;
@@ -118,11 +149,106 @@ function scoreJson(score: HoldoutScore | null): JsonValue {
         map50_95: round(score.map50_95),
         images: score.images,
         objects: score.objects,
+        ...(score.perClass === undefined
+          ? {}
+          : {
+              perClass: Object.fromEntries(
+                Object.entries(score.perClass).map(([name, ap]) => [name, round(ap)]),
+              ),
+            }),
       };
 }
 
 function round(value: number): number {
   return Math.round(value * 1e6) / 1e6;
+}
+
+/** What a training starts from: production, the snapshot it was trained on, what is new. */
+export interface TrainingBasis {
+  production: ModelDetail | null;
+  /** Production's snapshot: the replay source and the parent of the new snapshot. */
+  parent: DatasetInfo | null;
+  /** Reviewed labels created at or after this are new (null: all of them). */
+  reviewedSince: number | null;
+  /** Why there is nothing to replay (null when `parent` is set). */
+  noReplay: string | null;
+}
+
+/**
+ * The basis of a training now. With `ensureSeed`, the shipped seed's training set is
+ * registered as its snapshot first (rendering it when it is not stored yet).
+ */
+export async function trainingBasis(
+  deps: Pick<TrainingRunDeps, 'models' | 'datasets' | 'seedDataset'>,
+  ensureSeed: boolean,
+): Promise<TrainingBasis> {
+  const production = await deps.models.resolveAlias(PRODUCTION_ALIAS);
+  if (production === null) {
+    return {
+      production,
+      parent: null,
+      reviewedSince: null,
+      noReplay: 'nothing is in production, so there is no earlier data to replay',
+    };
+  }
+  let datasetId = production.datasetId;
+  let seedProblem: string | null = null;
+  if (datasetId === null && ensureSeed && deps.seedDataset !== undefined) {
+    datasetId = await deps.seedDataset.ensure(production).catch((error: unknown) => {
+      seedProblem = messageOf(error);
+      return null;
+    });
+  }
+  if (datasetId === null) {
+    const why =
+      seedProblem !== null
+        ? `the seed's training set could not be registered (${String(seedProblem)})`
+        : production.source === 'seed'
+          ? `production ${production.version} is a seed without a registered training set`
+          : `production ${production.version} was ${production.source === 'uploaded' ? 'uploaded' : 'registered'} ` +
+            'without a dataset snapshot, and no earlier reviewed labels were trained into it';
+    return { production, parent: null, reviewedSince: null, noReplay: why };
+  }
+  const parent = await deps.datasets.get(datasetId).catch(() => null);
+  if (parent === null) {
+    return {
+      production,
+      parent: null,
+      reviewedSince: null,
+      noReplay: `production ${production.version}'s dataset ${datasetId.slice(0, 12)} is missing`,
+    };
+  }
+  // A snapshot of reviewed labels covers those made before it; the seed's synthetic training
+  // set covers none, so every reviewed label is new to it.
+  const reviewedSince = parent.provenance.reviewedImages > 0 ? parent.createdAt : null;
+  return { production, parent, reviewedSince, noReplay: null };
+}
+
+/** The replay source as people read it. */
+function describeSource(parent: DatasetInfo, production: ModelDetail | null): string {
+  const id = parent.id.slice(0, 12);
+  if (parent.provenance.reviewedImages === 0) {
+    return `${production?.version ?? 'production'}'s training set (${parent.name ?? 'a data set'}; dataset ${id})`;
+  }
+  return `${production?.version ?? 'production'}'s snapshot ${id}`;
+}
+
+function inputsJson(inputs: TrainingInputs): { [key: string]: JsonValue } {
+  return {
+    production: inputs.production,
+    replaySource: inputs.replaySource,
+    labels: { count: inputs.labels.count, latestAt: inputs.labels.latestAt },
+    settings: inputs.settings,
+  };
+}
+
+/** The inputs stored with a registered candidate (its trainer parameters), when they parse. */
+function storedInputs(model: ModelDetail): TrainingInputs | null {
+  const value = model.trainerParams?.inputs;
+  if (typeof value !== 'object' || value === null) return null;
+  const inputs = value as Partial<TrainingInputs>;
+  if (typeof inputs.labels !== 'object' || typeof inputs.settings !== 'object') return null;
+  return inputs as TrainingInputs;
 }
 
 function gateJson(gate: GateResult): { [key: string]: JsonValue } {
@@ -210,24 +336,55 @@ export class TrainingRun {
 
     // 1. snapshot
     context.reportProgress({ stage: 'snapshot', fraction: 0.01, candidateVersion: this.version });
-    const production = await deps.models.resolveAlias(PRODUCTION_ALIAS);
-    const parent =
-      production?.datasetId == null
-        ? null
-        : await deps.datasets.get(production.datasetId).catch(() => null);
-    const reviewedSince = parent?.createdAt ?? null;
+    const { production, parent, reviewedSince, noReplay } = await trainingBasis(deps, true);
     const fresh = await deps.store.freshLabels(reviewedSince);
+    if (fresh.length === 0) {
+      throw new PermanentJobError(
+        `no reviewed labels are new to production ${production?.version ?? ''} ` +
+          `(since ${reviewedSince === null ? 'ever' : new Date(reviewedSince).toISOString()}): label more frames`,
+      );
+    }
+    const freshImageCount = new Set(fresh.map((label) => label.imageBlob)).size;
+    const replayWanted = parent === null ? 0 : Math.round(settings.replayRatio * freshImageCount);
     const snapshot = await deps.datasets.createSnapshot(
       {
         name: `retraining ${this.jobId}`.slice(0, 100),
         ...(reviewedSince === null ? {} : { reviewedSince }),
         ...(parent === null ? {} : { parentId: parent.id }),
-        ...(parent !== null && settings.replayFraction > 0
-          ? { replay: { fraction: settings.replayFraction, seed: settings.seed } }
+        ...(parent !== null && replayWanted > 0
+          ? { replay: { datasetIds: [parent.id], count: replayWanted, seed: settings.seed } }
           : {}),
       },
       null,
     );
+    const replayed = snapshot.dataset.provenance.replay;
+    const newImages = snapshot.dataset.provenance.reviewedImages;
+    let replayNote: string;
+    if (parent === null) {
+      replayNote = `no replay: ${noReplay ?? 'no earlier data'}; the candidate sees only the ${newImages} new images and may forget what production knew`;
+    } else if (replayWanted === 0 || replayed === null) {
+      replayNote = `no replay: replayRatio is ${settings.replayRatio} (settings); the candidate sees only the ${newImages} new images`;
+    } else {
+      replayNote =
+        `${replayed.sampled} earlier images replayed from ${describeSource(parent, production)} ` +
+        `beside ${newImages} new reviewed images` +
+        (replayed.sampled < replayWanted
+          ? ` (${replayWanted} wanted; the source offered ${replayed.candidates})`
+          : '');
+    }
+    const inputs: TrainingInputs = {
+      production: production?.version ?? null,
+      replaySource: parent?.id ?? null,
+      labels: {
+        count: fresh.length,
+        latestAt: fresh.reduce<number | null>(
+          (latest, label) =>
+            latest === null || label.createdAt > latest ? label.createdAt : latest,
+          null,
+        ),
+      },
+      settings: inputSettingsOf(settings),
+    };
     const datasetId = snapshot.dataset.id;
     const manifest = await deps.datasets.manifest(datasetId);
     const freshImages = new Set(fresh.map((label) => label.imageBlob));
@@ -235,16 +392,22 @@ export class TrainingRun {
       (image) => image.split === 'val' && freshImages.has(image.id),
     );
     const counts = snapshot.dataset.counts;
-    await this.event('snapshot', {
-      datasetId,
-      created: snapshot.created,
-      parentDatasetId: parent?.id ?? null,
-      reviewedSince,
-      freshLabels: fresh.length,
-      counts,
-      replay: snapshot.dataset.provenance.replay,
-      recentHoldoutImages: holdoutImages.length,
-    });
+    await this.event(
+      'snapshot',
+      {
+        datasetId,
+        created: snapshot.created,
+        parentDatasetId: parent?.id ?? null,
+        reviewedSince,
+        freshLabels: fresh.length,
+        counts,
+        simulatedLabels: counts.simulatedLabels ?? 0,
+        replay: snapshot.dataset.provenance.replay,
+        replayNote,
+        recentHoldoutImages: holdoutImages.length,
+      },
+      replayNote,
+    );
     if (counts.train === 0) {
       throw new PermanentJobError(
         `snapshot ${datasetId.slice(0, 12)} has no training images (${counts.images} images, all in val): label more frames`,
@@ -272,11 +435,19 @@ export class TrainingRun {
       epochs: settings.epochs,
       imgsz: settings.imgsz,
       batch: settings.batch,
+      lr: settings.lr,
+      freezeBackbone: settings.freezeBackbone && weights !== null,
       seed: settings.seed,
-      threads: settings.threads,
+      threads: settings.threads === 0 ? 'auto' : settings.threads,
+      nice: settings.nice,
       model: settings.modelSize,
       warmStartFrom: weights === null ? null : (production?.version ?? null),
-      replayFraction: settings.replayFraction,
+      replayRatio: settings.replayRatio,
+      replay: replayNote,
+      // Lineage: how many of its training set's labels the demo's simulated reviewer gave.
+      simulatedLabels: counts.simulatedLabels ?? 0,
+      images: counts.images,
+      inputs: inputsJson(inputs),
       jobId: this.jobId,
       attempt: context.attempt,
       trigger: this.trigger,
@@ -306,10 +477,20 @@ export class TrainingRun {
         batch: settings.batch,
         seed: settings.seed,
         threads: settings.threads,
+        nice: settings.nice,
+        lr: settings.lr,
         datasetHash: datasetId,
         parentVersion: production?.version,
         version: this.version,
-        extraArgs: ['--model', settings.modelSize],
+        extraArgs: [
+          '--model',
+          settings.modelSize,
+          // Validation every epoch costs a pass over the val split; the gate scores the
+          // candidate on its own holdouts afterwards.
+          '--val-interval',
+          '0',
+          ...(settings.freezeBackbone && weights !== null ? ['--freeze-backbone'] : []),
+        ],
       },
       {
         signal,
@@ -336,6 +517,24 @@ export class TrainingRun {
     );
     signal.throwIfAborted();
 
+    // 3b. calibration of the candidate's scores, written into its model file (the registry
+    // hashes the file after this, and the evaluation below scores what will serve).
+    let calibration: JsonValue = null;
+    if (deps.calibrator !== undefined) {
+      context.reportProgress({
+        stage: 'calibrating',
+        fraction: 0.85,
+        candidateVersion: this.version,
+      });
+      calibration = await deps.calibrator
+        .calibrate(done.model, dataDir, signal)
+        .catch((error: unknown) => {
+          signal.throwIfAborted();
+          return { error: messageOf(error) };
+        });
+    }
+    signal.throwIfAborted();
+
     // 4. evaluation of both models on the same holdouts
     context.reportProgress({ stage: 'evaluating', fraction: 0.86, candidateVersion: this.version });
     const nominal = sameClasses(manifest.classNames, SYNTH_CLASSES)
@@ -345,6 +544,8 @@ export class TrainingRun {
       recentHoldoutImages: holdoutImages.length,
       nominalHoldoutImages: nominal === null ? 0 : settings.nominalHoldoutImages,
       production: production?.version ?? null,
+      // The candidate's fitted score calibration, already in its model file (or why not).
+      calibration,
     });
     const score = async (model: string): Promise<HoldoutScores> => ({
       recent:
@@ -388,6 +589,7 @@ export class TrainingRun {
               },
             },
       trainer: (done.metrics as { [key: string]: JsonValue } | undefined) ?? null,
+      calibration,
       gate: gateJson(gate),
     };
     const { model } = await deps.models.register({
@@ -403,7 +605,6 @@ export class TrainingRun {
       notes: `retraining job ${this.jobId} (${this.trigger})`,
       actor: RETRAINING_ACTOR,
     });
-    await this.markLabels(fresh, manifest, model.version);
     // The reference only feeds the drift view: a failure must not undo a registered candidate.
     await deps.references?.storeFromDataset(model.version, dataDir).catch(() => undefined);
     await this.event(
@@ -418,7 +619,9 @@ export class TrainingRun {
       null,
       model.version,
     );
-    return this.applyGate(model.version, gate, datasetId);
+    return this.applyGate(model.version, gate, datasetId, inputs, () =>
+      this.markLabels(fresh, manifest, model.version),
+    );
   }
 
   /** A previous attempt registered the candidate and died: apply its stored gate. */
@@ -432,7 +635,8 @@ export class TrainingRun {
     };
     this.context.reportProgress({ stage: 'gate', fraction: 0.97, candidateVersion: model.version });
     // The earlier attempt may have died before marking its labels: mark them (idempotent).
-    if (model.datasetId !== null) {
+    const markLabels = async (): Promise<void> => {
+      if (model.datasetId === null) return;
       const parent =
         model.parentVersion === null
           ? null
@@ -441,30 +645,52 @@ export class TrainingRun {
         parent?.datasetId == null
           ? null
           : await this.deps.datasets.get(parent.datasetId).catch(() => null);
-      const fresh = await this.deps.store.freshLabels(parentDataset?.createdAt ?? null);
+      const since =
+        parentDataset !== null && parentDataset.provenance.reviewedImages > 0
+          ? parentDataset.createdAt
+          : null;
+      const fresh = await this.deps.store.freshLabels(since);
       const manifest = await this.deps.datasets.manifest(model.datasetId);
       await this.markLabels(fresh, manifest, model.version);
-    }
+    };
     await this.event(
       'registered',
       { resumed: true, datasetId: model.datasetId },
       'registered by an earlier attempt',
       model.version,
     );
-    return this.applyGate(model.version, gate, model.datasetId);
+    return this.applyGate(model.version, gate, model.datasetId, storedInputs(model), markLabels);
   }
 
+  /**
+   * The gate's outcome: a pass moves the aliases and marks the labels used (`markLabels`); a
+   * rejection moves nothing and leaves the labels available, recording the inputs it was
+   * trained on.
+   */
   private async applyGate(
     version: string,
     gate: GateResult,
     datasetId: string | null,
+    inputs: TrainingInputs | null,
+    markLabels: () => Promise<void>,
   ): Promise<JsonValue> {
     const { deps, context } = this;
     context.reportProgress({ stage: 'gate', fraction: 0.98, candidateVersion: version });
     const reason = gate.reasons.join('; ');
     if (!gate.passed) {
-      await this.event('rejected', { gate: gateJson(gate) }, reason, version);
+      await this.event(
+        'rejected',
+        {
+          gate: gateJson(gate),
+          datasetId,
+          inputs: inputs === null ? null : inputsJson(inputs),
+          labels: 'kept available for the next training (not marked used)',
+        },
+        reason,
+        version,
+      );
     } else {
+      await markLabels();
       const aliases =
         gate.decision === 'production' ? [STAGING_ALIAS, PRODUCTION_ALIAS] : [STAGING_ALIAS];
       for (const alias of aliases) {
@@ -485,14 +711,20 @@ export class TrainingRun {
         );
       }
     }
-    context.reportProgress({ stage: 'done', fraction: 1, candidateVersion: version });
+    context.reportProgress({
+      stage: gate.passed ? 'done' : 'rejected',
+      fraction: 1,
+      candidateVersion: version,
+    });
     return {
       version,
       datasetId,
       decision: gate.decision,
       passed: gate.passed,
+      reasons: gate.reasons,
       recentGain: gate.recentGain === null ? null : round(gate.recentGain),
       nominalLoss: gate.nominalLoss === null ? null : round(gate.nominalLoss),
+      inputs: inputs === null ? null : inputsJson(inputs),
     };
   }
 

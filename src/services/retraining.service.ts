@@ -41,8 +41,18 @@ import {
 } from '../shared/api/retraining.js';
 import { VisionLoopError } from '../shared/errors.js';
 import { DRIFT_STATUS_LOOKBACK_MS } from './drift.service.js';
-import { decideRetraining, type RetrainingPolicyState } from './retraining-policy.js';
-import { TrainingRun, trainingInProgress, type TrainingRunDeps } from './retraining-run.js';
+import {
+  decideRetraining,
+  inputSettingsOf,
+  type RetrainingPolicyState,
+  type TrainingInputs,
+} from './retraining-policy.js';
+import {
+  TrainingRun,
+  trainingBasis,
+  trainingInProgress,
+  type TrainingRunDeps,
+} from './retraining-run.js';
 import type { RetrainingRepository } from '../repositories/retraining.repository.js';
 
 /** Settings-table key of the retraining settings. */
@@ -80,6 +90,30 @@ function numberOrNull(value: unknown): number | null {
 
 function stringOrNull(value: unknown): string | null {
   return typeof value === 'string' ? value : null;
+}
+
+function resultOf(job: JobView | null): Record<string, unknown> {
+  return job !== null && typeof job.result === 'object' && job.result !== null
+    ? (job.result as Record<string, unknown>)
+    : {};
+}
+
+/** The inputs a rejected training recorded in its job result (null: it was not rejected). */
+function rejectedInputsOf(job: JobView | undefined): TrainingInputs | null {
+  if (job === undefined || job.status !== 'succeeded') return null;
+  const result = resultOf(job);
+  if (result.decision !== 'rejected') return null;
+  const inputs = result.inputs;
+  if (typeof inputs !== 'object' || inputs === null) {
+    // Rejected before inputs were recorded (an older build): nothing to compare with.
+    return {
+      production: null,
+      replaySource: null,
+      labels: { count: -1, latestAt: null },
+      settings: {},
+    };
+  }
+  return inputs as TrainingInputs;
 }
 
 function triggerOf(job: JobView | null): RetrainingTriggerName | null {
@@ -291,7 +325,9 @@ export class RetrainingService {
   /** The current training, or the last one: its state, stage, epoch and ETA. */
   async status(): Promise<RetrainingStatus> {
     const [job] = (await this.queue.list({ name: TRAINING_JOB_NAME, limit: 1 })).jobs;
-    const status = this.statusOf(job ?? null);
+    const snapshot =
+      job === undefined ? undefined : await this.store.latestEvent(job.id, 'snapshot');
+    const status = this.statusOf(job ?? null, snapshot?.reason ?? null);
     this.options.gauge?.setRetrainingState(status.state);
     return status;
   }
@@ -314,6 +350,20 @@ export class RetrainingService {
       nextCursor:
         rows.length > query.limit && last !== undefined ? `${last.created_at}:${last.id}` : null,
     };
+  }
+
+  /**
+   * Prepares the replay source of the next training ahead of time: registers the shipped
+   * seed's training set as its snapshot when production is the seed and has none (rendering
+   * its frames, tens of seconds). `visionloop up` may call it in the background at first start
+   * so the first training does not wait for it. Returns what the next training would replay,
+   * for people.
+   */
+  async prepareReplay(): Promise<string> {
+    const basis = await trainingBasis(this.runDeps, true);
+    return basis.parent === null
+      ? `no replay: ${basis.noReplay ?? 'no earlier data'}`
+      : `replay from ${basis.production?.version ?? 'production'}'s dataset ${basis.parent.id.slice(0, 12)} (${basis.parent.counts.images} images)`;
   }
 
   // --- the job --------------------------------------------------------------------------------
@@ -359,11 +409,24 @@ export class RetrainingService {
       }),
     ]);
     const last = finished.jobs[0];
+    const rejectedInputs = rejectedInputsOf(last);
+    // What a training would be trained on now: only needed to compare with a rejected one.
+    let inputs: TrainingInputs | null = null;
+    if (rejectedInputs !== null) {
+      const basis = await trainingBasis(this.runDeps, false);
+      inputs = {
+        production: basis.production?.version ?? null,
+        replaySource: basis.parent?.id ?? null,
+        labels: await this.store.labelSummary(basis.reviewedSince),
+        settings: inputSettingsOf(settings),
+      };
+    }
     return {
       settings,
       state: {
         now,
         settings,
+        inputs,
         labels,
         drift: drift.map((report) => ({
           camera: report.camera,
@@ -378,6 +441,7 @@ export class RetrainingService {
                 status: last.status,
                 startedAt: last.startedAt,
                 finishedAt: last.finishedAt ?? last.updatedAt,
+                rejectedInputs,
               },
         activeTraining:
           active === null || (active.status !== 'queued' && active.status !== 'running')
@@ -388,12 +452,9 @@ export class RetrainingService {
     };
   }
 
-  private statusOf(job: JobView | null): RetrainingStatus {
+  private statusOf(job: JobView | null, replay: string | null): RetrainingStatus {
     const progress = job?.progress ?? {};
-    const result =
-      job !== null && typeof job.result === 'object' && job.result !== null
-        ? (job.result as Record<string, unknown>)
-        : {};
+    const result = resultOf(job);
     const stage = stringOrNull(progress.stage);
     let state: RetrainingState = 'idle';
     if (job !== null) {
@@ -408,7 +469,8 @@ export class RetrainingService {
               : 'running';
           break;
         case 'succeeded':
-          state = 'completed';
+          // The job did its work; the candidate it made was turned down.
+          state = result.decision === 'rejected' ? 'rejected' : 'completed';
           break;
         case 'failed':
           state = 'failed';
@@ -432,6 +494,10 @@ export class RetrainingService {
       candidateVersion:
         stringOrNull(result.version) ?? stringOrNull(progress.candidateVersion) ?? null,
       decision: stringOrNull(result.decision),
+      gateReasons: Array.isArray(result.reasons)
+        ? result.reasons.filter((reason): reason is string => typeof reason === 'string')
+        : null,
+      replay,
       error: job?.error ?? null,
     };
   }
@@ -478,12 +544,14 @@ export class RetrainingService {
     } catch {
       value = {};
     }
-    // Stored settings from an older build may lack newer fields: defaults fill them in.
-    const merged = {
-      ...DEFAULT_RETRAINING_SETTINGS,
-      ...(typeof value === 'object' && value !== null ? value : {}),
-      revision,
-    };
+    // Stored settings from an older build may lack newer fields (defaults fill them in) or
+    // hold retired ones (replayFraction): only the known fields are kept.
+    const stored = Object.fromEntries(
+      Object.entries(typeof value === 'object' && value !== null ? value : {}).filter(
+        ([key]) => key in DEFAULT_RETRAINING_SETTINGS,
+      ),
+    );
+    const merged = { ...DEFAULT_RETRAINING_SETTINGS, ...stored, revision };
     const parsed = retrainingSettingsSchema.safeParse(merged);
     return parsed.success ? parsed.data : { ...DEFAULT_RETRAINING_SETTINGS, revision };
   }

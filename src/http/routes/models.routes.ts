@@ -209,6 +209,7 @@ export const modelsRoutes: FastifyPluginAsyncZod<RoutePluginOptions> = (app, { s
       registry.promote(request.params.version, request.body.alias, {
         actor: request.principal?.name ?? null,
         reason: request.body.reason ?? null,
+        force: request.body.force ?? false,
       }),
   );
 

@@ -22,6 +22,12 @@ export const datasetCountsSchema = z
     empty: z.number().int().min(0),
     /** Boxes per class name. */
     perClass: z.record(z.string(), z.number().int().min(0)),
+    /**
+     * Images whose reviewed label came from the demo's simulated reviewer (a token named
+     * `simulated-…`, labeling.ts `simulated`), replayed ones included; 0 on imports. Absent on
+     * data sets stored before it was counted.
+     */
+    simulatedLabels: z.number().int().min(0).optional(),
   })
   .meta({ id: 'DatasetCounts' });
 export type DatasetCounts = z.infer<typeof datasetCountsSchema>;

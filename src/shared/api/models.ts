@@ -168,6 +168,11 @@ export const promoteRequestSchema = z
   .strictObject({
     alias: aliasNameSchema,
     reason: reasonSchema.optional(),
+    /**
+     * Override the promotion gate's rejection of this version (409 GATE_REJECTED without it);
+     * needs a `reason`, kept in the alias history.
+     */
+    force: z.boolean().optional(),
   })
   .meta({ id: 'PromoteModel' });
 export type PromoteRequest = z.infer<typeof promoteRequestSchema>;

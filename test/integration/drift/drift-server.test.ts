@@ -208,6 +208,11 @@ for (const target of databaseTargets()) {
           baseline: { state: 'collecting', samples: 20, needed: BASELINE, since: 0 },
         });
         expect(report?.reason).toContain('collecting the baseline of model seed-1 (20 of 40');
+        // A baseline never reset starts with the camera's first frame, not at epoch 0.
+        expect(report?.reason).toContain(
+          `thinned frames since its first frame at ${new Date(T0).toISOString()})`,
+        );
+        expect(report?.reason).not.toContain('1970');
       });
 
       it('freezes the baseline, then reports an empty window as insufficient_data', async () => {
@@ -312,6 +317,16 @@ for (const target of databaseTargets()) {
           nRef: BASELINE,
           nCur: WINDOW,
         });
+        // Both sides' distributions on shared bins, for the dashboard's overlay: night frames
+        // are darker, so the window's median bin lies below the baseline's.
+        const histogram = line?.features.find((f) => f.feature === 'brightness')?.distribution;
+        if (histogram?.kind !== 'histogram') throw new Error('brightness has no histogram');
+        expect(histogram.edges).toHaveLength(21);
+        const medianBin = (shares: number[]) => {
+          let sum = 0;
+          return shares.findIndex((share) => (sum += share) >= 0.5);
+        };
+        expect(medianBin(histogram.current)).toBeLessThan(medianBin(histogram.reference));
         // Open to readers on the server's own machine without a token.
         const loopback = await server.app.inject({ method: 'GET', url: '/api/metrics/drift' });
         expect(loopback.statusCode).toBe(200);
@@ -402,6 +417,11 @@ for (const target of databaseTargets()) {
           status: 'no_reference',
           baseline: { state: 'collecting', samples: 0 },
         });
+        const resetAt = report?.baseline?.since ?? 0;
+        expect(resetAt).toBeGreaterThan(T0);
+        expect(report?.reason).toContain(
+          `(0 of 40 thinned frames since the reset at ${new Date(resetAt).toISOString()})`,
+        );
         // Back to unknown: an event says so.
         expect(events.at(-1)).toMatchObject({ camera: CAMERA, level: 'unknown' });
         // …and drift-boost sampling is off again.

@@ -26,7 +26,7 @@ import { exportDataset } from '../../../src/synth/dataset-export.js';
 import { databaseTargets } from '../../helpers/database.js';
 import { T0, openTestServer } from '../server/fixtures.js';
 import type { TestServer } from '../server/fixtures.js';
-import { call, seedItem } from './fixtures.js';
+import { call, reviewer, seedItem } from './fixtures.js';
 
 const Q = '/api/labeling-queue';
 const work = mkdtempSync(path.join(tmpdir(), 'vl-datasets-test-'));
@@ -384,6 +384,50 @@ for (const target of databaseTargets()) {
       );
       expect((await upload(server, Buffer.from('{}'), '', 'application/json')).status).toBe(415);
       expect((await upload(server, Buffer.from('x'), '', 'text/plain')).status).toBe(415);
+    });
+
+    it("counts the simulated reviewer's labels in a snapshot, replayed ones included", async () => {
+      const before = await call(server.app, 'POST', '/api/datasets', server.auth('admin'), {});
+      const all = (before.body as unknown as { dataset: DatasetInfo }).dataset;
+      expect(all.counts.simulatedLabels).toBe(0);
+      clock += 60_000;
+      const since = clock;
+      const robot = await reviewer(server, 'simulated-reviewer', 'admin');
+      for (let i = 500; i < 503; i++) {
+        const item = await seedItem(server, i);
+        await call(server.app, 'POST', `${Q}/${item.id}/claim`, robot.headers);
+        const body = {
+          boxes: [{ className: 'crack', box: { x1: 10 + i / 10, y1: 20, x2: 110, y2: 90 } }],
+        };
+        const labeled = await call(
+          server.app,
+          'POST',
+          `${Q}/${item.id}/label`,
+          robot.headers,
+          body,
+        );
+        expect(labeled.body.status).toBe('approved');
+      }
+      await approveItems(server, 40, 2);
+      const fresh = await call(server.app, 'POST', '/api/datasets', server.auth('admin'), {
+        reviewedSince: since,
+      });
+      const snapshot = (fresh.body as unknown as { dataset: DatasetInfo }).dataset;
+      expect(snapshot.counts).toMatchObject({ images: 5, simulatedLabels: 3 });
+      // Replayed from it into a later snapshot, they stay counted.
+      clock += 60_000;
+      const later = clock;
+      await approveItems(server, 42, 1);
+      const replayed = await call(server.app, 'POST', '/api/datasets', server.auth('admin'), {
+        reviewedSince: later,
+        parentId: snapshot.id,
+        replay: { datasetIds: [snapshot.id] },
+      });
+      expect(replayed.status).toBe(201);
+      expect((replayed.body as unknown as { dataset: DatasetInfo }).dataset.counts).toMatchObject({
+        images: 6,
+        simulatedLabels: 3,
+      });
     });
   });
 }

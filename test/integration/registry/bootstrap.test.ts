@@ -48,6 +48,10 @@ describe('seed model bootstrap', () => {
     mkdirSync(seedDir, { recursive: true });
     writeFileSync(join(seedDir, 'model.onnx'), fixtureDetectorModel({ version: 'seed-v1' }));
     writeFileSync(join(seedDir, 'weights.pt'), 'torch weights');
+    const seedMetrics = {
+      testSets: { nominal: { map50: 0.939, perClass: { scratch: 0.859, crack: 0.94 } } },
+    };
+    writeFileSync(join(seedDir, 'metrics.json'), JSON.stringify(seedMetrics));
     const server = await start(join(seedDir, 'model.onnx'));
     try {
       const seed = await server.services.models.get('seed-v1');
@@ -60,6 +64,8 @@ describe('seed model bootstrap', () => {
       expect((await server.services.models.readWeights('seed-v1'))?.toString()).toBe(
         'torch weights',
       );
+      // metrics.json beside the seed becomes its registry metrics (the models page shows them).
+      expect((await server.services.models.detail('seed-v1')).model.metrics).toEqual(seedMetrics);
       const history = await server.services.models.history('production', 5);
       expect(history.history).toEqual([
         expect.objectContaining({

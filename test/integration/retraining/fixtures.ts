@@ -40,6 +40,8 @@ export const TINY_TRAINING: UpdateRetrainingSettingsRequest = {
   imgsz: 128,
   batch: 8,
   threads: 1,
+  // Normal priority: the suites share the machine with other suites (niced trainers starve).
+  nice: 0,
   seed: 1,
   modelSize: 'n',
   nominalHoldoutImages: 6,

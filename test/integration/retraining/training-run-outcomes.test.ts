@@ -72,6 +72,26 @@ for (const target of databaseTargets()) {
       worker.start();
       await installProductionFixture(services.models, 'fixture-v1');
       await addSyntheticLabels({ services, workDir }, 12, 41);
+      // Five of them as if the demo's simulated reviewer had given them.
+      const robot = await services.auth.createToken(
+        { name: 'simulated-reviewer', scope: 'labeler' },
+        null,
+      );
+      const five = await database.db
+        .selectFrom('reviewed_labels')
+        .select('id')
+        .orderBy('id')
+        .limit(5)
+        .execute();
+      await database.db
+        .updateTable('reviewed_labels')
+        .set({ labeled_by: robot.id })
+        .where(
+          'id',
+          'in',
+          five.map((row) => row.id),
+        )
+        .execute();
     });
     afterAll(async () => {
       await worker?.stop({ graceMs: 0 });
@@ -105,11 +125,25 @@ for (const target of databaseTargets()) {
       expect(await unusedLabels()).toBe(12);
       const events = (await retraining.history({ jobId: job.id, limit: 50 })).events;
       expect(events.map((e) => e.kind).reverse()).toEqual(['started', 'snapshot', 'failed']);
+      // The history says how many of the snapshot's labels were simulated.
+      expect(events.find((e) => e.kind === 'snapshot')?.details).toMatchObject({
+        simulatedLabels: 5,
+        counts: { images: 12, simulatedLabels: 5 },
+      });
+      // A user's own model without a snapshot: nothing to replay, and the history says so.
+      expect(events.find((e) => e.kind === 'snapshot')?.reason).toBe(
+        'no replay: production fixture-v1 was uploaded without a dataset snapshot, and no ' +
+          'earlier reviewed labels were trained into it; the candidate sees only the 12 new ' +
+          'images and may forget what production knew',
+      );
       expect(events[0]).toMatchObject({
         reason: 'TRAINER_FAILED: the trainer failed: out of memory',
         details: { attempt: 1, maxAttempts: 1, willRetry: false },
       });
-      expect((await retraining.status()).state).toBe('failed');
+      expect(await retraining.status()).toMatchObject({
+        state: 'failed',
+        replay: expect.stringMatching(/^no replay: production fixture-v1 was uploaded/) as unknown,
+      });
     });
 
     it('a retried attempt whose candidate is registered applies the stored gate without training', async () => {

@@ -1,0 +1,145 @@
+/**
+ * The retraining recipe search (issue 15, part B): which warm-start fine-tune brings the seed
+ * back on `night` (mAP@0.5 ≥ 0.85, ≤ 0.03 lost on `nominal`) inside the demo's budget on a
+ * 2-core machine, at the trainer's demo thread count. Each recipe trains on N `night` frames
+ * plus N `nominal` replay frames (the drift experiment's data, docs/drift-experiment.md) and is
+ * scored on the seed recipe's 300-frame `night` and `nominal` test sets. The baseline is the
+ * seed model, measured in the same run.
+ *
+ *   npx tsx bench/retraining-recipe.bench.ts \
+ *     --recipes "n=200,epochs=10,lr=1e-3;n=100,epochs=6,lr=2e-3,freeze=1" [--threads 1]
+ *
+ * Recipe keys: n (night frames = replay frames), epochs, lr, imgsz (320), freeze (0/1),
+ * batch (16). Prints one JSON object; progress on stderr.
+ */
+import { rm } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { loadRuntimeConfig } from '../src/config/runtime.config.js';
+import {
+  ensureSynthDataset,
+  evaluateModelFile,
+  SEED_MODEL_DIR,
+  SEED_RECIPE,
+} from '../src/main/train.main.js';
+import { findPython, runTrainer } from '../src/repositories/trainer-process.js';
+
+const { values } = parseArgs({
+  options: {
+    'seed-model': { type: 'string', default: SEED_MODEL_DIR },
+    work: { type: 'string', default: 'data/bench/drift' },
+    recipes: { type: 'string', default: 'n=200,epochs=10,lr=1e-3' },
+    threads: { type: 'string', default: '1' },
+  },
+});
+const config = loadRuntimeConfig();
+const python = findPython(config.VISIONLOOP_PYTHON);
+const seedDir = resolve(values['seed-model']);
+const work = resolve(values.work);
+const threads = Number(values.threads);
+const log = (message: string) => process.stderr.write(`[retraining-recipe] ${message}\n`);
+const round = (value: number) => Math.round(value * 1000) / 1000;
+
+interface Recipe {
+  n: number;
+  epochs: number;
+  lr: number;
+  imgsz: number;
+  freeze: boolean;
+  batch: number;
+}
+
+function parseRecipe(text: string): Recipe {
+  const fields = Object.fromEntries(
+    text.split(',').map((pair) => pair.split('=').map((part) => part.trim()) as [string, string]),
+  );
+  return {
+    n: Number(fields.n ?? 200),
+    epochs: Number(fields.epochs ?? 10),
+    lr: Number(fields.lr ?? 1e-3),
+    imgsz: Number(fields.imgsz ?? 320),
+    freeze: fields.freeze === '1',
+    batch: Number(fields.batch ?? 16),
+  };
+}
+
+async function testSet(preset: string): Promise<string> {
+  const index = SEED_RECIPE.testPresets.indexOf(preset as (typeof SEED_RECIPE.testPresets)[number]);
+  const dir = join(work, `test-${preset}-${SEED_RECIPE.testFrames}`);
+  await ensureSynthDataset(dir, {
+    presets: preset,
+    count: SEED_RECIPE.testFrames,
+    seed: SEED_RECIPE.testSeedBase + index,
+    valFraction: 0,
+  });
+  return dir;
+}
+
+async function map50(modelPath: string, preset: string): Promise<number> {
+  return (await evaluateModelFile(config, modelPath, await testSet(preset), 'train')).map50;
+}
+
+const seedModel = join(seedDir, 'model.onnx');
+const seed = {
+  night: round(await map50(seedModel, 'night')),
+  nominal: round(await map50(seedModel, 'nominal')),
+};
+log(`seed: night ${seed.night}, nominal ${seed.nominal}`);
+
+const results = [];
+for (const text of values.recipes.split(';').filter((part) => part.trim())) {
+  const recipe = parseRecipe(text);
+  const dataDir = join(work, `finetune-night-${recipe.n}`);
+  await ensureSynthDataset(dataDir, {
+    presets: 'night,nominal',
+    count: recipe.n * 2,
+    seed: 200_000 + recipe.n,
+    valFraction: 0.1,
+  });
+  const name = text.replace(/[^A-Za-z0-9.=-]+/g, '_');
+  const out = join(work, `recipe-${name}`);
+  await rm(out, { recursive: true, force: true });
+  log(`recipe ${text}`);
+  const started = Date.now();
+  const done = await runTrainer(
+    python,
+    {
+      data: dataDir,
+      out,
+      base: join(seedDir, 'weights.pt'),
+      epochs: recipe.epochs,
+      imgsz: recipe.imgsz,
+      batch: recipe.batch,
+      seed: 0,
+      threads,
+      lr: recipe.lr,
+      extraArgs: ['--val-interval', '0', ...(recipe.freeze ? ['--freeze-backbone'] : [])],
+    },
+    {
+      onEvent: (event) => {
+        if (event.event === 'epoch') {
+          log(
+            `  epoch ${String(event.epoch)}/${String(event.epochs)} loss ${Number(event.loss).toFixed(3)}`,
+          );
+        }
+      },
+    },
+  );
+  const trainSeconds = Math.round((Date.now() - started) / 1000);
+  const night = round(await map50(done.model, 'night'));
+  const nominal = round(await map50(done.model, 'nominal'));
+  const result = {
+    recipe,
+    threads,
+    trainSeconds,
+    night,
+    nominal,
+    nightGain: round(night - seed.night),
+    nominalLoss: round(seed.nominal - nominal),
+    meets: night >= 0.85 && seed.nominal - nominal <= 0.03,
+  };
+  log(`  → ${JSON.stringify(result)}`);
+  results.push(result);
+}
+
+console.log(JSON.stringify({ bench: 'retraining-recipe', seed, results }));
