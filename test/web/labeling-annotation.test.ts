@@ -17,6 +17,7 @@ import {
 import type { AnnotationAction, AnnotationState } from '../../web/src/pages/labeling/annotation.js';
 import { SHORTCUTS, commandFor } from '../../web/src/pages/labeling/shortcuts.js';
 import type { KeyLike } from '../../web/src/pages/labeling/shortcuts.js';
+import { reviewerName } from '../../web/src/pages/labeling/reviewer.js';
 
 function run(state: AnnotationState, ...actions: AnnotationAction[]): AnnotationState {
   return actions.reduce(annotationReducer, state);
@@ -180,5 +181,16 @@ describe('labeling keys', () => {
     ]) {
       expect(listed).toContain(name);
     }
+  });
+});
+
+describe('reviewerName', () => {
+  it("marks the demo's simulated reviewer and names people as they are", () => {
+    expect(reviewerName({ id: 'tok_1', name: 'simulated-reviewer', simulated: true })).toBe(
+      'simulated-reviewer (simulated)',
+    );
+    expect(reviewerName({ id: 'tok_2', name: 'alice' })).toBe('alice');
+    expect(reviewerName({ id: 'tok_3', name: null, simulated: false })).toBe('tok_3');
+    expect(reviewerName(null)).toBe('—');
   });
 });

@@ -22,6 +22,7 @@ import { formatDateTime, formatRelative } from '../../lib/time';
 import type { QueryState } from '../../lib/use-query';
 import { useQuery } from '../../lib/use-query';
 import { useEvents } from '../../lib/use-events';
+import { reviewerName } from './reviewer';
 
 /** How each sampling reason reads; unknown reasons (new strategies) are shown as they are. */
 const REASON_TEXT: Record<string, string> = {
@@ -52,10 +53,7 @@ export function StatusBadge({ status }: { status: LabelingStatusName }) {
   return <StateBadge level={STATUS_LEVEL[status]} label={status} />;
 }
 
-export function reviewerName(reviewer: { id: string; name: string | null } | null): string {
-  if (reviewer === null) return '—';
-  return reviewer.name ?? reviewer.id;
-}
+export { reviewerName };
 
 /** The queue's statistics, live. */
 export function useQueueStats(): QueryState<StatsResponse> {
