@@ -19,9 +19,10 @@ import { parseArgs } from 'node:util';
 import { loadRuntimeConfig } from '../src/config/runtime.config.js';
 import {
   ensureSynthDataset,
-  evaluateModelFile,
   SEED_MODEL_DIR,
   SEED_RECIPE,
+  seedTestMap50,
+  type SeedTestPreset,
 } from '../src/main/train.main.js';
 import { findPython, runTrainer } from '../src/repositories/trainer-process.js';
 
@@ -45,22 +46,8 @@ const log = (message: string) => process.stderr.write(`[drift-recovery] ${messag
 
 const round = (value: number) => Math.round(value * 1000) / 1000;
 
-/** The seed recipe's own test sets (same seeds), so the numbers match the model card. */
-async function testSet(preset: string): Promise<string> {
-  const index = SEED_RECIPE.testPresets.indexOf(preset as (typeof SEED_RECIPE.testPresets)[number]);
-  const dir = join(work, `test-${preset}-${SEED_RECIPE.testFrames}`);
-  await ensureSynthDataset(dir, {
-    presets: preset,
-    count: SEED_RECIPE.testFrames,
-    seed: SEED_RECIPE.testSeedBase + index,
-    valFraction: 0,
-  });
-  return dir;
-}
-
-async function map50(modelPath: string, preset: string): Promise<number> {
-  const report = await evaluateModelFile(config, modelPath, await testSet(preset), 'train');
-  return report.map50;
+async function map50(modelPath: string, preset: SeedTestPreset): Promise<number> {
+  return seedTestMap50(config, modelPath, work, preset);
 }
 
 async function fineTune(

@@ -38,9 +38,10 @@ import {
 import { loadRuntimeConfig } from '../src/config/runtime.config.js';
 import {
   ensureSynthDataset,
-  evaluateModelFile,
   SEED_MODEL_DIR,
   SEED_RECIPE,
+  seedTestMap50,
+  type SeedTestPreset,
 } from '../src/main/train.main.js';
 import { findPython, runTrainer } from '../src/repositories/trainer-process.js';
 import { YoloDatasetRepository } from '../src/repositories/yolo-dataset.repository.js';
@@ -81,21 +82,8 @@ async function exists(file: string): Promise<boolean> {
   return (await stat(file).catch(() => null)) !== null;
 }
 
-/** The seed recipe's own test set of `preset` (same seeds as the model card). */
-async function testSet(preset: string): Promise<string> {
-  const index = SEED_RECIPE.testPresets.indexOf(preset as (typeof SEED_RECIPE.testPresets)[number]);
-  const dir = join(work, `test-${preset}-${SEED_RECIPE.testFrames}`);
-  await ensureSynthDataset(dir, {
-    presets: preset,
-    count: SEED_RECIPE.testFrames,
-    seed: SEED_RECIPE.testSeedBase + index,
-    valFraction: 0,
-  });
-  return dir;
-}
-
-async function map50(modelPath: string, preset: string): Promise<number> {
-  return (await evaluateModelFile(config, modelPath, await testSet(preset), 'train')).map50;
+async function map50(modelPath: string, preset: SeedTestPreset): Promise<number> {
+  return seedTestMap50(config, modelPath, work, preset);
 }
 
 /** The seed model, or a substitute trained from scratch on a small nominal set. */

@@ -18,9 +18,9 @@ import { parseArgs } from 'node:util';
 import { loadRuntimeConfig } from '../src/config/runtime.config.js';
 import {
   ensureSynthDataset,
-  evaluateModelFile,
   SEED_MODEL_DIR,
-  SEED_RECIPE,
+  seedTestMap50,
+  type SeedTestPreset,
 } from '../src/main/train.main.js';
 import { findPython, runTrainer } from '../src/repositories/trainer-process.js';
 
@@ -63,20 +63,8 @@ function parseRecipe(text: string): Recipe {
   };
 }
 
-async function testSet(preset: string): Promise<string> {
-  const index = SEED_RECIPE.testPresets.indexOf(preset as (typeof SEED_RECIPE.testPresets)[number]);
-  const dir = join(work, `test-${preset}-${SEED_RECIPE.testFrames}`);
-  await ensureSynthDataset(dir, {
-    presets: preset,
-    count: SEED_RECIPE.testFrames,
-    seed: SEED_RECIPE.testSeedBase + index,
-    valFraction: 0,
-  });
-  return dir;
-}
-
-async function map50(modelPath: string, preset: string): Promise<number> {
-  return (await evaluateModelFile(config, modelPath, await testSet(preset), 'train')).map50;
+async function map50(modelPath: string, preset: SeedTestPreset): Promise<number> {
+  return seedTestMap50(config, modelPath, work, preset);
 }
 
 const seedModel = join(seedDir, 'model.onnx');

@@ -135,6 +135,39 @@ export const SEED_RECIPE = {
 
 export type SeedRecipe = typeof SEED_RECIPE;
 
+/** A preset of the seed recipe's test sets. */
+export type SeedTestPreset = SeedRecipe['testPresets'][number];
+
+/**
+ * The seed recipe's test set of `preset` (the model card's seeds), exported once under
+ * `workDir` and reused; returns its directory (all frames in the `train` split).
+ */
+export async function seedRecipeTestSet(
+  workDir: string,
+  preset: SeedTestPreset,
+  recipe: SeedRecipe = SEED_RECIPE,
+): Promise<string> {
+  const dir = join(workDir, `test-${preset}-${recipe.testFrames}`);
+  await ensureSynthDataset(dir, {
+    presets: preset,
+    count: recipe.testFrames,
+    seed: recipe.testSeedBase + recipe.testPresets.indexOf(preset),
+    valFraction: 0,
+  });
+  return dir;
+}
+
+/** mAP@0.5 of a model file on the seed recipe's test set of `preset`. */
+export async function seedTestMap50(
+  config: RuntimeConfig,
+  modelPath: string,
+  workDir: string,
+  preset: SeedTestPreset,
+): Promise<number> {
+  const testDir = await seedRecipeTestSet(workDir, preset);
+  return (await evaluateModelFile(config, modelPath, testDir, 'train')).map50;
+}
+
 export interface RecipeResult {
   outDir: string;
   trainingSeconds: number;
@@ -209,15 +242,9 @@ export async function runSeedRecipe(
   callbacks.onStage?.(`calibrating on the ${data.val} validation frames`);
   const calibration = await calibrateModelFile(done.model, dataDir, { signal: callbacks.signal });
   const perPreset: Record<string, ModelEvaluationReport> = {};
-  for (const [index, preset] of recipe.testPresets.entries()) {
-    const testDir = join(options.workDir, `test-${preset}-${recipe.testFrames}`);
+  for (const preset of recipe.testPresets) {
     callbacks.onStage?.(`evaluating on ${preset}`);
-    await ensureSynthDataset(testDir, {
-      presets: preset,
-      count: recipe.testFrames,
-      seed: recipe.testSeedBase + index,
-      valFraction: 0,
-    });
+    const testDir = await seedRecipeTestSet(options.workDir, preset, recipe);
     perPreset[preset] = await evaluateModelFile(config, done.model, testDir, 'train', callbacks);
   }
   await mkdir(options.outDir, { recursive: true });
