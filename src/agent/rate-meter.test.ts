@@ -10,6 +10,24 @@ describe('RateMeter', () => {
     expect(meter.total).toBe(11);
   });
 
+  it('rates complementary events so that they add up once a window has passed', () => {
+    // A camera at 15 fps; for 4 s every frame is detected, then the motion gate skips all.
+    const camera = new RateMeter(5_000);
+    const detected = new RateMeter(5_000);
+    const skipped = new RateMeter(5_000);
+    for (const meter of [camera, detected, skipped]) meter.start(0);
+    for (let i = 0; i < 150; i++) {
+      const at = Math.round((i * 1000) / 15);
+      camera.mark(at);
+      (at < 9_000 ? detected : skipped).mark(at);
+    }
+    const now = 10_000;
+    expect(camera.rate(now)).toBeCloseTo(15, 0);
+    // The skipped frames began 1 s ago: 15 of them over the 5-s window, not a 15-fps burst.
+    expect(skipped.rate(now)).toBeCloseTo(3, 0);
+    expect(detected.rate(now) + skipped.rate(now)).toBeCloseTo(camera.rate(now), 5);
+  });
+
   it('forgets events older than the window', () => {
     const meter = new RateMeter(1_000);
     meter.mark(0);

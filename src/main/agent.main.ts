@@ -13,6 +13,7 @@ import { createOnnxDetector } from '../agent/onnx-detector.js';
 import { SwappableDetector } from '../agent/swappable-detector.js';
 import { ModelClient, type ModelSource } from '../agent/uplink/model-client.js';
 import { OutboxWriter } from '../agent/outbox-writer.js';
+import { RecentOutcomes, type RecentOutcomeStats } from '../agent/recent-outcomes.js';
 import { Outbox, type OutboxStats } from '../agent/outbox.js';
 import type { PipelineOptions, PipelineStats } from '../agent/pipeline.js';
 import type { SamplerStats } from '../agent/sampling/frame-sampler.js';
@@ -49,6 +50,8 @@ export interface AgentStats {
   sender: SenderStats;
   /** Active-learning sampling decisions of this run. */
   sampling: SamplerStats;
+  /** Defect and uncertain rates of the frames of the last 60 s (the live summary's). */
+  recent: RecentOutcomeStats;
   /** Following the registry's production model; null when not following. */
   modelUpdates: ModelUpdaterStats | null;
   /** Results the pipeline produced in this run, still buffered in memory, lost to I/O errors. */
@@ -178,6 +181,7 @@ export async function startAgent(options: StartAgentOptions): Promise<AgentRun> 
   let settings: AgentSettings = outbox.loadSettings() ?? DEFAULT_AGENT_SETTINGS;
   // Reads `settings` at every frame: a revision from the server applies to the next frame.
   const sampling = new SamplingStage({ settings: () => settings });
+  const recent = new RecentOutcomes();
   let sender: Sender | null = null;
   let resultIdPrefix: string | null = null;
   const writer = new OutboxWriter(outbox, {
@@ -220,6 +224,7 @@ export async function startAgent(options: StartAgentOptions): Promise<AgentRun> 
       },
       onResult: (result, frame) => {
         resultIdPrefix ??= result.id.slice(0, result.id.lastIndexOf('-'));
+        recent.add(result);
         writer.add(sampling.apply(result, frame.image), frame);
       },
     });
@@ -286,6 +291,7 @@ export async function startAgent(options: StartAgentOptions): Promise<AgentRun> 
     outbox: outbox.isClosed ? finalOutbox : outbox.stats(),
     sender: activeSender.stats(),
     sampling: sampling.stats(),
+    recent: recent.stats(),
     modelUpdates: updater?.stats() ?? null,
     producedResults: writer.produced,
     bufferedResults: writer.buffered,

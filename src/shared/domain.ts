@@ -92,4 +92,6 @@ export interface FrameSampling {
   /** Of the most informative detection, when the detector gave class scores. */
   margin?: number;
   entropy?: number;
+  /** How new the frame was against earlier samples, 0..1 (the `novelty` strategy's score). */
+  novelty?: number;
 }

@@ -11,6 +11,7 @@ import { SynthCamera } from '../../synth/camera.js';
 import { Rng } from '../../synth/rng.js';
 import { parseScenario } from '../../synth/scenario.js';
 import { dHash, type PerceptualHash } from '../../vision/phash.js';
+import { embedFrame } from './frame-embedding.js';
 import {
   FrameSampler,
   frameInformativeness,
@@ -27,6 +28,7 @@ const NOTHING: SamplingSettings = applySamplingUpdate(DEFAULT_SAMPLING_SETTINGS,
     detectionCount: { enabled: false, keepProbability: 1 },
     random: { enabled: false, keepProbability: 1 },
     drift: { enabled: false, keepProbability: 0, boost: 1 },
+    novelty: { enabled: false },
   },
   caps: { perMinute: 1_000_000, perHour: 1_000_000, perDay: 1_000_000 },
   dedupe: { enabled: false },
@@ -525,5 +527,171 @@ describe('near-duplicate suppression', () => {
       if (outcome.sampled) sampled++;
     }
     expect(sampled).toBe(6);
+  });
+});
+
+describe('novelty under drift (a total drift: the model sees nothing)', () => {
+  // 160×120 keeps the test quick; the embedding is a 16×12 grid at any size.
+  const camera = new SynthCamera({
+    scenario: parseScenario('nominal:20,night'),
+    seed: 5,
+    width: 160,
+    height: 120,
+  });
+  const noveltyOnly = settings({ strategies: { novelty: { enabled: true, minNovelty: 0.25 } } });
+
+  function runNight(config: SamplingSettings, frames: number[], drift = true) {
+    const h = harness(config);
+    let embedded = 0;
+    const outcomes = frames.map((i) => {
+      h.clock.now += 1000 / 15;
+      const image = camera.frame(i).image;
+      return h.sampler.sample({
+        // Night: the seed model finds nothing, so no detection falls in the uncertainty band.
+        result: frame(i, []),
+        hash: () => dHash(image),
+        driftActive: drift,
+        embedding: () => {
+          embedded++;
+          return embedFrame(image);
+        },
+      });
+    });
+    return { h, outcomes, embedded: () => embedded };
+  }
+
+  // Two minutes of night frames, one every 5 frames (the belt moves ~1.4 px per frame here).
+  const nightFrames = Array.from({ length: 360 }, (_, k) => 600 + 5 * k);
+
+  it('fills the queue with night frames the band never sees, spread over the line', () => {
+    const { outcomes, h } = runNight(noveltyOnly, nightFrames);
+    const kept = outcomes.flatMap((o, k) => (o.sampled ? [{ k, sampling: o.sampling }] : []));
+    // Seeded and deterministic: the same 360 frames always give the same picks.
+    // About 16 a minute (33 at seed 5): enough to teach night, far below one per frame.
+    expect(kept.length).toBeGreaterThanOrEqual(20);
+    expect(kept.length).toBeLessThanOrEqual(60);
+    expect(kept[0]?.k).toBe(0);
+    expect(kept[0]?.sampling.novelty).toBe(1);
+    for (const { sampling } of kept) {
+      expect(sampling.reasons).toEqual(['novelty']);
+      expect(sampling.novelty).toBeGreaterThanOrEqual(0.25);
+      // Priority: the drift tier (1) plus the novelty score.
+      expect(sampling.priority).toBeCloseTo(1 + (sampling.novelty ?? 0), 4);
+    }
+    // Frames a few belt steps apart are rarely new against each other: picks are spread out.
+    const gaps = kept.slice(1).map((p, i) => p.k - kept[i]!.k);
+    const median = [...gaps].sort((a, b) => a - b)[Math.floor(gaps.length / 2)]!;
+    expect(median).toBeGreaterThanOrEqual(2);
+    expect(h.sampler.stats().byReason).toEqual({ novelty: kept.length });
+  });
+
+  it('finds the first night frame new against the nominal ones sampled before it', () => {
+    const h = harness(noveltyOnly);
+    const sampleAt = (i: number) => {
+      h.clock.now += 1000;
+      const image = camera.frame(i).image;
+      return h.sampler.sample({
+        result: frame(i, []),
+        hash: () => dHash(image),
+        driftActive: true,
+        embedding: () => embedFrame(image),
+      });
+    };
+    expect(sampleAt(0).sampled).toBe(true);
+    // The same scene a frame later, still nominal: not new.
+    expect(sampleAt(1)).toEqual({ sampled: false, skipped: 'not_selected' });
+    // Night (frame 600 = 40 s at 15 fps, past the 10 s transition): new in its light alone.
+    const night = sampleAt(600);
+    expect(night.sampled && night.sampling.novelty).toBe(1);
+  });
+
+  it('does not run without drift, for frames in the band, or past the caps', () => {
+    const quiet = runNight(noveltyOnly, nightFrames.slice(0, 20), false);
+    expect(quiet.outcomes.every((o) => !o.sampled)).toBe(true);
+    expect(quiet.embedded()).toBe(0);
+
+    // A frame in the band is the uncertainty strategy's (here: never kept) to judge.
+    const h = harness(
+      applySamplingUpdate(noveltyOnly, {
+        strategies: { uncertainty: { enabled: true, keepProbability: 0 } },
+      }),
+    );
+    let embedded = 0;
+    const image = camera.frame(700).image;
+    const outcome = h.sampler.sample({
+      result: frame(700, [detection(0.55)]),
+      hash: () => dHash(image),
+      driftActive: true,
+      embedding: () => {
+        embedded++;
+        return embedFrame(image);
+      },
+    });
+    expect(outcome).toEqual({ sampled: false, skipped: 'not_selected' });
+    expect(embedded).toBe(0);
+
+    const capped = runNight(
+      applySamplingUpdate(noveltyOnly, { caps: { perMinute: 3 } }),
+      nightFrames.slice(0, 100),
+    );
+    expect(capped.outcomes.filter((o) => o.sampled)).toHaveLength(3);
+    // Frames past the cap are never embedded: only the frames up to the third pick were.
+    const third = capped.outcomes.findIndex(
+      (_, k) => capped.outcomes.slice(0, k + 1).filter((o) => o.sampled).length === 3,
+    );
+    expect(capped.embedded()).toBe(third + 1);
+  });
+
+  it('remembers only the latest `memory` samples', () => {
+    const small = runNight(
+      applySamplingUpdate(noveltyOnly, { strategies: { novelty: { memory: 2 } } }),
+      nightFrames,
+    );
+    const large = runNight(noveltyOnly, nightFrames);
+    const count = (r: typeof small) => r.outcomes.filter((o) => o.sampled).length;
+    // With a shorter memory more frames look new (the line repeats every 10 s).
+    expect(count(small)).toBeGreaterThan(count(large));
+  });
+});
+
+describe('novelty and near-duplicate suppression', () => {
+  it('keeps night frames novelty chose although their dHashes look alike', () => {
+    const camera = new SynthCamera({
+      scenario: parseScenario('nominal:60,night'),
+      seed: 1,
+      fps: 5,
+      width: 160,
+      height: 120,
+    });
+    const config = applySamplingUpdate(DEFAULT_SAMPLING_SETTINGS, {
+      strategies: {
+        uncertainty: { enabled: false },
+        random: { enabled: false },
+        drift: { enabled: false },
+        novelty: { minNovelty: 0.2 },
+      },
+      caps: { perMinute: 1000, perHour: 100_000, perDay: 100_000 },
+    });
+    const run = (withNovelty: boolean) => {
+      const h = harness(config);
+      let sampled = 0;
+      for (let i = 400; i < 700; i++) {
+        h.clock.now += 200;
+        const image = camera.frame(i).image;
+        const outcome = h.sampler.sample({
+          result: frame(i, []),
+          hash: () => dHash(image),
+          driftActive: true,
+          ...(withNovelty ? { embedding: () => embedFrame(image) } : {}),
+        });
+        if (outcome.sampled) sampled++;
+      }
+      return { sampled, stats: h.sampler.stats() };
+    };
+    const night = run(true);
+    // Night frames 1 s apart at 5 fps: novelty keeps a good share, dedupe drops none of them.
+    expect(night.sampled).toBeGreaterThanOrEqual(30);
+    expect(night.stats.skipped.duplicate).toBe(0);
+    expect(night.stats.byReason).toEqual({ novelty: night.sampled });
   });
 });

@@ -5,13 +5,20 @@
  *
  * Per frame, in this order (docs/sampling.md):
  * 1. strategies, in SAMPLING_REASONS order — uncertainty band, class filter, detection count,
- *    drift, random — each matching strategy keeps the frame with its own probability (one
- *    random draw per matching strategy; while drift is reported the others' probabilities are
- *    multiplied by the drift boost, capped at 1); every strategy that keeps it adds its reason;
+ *    novelty, drift, random — each matching strategy keeps the frame with its own probability
+ *    (one random draw per matching strategy; while drift is reported the others' probabilities
+ *    are multiplied by the drift boost, capped at 1); every strategy that keeps it adds its
+ *    reason. Novelty (diversity) runs only while drift is reported, when the rate caps still
+ *    have room: it keeps a frame whose embedding (frame-embedding.ts) is at least `minNovelty`
+ *    away from each of the latest `memory` samples — an online k-center cover of what the line
+ *    shows now, which fills the queue with new-looking frames even when the model sees nothing
+ *    and the uncertainty band is empty (a total drift such as night). No random draw;
  * 2. rate caps: at most N samples in any sliding minute, hour and day;
  * 3. near-duplicate suppression: a frame whose perceptual hash is within `maxDistance` bits of
  *    a frame sampled in the last `windowMs` (and, with `matchDetections`, in which the model
- *    found the same defects) is dropped. The hash is computed only for frames that got this far.
+ *    found the same defects) is dropped — except a frame novelty kept, which is already far
+ *    from the recent samples by its embedding (the hash cannot tell dim frames apart). The
+ *    hash is computed only for frames that got this far (and recorded for every sample).
  * A sampled frame counts against the caps and suppresses its near-duplicates from then on.
  *
  * Pure: no I/O, no timers. The clock and the random source are injected, so a seeded test
@@ -28,6 +35,7 @@ import type { Box, Detection, FrameResult, FrameSampling } from '../../shared/do
 import { informativeness } from '../../vision/decision.js';
 import { iou } from '../../vision/nms.js';
 import { hammingDistance, hashToHex, type PerceptualHash } from '../../vision/phash.js';
+import { noveltyAgainst, type FrameEmbedding } from './frame-embedding.js';
 
 const MINUTE_MS = 60_000;
 const HOUR_MS = 60 * MINUTE_MS;
@@ -49,6 +57,11 @@ export interface SampleInput {
   hash: () => PerceptualHash;
   /** The drift monitor reports drift (the agent settings' `driftActive`). */
   driftActive: boolean;
+  /**
+   * The frame's embedding for novelty sampling; called at most once, only while the novelty
+   * strategy runs (drift reported, caps not reached). Without it, novelty never matches.
+   */
+  embedding?: () => FrameEmbedding;
 }
 
 /** Why a frame was not sampled. */
@@ -197,6 +210,8 @@ export class FrameSampler {
   private readonly now: () => number;
   private readonly times = new SampleTimes();
   private recent: RecentSample[] = [];
+  /** Embeddings of the latest samples (any reason), newest last, for novelty. */
+  private embeddings: FrameEmbedding[] = [];
   private readonly counters: SamplerStats = {
     frames: 0,
     sampled: 0,
@@ -246,19 +261,30 @@ export class FrameSampler {
     if (!settings.enabled) return { sampled: false, skipped: 'disabled' };
     const { result } = input;
     if (!result.inferred) return { sampled: false, skipped: 'not_inferred' };
-    const reasons = this.reasonsFor(result.detections, input.driftActive);
-    if (reasons.length === 0) return { sampled: false, skipped: 'not_selected' };
-
     const now = this.now();
     this.times.prune(now);
     const caps = settings.caps;
-    if (
+    const capped =
       this.times.countSince(now, MINUTE_MS) >= caps.perMinute ||
       this.times.countSince(now, HOUR_MS) >= caps.perHour ||
-      this.times.countSince(now, DAY_MS) >= caps.perDay
+      this.times.countSince(now, DAY_MS) >= caps.perDay;
+    const noveltyRule = settings.strategies.novelty;
+    let embedding: FrameEmbedding | undefined;
+    let noveltyScore: number | undefined;
+    if (
+      input.driftActive &&
+      noveltyRule.enabled &&
+      !capped &&
+      input.embedding !== undefined &&
+      // A frame with a detection inside the band is the uncertainty strategy's to judge.
+      !this.bandHit(result.detections)
     ) {
-      return { sampled: false, skipped: 'capped' };
+      embedding = input.embedding();
+      noveltyScore = round4(noveltyAgainst(embedding, this.embeddings));
     }
+    const reasons = this.reasonsFor(result.detections, input.driftActive, noveltyScore);
+    if (reasons.length === 0) return { sampled: false, skipped: 'not_selected' };
+    if (capped) return { sampled: false, skipped: 'capped' };
 
     const hash = input.hash();
     const findings = result.detections.map(({ className, confidence, box }) => ({
@@ -268,7 +294,9 @@ export class FrameSampler {
     }));
     const dedupe = settings.dedupe;
     this.recent = this.recent.filter((r) => r.at > now - dedupe.windowMs);
-    if (dedupe.enabled) {
+    // A frame novelty kept is already far from every recent sample by a finer measure; the
+    // dHash cannot tell dim frames apart (night frames of different parts share most bits).
+    if (dedupe.enabled && !reasons.includes('novelty')) {
       const strong = settings.strategies.uncertainty.low;
       const duplicate = this.recent.some(
         (r) =>
@@ -283,19 +311,40 @@ export class FrameSampler {
     if (this.recent.length > dedupe.maxRecent) {
       this.recent.splice(0, this.recent.length - dedupe.maxRecent);
     }
+    // Every sample (whatever chose it) is part of the cover novelty measures against; while
+    // novelty does not run, nothing is embedded and the cover keeps what it had.
+    if (embedding !== undefined) {
+      this.embeddings.push(embedding);
+      const memory = noveltyRule.memory;
+      if (this.embeddings.length > memory) {
+        this.embeddings.splice(0, this.embeddings.length - memory);
+      }
+    }
     const info = frameInformativeness(result.detections);
+    // A novelty-chosen frame ranks by how new it is; the others by informativeness.
+    const score = reasons[0] === 'novelty' ? (noveltyScore ?? 0) : info.score;
     const sampling: FrameSampling = {
       reasons,
-      priority: samplingPriority(reasons, info.score),
+      priority: samplingPriority(reasons, score),
       phash: hashToHex(hash),
     };
     if (info.margin !== undefined) sampling.margin = round4(info.margin);
     if (info.entropy !== undefined) sampling.entropy = round4(info.entropy);
+    if (noveltyScore !== undefined) sampling.novelty = noveltyScore;
     return { sampled: true, sampling };
   }
 
+  private bandHit(detections: readonly Detection[]): boolean {
+    const band = this.settings.strategies.uncertainty;
+    return band.enabled && detections.some((d) => inBand(d, band.low, band.high));
+  }
+
   /** The reasons of the strategies that keep the frame, in evaluation order. */
-  private reasonsFor(detections: readonly Detection[], driftActive: boolean): string[] {
+  private reasonsFor(
+    detections: readonly Detection[],
+    driftActive: boolean,
+    noveltyScore: number | undefined,
+  ): string[] {
     const strategies = this.settings.strategies;
     const drifting = driftActive && strategies.drift.enabled;
     const boost = drifting ? strategies.drift.boost : 1;
@@ -334,6 +383,10 @@ export class FrameSampler {
         (count.moreThan !== null && n > count.moreThan) ||
         (count.fewerThan !== null && n < count.fewerThan);
       if (matches && keep(count.keepProbability)) reasons.push('detection_count');
+    }
+
+    if (noveltyScore !== undefined && noveltyScore >= strategies.novelty.minNovelty) {
+      reasons.push('novelty');
     }
 
     if (drifting && keep(strategies.drift.keepProbability, false)) reasons.push('drift');

@@ -86,11 +86,14 @@ describe('SamplingStage', () => {
     state.settings = { ...state.settings, revision: 2, sampling: uncertainOnly };
     expect(stage.apply(result, image).sampling?.reasons).toEqual(['low_confidence']);
     state.settings = { ...state.settings, revision: 3, driftActive: true };
-    expect(stage.apply(makeResult(5), image).sampling?.reasons).toEqual(['drift']);
+    // Under drift the first frame is new (nothing embedded yet): novelty keeps it too.
+    const drifting = stage.apply(makeResult(5), image).sampling;
+    expect(drifting?.reasons).toEqual(['novelty', 'drift']);
+    expect(drifting?.novelty).toBe(1);
     expect(stage.stats()).toMatchObject({
       frames: 3,
       sampled: 2,
-      byReason: { low_confidence: 1, drift: 1 },
+      byReason: { low_confidence: 1, novelty: 1 },
       skipped: { disabled: 1 },
     });
   });

@@ -14,6 +14,7 @@ import { DEFAULT_SAMPLING_SETTINGS, type SamplingSettings } from '../../shared/a
 import type { Detection, FrameResult } from '../../shared/domain.js';
 import type { RgbImage } from '../../vision/image.js';
 import { dHash, type PerceptualHash } from '../../vision/phash.js';
+import { embedFrame, type FrameEmbedding } from './frame-embedding.js';
 import { FrameSampler, type FrameSamplerDeps, type SamplerStats } from './frame-sampler.js';
 
 export interface SamplingStageOptions extends FrameSamplerDeps {
@@ -21,17 +22,21 @@ export interface SamplingStageOptions extends FrameSamplerDeps {
   settings: () => AgentSettings;
   /** The perceptual hash; default dHash. */
   hash?: (image: RgbImage) => PerceptualHash;
+  /** The novelty embedding; default embedFrame. */
+  embed?: (image: RgbImage) => FrameEmbedding;
 }
 
 export class SamplingStage {
   private readonly sampler: FrameSampler;
   private readonly hash: (image: RgbImage) => PerceptualHash;
+  private readonly embed: (image: RgbImage) => FrameEmbedding;
   private applied: SamplingSettings;
 
   constructor(private readonly options: SamplingStageOptions) {
     this.applied = options.settings().sampling ?? DEFAULT_SAMPLING_SETTINGS;
     this.sampler = new FrameSampler(this.applied, options);
     this.hash = options.hash ?? dHash;
+    this.embed = options.embed ?? embedFrame;
   }
 
   stats(): SamplerStats {
@@ -49,6 +54,7 @@ export class SamplingStage {
     const outcome = this.sampler.sample({
       result,
       hash: () => this.hash(image),
+      embedding: () => this.embed(image),
       driftActive: settings.driftActive ?? false,
     });
     if (outcome.sampled) {

@@ -21,6 +21,7 @@ export const SAMPLING_REASONS = [
   'low_confidence',
   'class_filter',
   'detection_count',
+  'novelty',
   'drift',
   'random',
 ] as const;
@@ -35,6 +36,7 @@ export const SAMPLING_REASON_TIERS: Readonly<Record<KnownSamplingReason, number>
   low_confidence: 4,
   class_filter: 3,
   detection_count: 2,
+  novelty: 1,
   drift: 1,
   random: 0,
 });
@@ -62,6 +64,11 @@ export const frameSamplingSchema = z
     margin: z.number().min(0).max(1).optional(),
     /** Of the most informative detection: normalized entropy of its class scores, 0..1. */
     entropy: z.number().min(0).max(1).optional(),
+    /**
+     * How new the frame was against the frames sampled before it, 0..1 (the `novelty`
+     * strategy's score; set when that strategy was evaluated for it).
+     */
+    novelty: z.number().min(0).max(1).optional(),
   })
   .meta({ id: 'FrameSampling' });
 export type FrameSamplingWire = z.infer<typeof frameSamplingSchema>;
@@ -113,6 +120,17 @@ const driftShape = {
   /** While drift is reported: the other strategies' keep-probabilities are multiplied by this. */
   boost: z.number().min(1).max(100),
 };
+const noveltyShape = {
+  enabled: z.boolean(),
+  /**
+   * While drift is reported: a frame at least this new (0..1) against the nearest of the
+   * frames sampled before it is kept (`novelty`). The embedding and the score are described
+   * in docs/sampling.md ("Diversity under drift").
+   */
+  minNovelty: probability,
+  /** How many of the latest samples a frame is compared with. */
+  memory: z.number().int().min(1).max(1000),
+};
 const capsShape = {
   /** Most frames sampled in any sliding minute, hour and day, per agent; 0 samples none. */
   perMinute: capCount,
@@ -141,6 +159,7 @@ const strategiesSettings = z.object({
   detectionCount: z.object(detectionCountShape),
   random: z.object(randomShape),
   drift: z.object(driftShape),
+  novelty: z.object(noveltyShape),
 });
 
 /** Problems that single fields cannot show, as messages (empty when consistent). */
@@ -167,7 +186,7 @@ export const samplingSettingsSchema = z
   .object({
     /** Master switch: false samples nothing. */
     enabled: z.boolean(),
-    /** Evaluated in the order of SAMPLING_REASONS: uncertainty, classFilter, detectionCount, drift, random. */
+    /** Evaluated in the order of SAMPLING_REASONS: uncertainty, classFilter, detectionCount, novelty, drift, random. */
     strategies: strategiesSettings,
     caps: z.object(capsShape),
     dedupe: z.object(dedupeShape),
@@ -195,6 +214,7 @@ export const DEFAULT_SAMPLING_SETTINGS: SamplingSettings = {
     },
     random: { enabled: true, keepProbability: 0.001 },
     drift: { enabled: true, keepProbability: 0.01, boost: 2 },
+    novelty: { enabled: true, minNovelty: 0.25, memory: 50 },
   },
   caps: { perMinute: 10, perHour: 120, perDay: 1000 },
   dedupe: {
@@ -217,6 +237,7 @@ export const samplingSettingsUpdateSchema = z
         detectionCount: z.strictObject(detectionCountShape).partial().optional(),
         random: z.strictObject(randomShape).partial().optional(),
         drift: z.strictObject(driftShape).partial().optional(),
+        novelty: z.strictObject(noveltyShape).partial().optional(),
       })
       .optional(),
     caps: z.strictObject(capsShape).partial().optional(),
@@ -240,6 +261,7 @@ export function applySamplingUpdate(
       detectionCount: { ...s.detectionCount, ...u.detectionCount },
       random: { ...s.random, ...u.random },
       drift: { ...s.drift, ...u.drift },
+      novelty: { ...s.novelty, ...u.novelty },
     },
     caps: { ...base.caps, ...update.caps },
     dedupe: { ...base.dedupe, ...update.dedupe },
@@ -281,6 +303,7 @@ export function resolveSamplingSettings(stored: unknown): SamplingSettings {
       ),
       random: section(shape.random, strategies.random, defaults.strategies.random),
       drift: section(shape.drift, strategies.drift, defaults.strategies.drift),
+      novelty: section(shape.novelty, strategies.novelty, defaults.strategies.novelty),
     },
     caps: section(z.object(capsShape), value.caps, defaults.caps),
     dedupe: section(z.object(dedupeShape), value.dedupe, defaults.dedupe),
