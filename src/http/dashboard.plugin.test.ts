@@ -1,9 +1,10 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Fastify from 'fastify';
 import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
+import { DASHBOARD_PAGE_ROOTS, isDashboardPagePath } from '../shared/dashboard.js';
 import { dashboardRoutes, defaultDashboardDir, packageRoot } from './dashboard.plugin.js';
 
 const dirs: string[] = [];
@@ -70,7 +71,7 @@ describe('the dashboard plugin', () => {
     expect((await app.inject({ url: '/assets/gone-1.js' })).statusCode).toBe(404);
     const json = await app.inject({ url: '/models', headers: { accept: 'application/json' } });
     expect(json.statusCode).toBe(404);
-    for (const url of ['/api/nope', '/docs/nope', '/metrics/x', '/api']) {
+    for (const url of ['/api/nope', '/docs/nope', '/metrics/x', '/api', '/etc/passwd', '/x']) {
       const answer = await app.inject({ url, headers: { accept: 'text/html' } });
       expect(answer.statusCode, url).toBe(404);
     }
@@ -78,5 +79,19 @@ describe('the dashboard plugin', () => {
     expect(traversal.body).not.toBe('no');
     const encoded = await app.inject({ url: '/%2e%2e/secret.txt' });
     expect(encoded.body).not.toBe('no');
+  });
+
+  it("answers every page of the dashboard's router, and only those", () => {
+    const routes = readFileSync(join(packageRoot(), 'web', 'src', 'app', 'routes.tsx'), 'utf8');
+    const paths = [...routes.matchAll(/path: '([^']+)'/g)].map((match) => match[1] ?? '');
+    expect(paths.length).toBeGreaterThanOrEqual(DASHBOARD_PAGE_ROOTS.length + 1);
+    for (const path of paths) expect(isDashboardPagePath(path), path).toBe(true);
+    for (const root of DASHBOARD_PAGE_ROOTS) {
+      expect(
+        paths.some((path) => path.startsWith(`/${root}`)),
+        root,
+      ).toBe(true);
+    }
+    expect(isDashboardPagePath('/etc/passwd')).toBe(false);
   });
 });

@@ -15,6 +15,7 @@ import { dirname, join, normalize, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { isDashboardPagePath } from '../shared/dashboard.js';
 
 /** Paths the dashboard never answers: the API, the OpenAPI UI and Prometheus' text. */
 const NOT_DASHBOARD = /^\/(api|docs|metrics)(\/|$|\?)/;
@@ -101,7 +102,10 @@ export const dashboardRoutes: FastifyPluginAsync<DashboardOptions> = async (app,
           : reply.sendFile(relative, { maxAge: 0, immutable: false });
       }
       // A missing asset is a 404, not the page: a stale index.html must not get HTML as JS.
-      if (relative.startsWith('assets') || !acceptsHtml(request)) return reply.callNotFound();
+      // Nor is a path that is not one of the app's pages (a stray or normalized `..` path).
+      if (relative.startsWith('assets') || !acceptsHtml(request) || !isDashboardPagePath(path)) {
+        return reply.callNotFound();
+      }
       void reply.header('cache-control', 'no-cache');
       return reply.sendFile('index.html', { cacheControl: false });
     },
