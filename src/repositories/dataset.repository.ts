@@ -4,6 +4,7 @@
  * format, live in dataset.service.ts and dataset-manifest.ts.
  */
 import type { Kysely } from 'kysely';
+import { selectTokenNames } from './token.repository.js';
 import type {
   Database,
   DatasetRow,
@@ -41,15 +42,8 @@ export class DatasetRepository {
   }
 
   /** Token names by id (tokens that no longer exist are absent). */
-  async tokenNames(ids: readonly string[]): Promise<Map<string, string>> {
-    const unique = [...new Set(ids)];
-    if (unique.length === 0) return new Map();
-    const rows = await this.db
-      .selectFrom('api_tokens')
-      .select(['id', 'name'])
-      .where('id', 'in', unique)
-      .execute();
-    return new Map(rows.map((row) => [row.id, row.name]));
+  tokenNames(ids: readonly string[]): Promise<Map<string, string>> {
+    return selectTokenNames(this.db, ids);
   }
 
   /**

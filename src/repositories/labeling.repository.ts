@@ -13,6 +13,7 @@
 import { sql } from 'kysely';
 import type { ExpressionBuilder, Kysely } from 'kysely';
 import type { DialectName } from '../db/database.js';
+import { selectTokenNames } from './token.repository.js';
 import type {
   Database,
   LabelingQueueRow,
@@ -400,15 +401,8 @@ export class LabelingRepository {
   }
 
   /** Token names by id (tokens that no longer exist are absent). */
-  async tokenNames(ids: readonly string[]): Promise<Map<string, string>> {
-    const unique = [...new Set(ids)];
-    if (unique.length === 0) return new Map();
-    const rows = await this.db
-      .selectFrom('api_tokens')
-      .select(['id', 'name'])
-      .where('id', 'in', unique)
-      .execute();
-    return new Map(rows.map((row) => [row.id, row.name]));
+  tokenNames(ids: readonly string[]): Promise<Map<string, string>> {
+    return selectTokenNames(this.db, ids);
   }
 
   private filterCondition(eb: QueueEb, filter: QueueFilter) {

@@ -5,6 +5,24 @@
 import type { Kysely } from 'kysely';
 import type { ApiTokenRow, ApiTokenScope, Database, NewApiToken } from '../db/schema.js';
 
+/**
+ * Token names by id (tokens that no longer exist are absent): how the labeling and dataset
+ * repositories name reviewers without each querying api_tokens its own way.
+ */
+export async function selectTokenNames(
+  db: Kysely<Database>,
+  ids: readonly string[],
+): Promise<Map<string, string>> {
+  const unique = [...new Set(ids)];
+  if (unique.length === 0) return new Map();
+  const rows = await db
+    .selectFrom('api_tokens')
+    .select(['id', 'name'])
+    .where('id', 'in', unique)
+    .execute();
+  return new Map(rows.map((row) => [row.id, row.name]));
+}
+
 export class TokenRepository {
   constructor(private readonly db: Kysely<Database>) {}
 
