@@ -43,7 +43,7 @@ import { HealthService } from '../services/health.service.js';
 import { IngestService } from '../services/ingest.service.js';
 import { InspectionLogService } from '../services/inspection-log.service.js';
 import { MetricsService } from '../services/metrics.service.js';
-import { ModelRegistryService } from '../services/model-registry.service.js';
+import { ModelRegistryService } from '../services/registry/index.js';
 import { ModelServingService } from '../services/model-serving.service.js';
 import { PrometheusService } from '../services/prometheus.service.js';
 import { createJobServices, createRetrainingService, startJobUpkeep } from './job-services.js';

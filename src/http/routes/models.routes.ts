@@ -24,7 +24,7 @@ import {
   uploadModelResponseSchema,
 } from '../../shared/api/models.js';
 import { VisionLoopError } from '../../shared/errors.js';
-import type { OpenedBlob } from '../../services/model-registry.service.js';
+import type { OpenedBlob } from '../../services/registry/index.js';
 import type { RoutePluginOptions } from '../app.js';
 import { ADMINS, AGENTS, READERS } from '../route-access.js';
 import type { FastifyReply } from 'fastify';
