@@ -8,7 +8,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { AgentRegistryService } from '../services/agent-registry.service.js';
 import type { AuthService } from '../services/auth.service.js';
-import type { DatasetService } from '../services/dataset.service.js';
+import type { DatasetService } from '../services/dataset/index.js';
 import type { EventBus } from '../services/event-bus.js';
 import type { FrameService } from '../services/frame.service.js';
 import type { HealthService } from '../services/health.service.js';
@@ -16,10 +16,10 @@ import type { IngestService } from '../services/ingest.service.js';
 import type { InspectionLogService } from '../services/inspection-log.service.js';
 import type { LabelingService } from '../services/labeling.service.js';
 import type { LineStatsService } from '../services/line-stats.service.js';
-import type { ModelRegistryService } from '../services/model-registry.service.js';
+import type { ModelRegistryService } from '../services/registry/index.js';
 import type { ModelServingService } from '../services/model-serving.service.js';
 import type { PrometheusExporter } from '../services/prometheus-exporter.js';
-import type { DriftService } from '../services/drift.service.js';
+import type { DriftService } from '../services/drift/index.js';
 import type { RetrainingService } from '../services/retraining.service.js';
 import type { JobQueue } from '../services/jobs/job-queue.js';
 

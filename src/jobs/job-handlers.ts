@@ -6,7 +6,7 @@
  * and its line in `createJobHandlers`. The composition roots pass the server's services, so a
  * service added to `createServerServices` is available here.
  */
-import type { DriftService } from '../services/drift.service.js';
+import type { DriftService } from '../services/drift/index.js';
 import type { RetrainingService } from '../services/retraining.service.js';
 import type { JobHandlers } from './job-handler.js';
 import { runProbe } from './probe.job.js';

@@ -3,7 +3,7 @@
  * across all workers). To add one: a line in `createJobSchedules` and its service in
  * `JobScheduleDeps`.
  */
-import type { DriftService } from '../services/drift.service.js';
+import type { DriftService } from '../services/drift/index.js';
 import type { RetrainingService } from '../services/retraining.service.js';
 import type { ScheduleEntry } from './job-scheduler.js';
 

@@ -17,10 +17,10 @@ import { JobQueue } from '../services/jobs/job-queue.js';
 import type { BlobStore } from '../repositories/blob-store.js';
 import { DriftRepository } from '../repositories/drift.repository.js';
 import { SettingsRepository } from '../repositories/settings.repository.js';
-import { DriftService, type DriftObservers } from '../services/drift.service.js';
+import { DriftService, type DriftObservers } from '../services/drift/index.js';
 import { findPython, runTrainer } from '../repositories/trainer-process.js';
-import type { DatasetService } from '../services/dataset.service.js';
-import type { ModelRegistryService } from '../services/model-registry.service.js';
+import type { DatasetService } from '../services/dataset/index.js';
+import type { ModelRegistryService } from '../services/registry/index.js';
 import type {
   EvaluatorPort,
   NominalHoldoutPort,

@@ -16,7 +16,7 @@ import { DatasetRepository } from '../repositories/dataset.repository.js';
 import { LabelingRepository } from '../repositories/labeling.repository.js';
 import { SettingsRepository } from '../repositories/settings.repository.js';
 import { YoloDatasetRepository } from '../repositories/yolo-dataset.repository.js';
-import { DatasetService } from '../services/dataset.service.js';
+import { DatasetService } from '../services/dataset/index.js';
 import type { EventBus } from '../services/event-bus.js';
 import { InProcessEventBus } from '../services/event-bus.js';
 import { LabelingService } from '../services/labeling.service.js';

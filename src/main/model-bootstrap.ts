@@ -15,8 +15,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import type { DriftService } from '../services/drift.service.js';
-import type { ModelRegistryService } from '../services/model-registry.service.js';
+import type { DriftService } from '../services/drift/index.js';
+import type { ModelRegistryService } from '../services/registry/index.js';
 import { readTrainingFeatures, TRAINING_FEATURES_FILE } from '../services/training-reference.js';
 import type { ModelServingService } from '../services/model-serving.service.js';
 import { SEED_RECIPE } from './train.main.js';

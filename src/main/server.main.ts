@@ -43,7 +43,7 @@ import { HealthService } from '../services/health.service.js';
 import { IngestService } from '../services/ingest.service.js';
 import { InspectionLogService } from '../services/inspection-log.service.js';
 import { LineStatsService } from '../services/line-stats.service.js';
-import { ModelRegistryService } from '../services/model-registry.service.js';
+import { ModelRegistryService } from '../services/registry/index.js';
 import { ModelServingService } from '../services/model-serving.service.js';
 import { PrometheusExporter } from '../services/prometheus-exporter.js';
 import { createJobServices, createRetrainingService, startJobUpkeep } from './job-services.js';

@@ -1,7 +1,7 @@
 /**
  * The `datasets` table (immutable snapshots) and the `reviewed_labels` reads and import writes
  * that snapshots are built from. No rules here: what goes into a snapshot, and the manifest
- * format, live in dataset.service.ts and dataset-manifest.ts.
+ * format, live in services/dataset/ and dataset-manifest.ts.
  */
 import type { Kysely } from 'kysely';
 import { selectTokenNames } from './token.repository.js';

@@ -43,7 +43,7 @@ export type SystemEvent =
     }
   | DriftLevelEvent;
 
-/** A camera's drift level changed (src/services/drift.service.ts). */
+/** A camera's drift level changed (src/services/drift/). */
 export interface DriftLevelEvent {
   type: 'drift';
   at: number;

@@ -18,7 +18,7 @@
  * - After every change: the Prometheus queue depth per status is refreshed and a `labeling`
  *   event is published.
  *
- * It never reads frames or writes datasets (dataset.service.ts does).
+ * It never reads frames or writes datasets (services/dataset/ does).
  */
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';

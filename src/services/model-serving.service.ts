@@ -34,7 +34,7 @@ import type { ErrorCode } from '../shared/errors.js';
 import type { Detector } from '../vision/detector.js';
 import type { RgbImage } from '../vision/image.js';
 import type { EventBus } from './event-bus.js';
-import type { ModelDeployer } from './model-registry.service.js';
+import type { ModelDeployer } from './registry/index.js';
 
 interface ServingSlot {
   readonly detector: Detector;

@@ -50,10 +50,10 @@ import { PRODUCTION_ALIAS, STAGING_ALIAS } from '../shared/api/models.js';
 import type { RetrainingSettings, TrainingRunPayload } from '../shared/api/retraining.js';
 import { SYNTH_CLASSES } from '../shared/domain.js';
 import { VisionLoopError, isVisionLoopError } from '../shared/errors.js';
-import type { DatasetService } from './dataset.service.js';
+import type { DatasetService } from './dataset/index.js';
 import type { DatasetManifest, ManifestImage } from './dataset-manifest.js';
 import { dataYamlText, imagePath, labelPath, labelText } from './dataset-manifest.js';
-import type { ModelRegistryService } from './model-registry.service.js';
+import type { ModelRegistryService } from './registry/index.js';
 import {
   promotionGate,
   type GateResult,

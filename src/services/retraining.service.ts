@@ -44,7 +44,7 @@ import {
   type UpdateRetrainingSettingsRequest,
 } from '../shared/api/retraining.js';
 import { VisionLoopError } from '../shared/errors.js';
-import { DRIFT_STATUS_LOOKBACK_MS } from './drift.service.js';
+import { DRIFT_STATUS_LOOKBACK_MS } from './drift/index.js';
 import {
   decideRetraining,
   inputSettingsOf,

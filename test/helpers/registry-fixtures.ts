@@ -3,7 +3,7 @@
  * with Ultralytics metadata and a `visionloop_version`, and a one-call "register this and make
  * it production". Test-only: never imported by src/.
  */
-import type { ModelRegistryService } from '../../src/services/model-registry.service.js';
+import type { ModelRegistryService } from '../../src/services/registry/index.js';
 import { SYNTH_CLASSES } from '../../src/shared/domain.js';
 import {
   buildConstantOutputModel,

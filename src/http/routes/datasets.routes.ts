@@ -1,5 +1,5 @@
 /**
- * Dataset snapshots (src/services/dataset.service.ts): list and read them (readers), create
+ * Dataset snapshots (src/services/dataset/): list and read them (readers), create
  * one from the reviewed labels, and import a YOLO data set uploaded as a .tar or .tar.gz
  * (admins). The upload is streamed into a temporary directory, never buffered whole; unsafe
  * archive entries (`../`, absolute paths, links) are refused before anything is stored.

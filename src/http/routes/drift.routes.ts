@@ -1,5 +1,5 @@
 /**
- * Drift monitoring (src/services/drift.service.ts): the latest state per camera (open on
+ * Drift monitoring (src/services/drift/): the latest state per camera (open on
  * loopback, like the other metrics), its history, an on-demand check, a baseline reset, and the
  * `drift` settings.
  */

@@ -1,5 +1,5 @@
 /**
- * The model registry over HTTP (src/services/model-registry.service.ts): list, detail with
+ * The model registry over HTTP (src/services/registry/): list, detail with
  * metrics beside production's, upload (raw `application/octet-stream` ONNX body, version and
  * notes in the query), download of model.onnx and weights.pt, promote, rollback and alias
  * history. Readers read; admins change; agents may download artifacts (they follow
@@ -24,7 +24,7 @@ import {
   uploadModelResponseSchema,
 } from '../../shared/api/models.js';
 import { VisionLoopError } from '../../shared/errors.js';
-import type { OpenedBlob } from '../../services/model-registry.service.js';
+import type { OpenedBlob } from '../../services/registry/index.js';
 import type { RoutePluginOptions } from '../app-services.js';
 import { ADMINS, AGENTS, READERS } from '../route-access.js';
 import type { FastifyReply } from 'fastify';

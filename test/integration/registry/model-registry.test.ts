@@ -18,7 +18,7 @@ import {
   type InspectedModel,
   type ModelDeployer,
   type ModelInspector,
-} from '../../../src/services/model-registry.service.js';
+} from '../../../src/services/registry/index.js';
 import type { ServingOutcome } from '../../../src/shared/api/models.js';
 import { parseModelMetadata } from '../../../src/vision/metadata.js';
 import { readOnnxModelHeader } from '../../../src/vision/onnx-model-file.js';
