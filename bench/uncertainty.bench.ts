@@ -18,7 +18,7 @@
  *   set's precision and recall at 0.5.
  *
  *   node --import tsx bench/uncertainty.bench.ts [--frames 300] [--test-frames 150]
- *        [--presets nominal,night,glare]
+ *        [--presets nominal,night,glare] [--consecutive 1800 --camera-seed 1]
  *
  * Frames: camera seeds 1001.., every 11th frame (0.73 s apart), `--frames` per preset. Prints one
  * JSON object; progress on stderr.
@@ -64,8 +64,17 @@ const { values } = parseArgs({
     frames: { type: 'string', default: '300' },
     'test-frames': { type: 'string', default: '150' },
     presets: { type: 'string', default: 'nominal,night,glare' },
+    // N consecutive frames of one camera (seed --camera-seed) as the line runs, instead of the
+    // spread sample: a part crosses the view in 10 s (150 frames), so its defects are seen in
+    // ~150 frames in a row. Reports the uncertain share per 150-frame block too.
+    consecutive: { type: 'string', default: '0' },
+    'camera-seed': { type: 'string', default: '1' },
   },
 });
+const CONSECUTIVE = Math.max(0, Number(values.consecutive) || 0);
+const CAMERA_SEED = Number(values['camera-seed']) || 1;
+/** Frames a part takes to cross the view at 15 fps (DEFAULT_BELT_SPEED). */
+const BLOCK_FRAMES = 150;
 const FRAMES = Math.max(10, Number(values.frames) || 300);
 const TEST_FRAMES = Math.max(0, Number(values['test-frames']) || 0);
 const PRESETS = parsePresetList(values.presets);
@@ -83,6 +92,14 @@ interface Frame {
 
 function cameraFrames(preset: PresetName): Frame[] {
   const frames: Frame[] = [];
+  if (CONSECUTIVE > 0) {
+    const camera = new SynthCamera({ scenario: parseScenario(preset), seed: CAMERA_SEED, fps: 15 });
+    for (let k = 0; k < CONSECUTIVE; k++) {
+      const frame = camera.frame(k);
+      frames.push({ image: frame.image, objects: frame.objects });
+    }
+    return frames;
+  }
   const perSeed = Math.ceil(FRAMES / CAMERA_SEEDS);
   for (let s = 0; s < CAMERA_SEEDS && frames.length < FRAMES; s++) {
     const camera = new SynthCamera({ scenario: parseScenario(preset), seed: 1001 + s, fps: 15 });
@@ -168,17 +185,30 @@ async function measure(detector: Detector, preset: PresetName, frames: Frame[], 
   const samples: CalibrationSample[] = [];
   const truth: GroundTruthImage[] = [];
   const predictions: PredictedObject[] = [];
+  const blocks: number[] = [];
+  /** Of the uncertain frames: how many have a band detection on a real defect (right class). */
+  let uncertainOnRealDefect = 0;
   for (const [index, frame] of frames.entries()) {
     const { detections } = await detector.detect(frame.image, DEFAULT_DETECT_OPTIONS);
-    if (isUncertain(detections, band)) uncertain++;
+    const block = Math.floor(index / BLOCK_FRAMES);
+    blocks[block] ??= 0;
+    if (isUncertain(detections, band)) {
+      uncertain++;
+      blocks[block]++;
+    }
     if (decideFrame(detections, DEFAULT_DECISION_POLICY) === 'FAIL') failed++;
     const frameSamples = calibrationSamples(detections, frame.objects);
     samples.push(...frameSamples);
     // calibrationSamples returns detections in descending score (ties: input order), as NMS does.
     const byScore = [...detections].sort((a, b) => b.confidence - a.confidence);
+    let onReal = false;
     byScore.forEach((d, i) => {
-      if (inBand(d)) kinds[bandKind(d, byScore, frameSamples[i]!.correct, frame)]++;
+      if (!inBand(d)) return;
+      const kind = bandKind(d, byScore, frameSamples[i]!.correct, frame);
+      kinds[kind]++;
+      if (kind === 'right') onReal = true;
     });
+    if (onReal) uncertainOnRealDefect++;
     const doubtful = detections.filter(
       (d) =>
         inBand(d) &&
@@ -237,6 +267,9 @@ async function measure(detector: Detector, preset: PresetName, frames: Frame[], 
     uncertainShare: round(uncertain / n),
     /** FAIL share under the default policy (a detection ≥ 0.5). */
     defectShare: round(failed / n),
+    /** Uncertain frames whose band holds a detection of a real defect (right class, IoU ≥ 0.5). */
+    uncertainOnRealDefectShare: round(uncertainOnRealDefect / Math.max(1, uncertain)),
+    ...(CONSECUTIVE > 0 ? { uncertainPerBlock: blocks, blockFrames: BLOCK_FRAMES } : {}),
     uncertainShareIgnoringOverlaps: round(uncertainIgnoringOverlaps / n),
     uncertainShareClassAgnosticNms: round(uncertainClassAgnostic / n),
     bandDetections: kinds,
@@ -288,7 +321,11 @@ try {
       bench: 'uncertainty',
       model: { version: calibratedModel.version, calibration: calibratedModel.calibration ?? null },
       band,
-      framesPerPreset: FRAMES,
+      framesPerPreset: CONSECUTIVE > 0 ? CONSECUTIVE : FRAMES,
+      sample:
+        CONSECUTIVE > 0
+          ? `${CONSECUTIVE} consecutive frames of camera seed ${CAMERA_SEED}`
+          : `${CAMERA_SEEDS} camera seeds, every ${FRAME_STRIDE}th frame`,
       testFramesPerPreset: TEST_FRAMES,
       summary,
       target: {

@@ -159,7 +159,7 @@ export function registerUpCommands(program: Command): void {
         statusShown = false;
       };
       process.stderr.write(
-        'starting VisionLoop… (a first start also renders the seed’s training set for the first retraining’s replay: about a minute)\n',
+        'starting VisionLoop… (a first start also renders the seed’s training set for the first retraining’s replay and the gate’s nominal holdout: about a minute)\n',
       );
       const run = await startUp({
         server: {

@@ -221,4 +221,58 @@ describe('LoopNarrator', () => {
     expect(lines).toEqual([]);
     narrator.stop();
   });
+
+  it('takes the mean of the nominal windows as the normal level, not the highest one', async () => {
+    const events = new InProcessEventBus();
+    const camera = fakeCamera();
+    const lines: string[] = [];
+    const services = {
+      events,
+      labeling: {
+        stats: () =>
+          Promise.resolve({ counts: { pending: 0, claimed: 0, total: 0 }, reviewedLabels: 0 }),
+      },
+      retraining: {
+        history: () => Promise.resolve({ events: [] }),
+        status: () => Promise.resolve({ state: 'idle', job: null, stage: null, epoch: null }),
+      },
+    } as unknown as LoopNarratorOptions['services'];
+    const narrator = new LoopNarrator({
+      services,
+      cameras: [
+        { camera: 'synth-line-1', agent: camera.agent, scenario: 'nominal:60,night', fps: 10 },
+      ],
+      write: (line) => lines.push(line),
+      pollMs: 1_000,
+      progressEveryMs: 0,
+      now: () => now,
+    });
+    narrator.start();
+    const tick = async (seconds: number) => {
+      now += seconds * 1000;
+      await vi.advanceTimersByTimeAsync(seconds * 1000);
+    };
+    // Nominal windows of 100% and 80%: normal 90% (the highest would say 100%).
+    camera.state.defectRate = 1;
+    await tick(1);
+    camera.state.defectRate = 0.8;
+    await tick(1);
+    camera.state.capturedFrames = 1200;
+    camera.state.defectRate = 0;
+    await tick(1);
+    expect(lines.at(-1)).toBe(
+      '[00:03] defect rate on synth-line-1 fell to 0.0% in the last 60 s (normal 90%): the model no longer sees the defects',
+    );
+    camera.state.modelVersion = 'v2';
+    camera.state.defectRate = 0.7;
+    await tick(1);
+    // 70% < 80% of normal: not yet.
+    expect(lines.some((line) => line.includes('recovered'))).toBe(false);
+    camera.state.defectRate = 0.75;
+    await tick(1);
+    expect(lines.at(-1)).toBe(
+      '[00:05] defect rate on synth-line-1 recovered: 75% in the last 60 s (normal 90%) with model v2',
+    );
+    narrator.stop();
+  });
 });

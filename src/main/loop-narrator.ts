@@ -39,8 +39,13 @@ interface CameraState {
   scenario: Scenario;
   preset: string | null;
   modelVersion: string | null;
-  /** Highest 60-s defect rate seen on the first preset (the line's normal level). */
+  /**
+   * The line's normal level: the mean of the 60-s defect rates polled on the first preset
+   * (before any swap). Not their maximum: most frames of the synthetic line show a defect, so
+   * the highest window read ~100% and no model came back to it.
+   */
   normalDefectRate: number | null;
+  normalSamples: number;
   /** Set when the defect rate fell under half the normal level; cleared on recovery. */
   collapsed: boolean;
   swapped: boolean;
@@ -101,6 +106,7 @@ export class LoopNarrator {
         preset: null,
         modelVersion: c.agent.model.version,
         normalDefectRate: null,
+        normalSamples: 0,
         collapsed: false,
         swapped: false,
       });
@@ -197,9 +203,17 @@ export class LoopNarrator {
       }
       const firstPreset = state.scenario.segments[0]?.preset;
       const recent = stats.recent;
-      // The normal level: the 60-s defect rate on the first preset once a full window exists.
-      if (preset === firstPreset && recent.coveredS >= recent.windowS && !state.swapped) {
-        state.normalDefectRate = Math.max(state.normalDefectRate ?? 0, recent.defectRate);
+      // The normal level: the mean 60-s defect rate on the first preset once a full window
+      // exists (a running mean of the polled windows).
+      if (
+        preset === firstPreset &&
+        recent.coveredS >= recent.windowS &&
+        recent.frames > 0 &&
+        !state.swapped
+      ) {
+        state.normalSamples++;
+        const mean = state.normalDefectRate ?? 0;
+        state.normalDefectRate = mean + (recent.defectRate - mean) / state.normalSamples;
       }
       state.preset = preset;
       const normal = state.normalDefectRate;

@@ -23,6 +23,7 @@ import {
   type LabelBox,
   type LabelingItem,
 } from '../shared/api/labeling.js';
+import { SynthRenderWorker } from '../agent/sources/synth.source.js';
 import { SynthCamera } from '../synth/camera.js';
 import { Rng } from '../synth/rng.js';
 import { parseScenario } from '../synth/scenario.js';
@@ -66,23 +67,44 @@ export function frameIndexOf(predictionId: string | null): number | null {
  */
 export class SynthGroundTruth {
   private readonly cameras = new Map<string, SynthCamera>();
+  /**
+   * Re-renders frames on a worker thread: a render is tens of milliseconds of pixel work, and
+   * under `visionloop up` this thread also serves the API.
+   */
+  private readonly renderers = new Map<string, SynthRenderWorker>();
 
   constructor(
     lines: Readonly<Record<string, SynthLineSpec>>,
     private readonly fetchFrame: (item: LabelingItem) => Promise<Buffer>,
+    /** Render on worker threads (the reviewer under `up`); else on this thread. */
+    renderInWorker = false,
   ) {
     for (const [camera, spec] of Object.entries(lines)) {
-      this.cameras.set(
+      const line = new SynthCamera({
+        scenario: parseScenario(spec.scenario),
+        seed: spec.seed,
+        fps: spec.fps,
+        ...(spec.width !== undefined ? { width: spec.width } : {}),
+        ...(spec.height !== undefined ? { height: spec.height } : {}),
+      });
+      this.cameras.set(camera, line);
+      if (!renderInWorker) continue;
+      this.renderers.set(
         camera,
-        new SynthCamera({
-          scenario: parseScenario(spec.scenario),
+        new SynthRenderWorker({
+          scenario: spec.scenario,
           seed: spec.seed,
-          fps: spec.fps,
-          ...(spec.width !== undefined ? { width: spec.width } : {}),
-          ...(spec.height !== undefined ? { height: spec.height } : {}),
+          fps: line.fps,
+          width: line.width,
+          height: line.height,
         }),
       );
     }
+  }
+
+  /** Ends the render workers. */
+  async close(): Promise<void> {
+    await Promise.all([...this.renderers.values()].map((renderer) => renderer.close()));
   }
 
   async truthFor(item: LabelingItem): Promise<TruthAnswer> {
@@ -93,7 +115,8 @@ export class SynthGroundTruth {
     if (item.frameUrl === null || item.width === null || item.height === null) {
       return { kind: 'unknown', why: 'the frame is not linked' };
     }
-    const rendered = camera.frame(index);
+    const renderer = this.renderers.get(item.camera);
+    const rendered = renderer ? await renderer.render(index) : camera.frame(index);
     const shown = await decodeJpeg(await this.fetchFrame(item));
     const bits = hammingDistance(dHash(rendered.image), dHash(shown));
     if (bits > SAME_FRAME_MAX_BITS) {
@@ -214,7 +237,7 @@ export class SimulatedReviewer {
   constructor(private readonly options: SimulatedReviewerOptions) {
     this.delays = options.delays ?? DEMO_REVIEWER_DELAYS;
     this.rng = new Rng(options.seed ?? 1);
-    this.truth = new SynthGroundTruth(options.lines, (item) => this.fetchFrame(item));
+    this.truth = new SynthGroundTruth(options.lines, (item) => this.fetchFrame(item), true);
   }
 
   stats(): SimulatedReviewerStats {
@@ -230,6 +253,7 @@ export class SimulatedReviewer {
   async stop(): Promise<void> {
     this.stopping.abort();
     await Promise.all(this.loops);
+    await this.truth.close();
   }
 
   private log(message: string): void {

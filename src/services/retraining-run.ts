@@ -283,6 +283,33 @@ function storedGate(model: ModelDetail): GateResult | null {
   };
 }
 
+/** What step 1 (the snapshot) hands to the later steps of an attempt. */
+interface RunSnapshot {
+  production: ModelDetail | null;
+  fresh: FreshLabel[];
+  datasetId: string;
+  manifest: DatasetManifest;
+  /** The snapshot's val images that are new reviewed labels (the recent holdout). */
+  holdoutImages: ManifestImage[];
+  counts: DatasetInfo['counts'];
+  replayNote: string;
+  inputs: TrainingInputs;
+}
+
+/** What step 3 (the trainer) made. */
+interface TrainedCandidate {
+  done: TrainerDoneEvent;
+  trainerParams: { [key: string]: JsonValue };
+  log: string[];
+}
+
+/** What step 4 (evaluation) measured and the gate decided. */
+interface RunScores {
+  candidate: HoldoutScores;
+  baseline: (HoldoutScores & { version: string }) | null;
+  gate: GateResult;
+}
+
 export class TrainingRun {
   private readonly jobId: string;
   private readonly trigger: TrainingRunPayload['trigger'];
@@ -328,13 +355,26 @@ export class TrainingRun {
     }
   }
 
+  /** Steps 1–5 of a fresh attempt (see the module comment), one method per step. */
   private async trainEvaluateRegister(): Promise<JsonValue> {
-    const { deps, settings, context } = this;
-    const signal = context.signal;
     await rm(this.runDir, { recursive: true, force: true });
     await mkdir(this.runDir, { recursive: true });
+    const snapshot = await this.snapshot();
+    const { dataDir, recentDir } = await this.materialize(snapshot);
+    this.context.signal.throwIfAborted();
+    const base = await this.warmStart(snapshot.production);
+    const trained = await this.train(snapshot, dataDir, base);
+    const calibration = await this.calibrate(trained.done, dataDir);
+    const scores = await this.evaluate(snapshot, trained.done, recentDir, calibration);
+    const version = await this.register(snapshot, trained, dataDir, calibration, scores);
+    return this.applyGate(version, scores.gate, snapshot.datasetId, snapshot.inputs, () =>
+      this.markLabels(snapshot.fresh, snapshot.manifest, version),
+    );
+  }
 
-    // 1. snapshot
+  /** 1. The dataset snapshot: new reviewed labels plus the replay sample, and its event. */
+  private async snapshot(): Promise<RunSnapshot> {
+    const { deps, settings, context } = this;
     context.reportProgress({ stage: 'snapshot', fraction: 0.01, candidateVersion: this.version });
     const { production, parent, reviewedSince, noReplay } = await trainingBasis(deps, true);
     const fresh = await deps.store.freshLabels(reviewedSince);
@@ -344,8 +384,8 @@ export class TrainingRun {
           `(since ${reviewedSince === null ? 'ever' : new Date(reviewedSince).toISOString()}): label more frames`,
       );
     }
-    const freshImageCount = new Set(fresh.map((label) => label.imageBlob)).size;
-    const replayWanted = parent === null ? 0 : Math.round(settings.replayRatio * freshImageCount);
+    const freshImages = new Set(fresh.map((label) => label.imageBlob));
+    const replayWanted = parent === null ? 0 : Math.round(settings.replayRatio * freshImages.size);
     const snapshot = await deps.datasets.createSnapshot(
       {
         name: `retraining ${this.jobId}`.slice(0, 100),
@@ -387,7 +427,6 @@ export class TrainingRun {
     };
     const datasetId = snapshot.dataset.id;
     const manifest = await deps.datasets.manifest(datasetId);
-    const freshImages = new Set(fresh.map((label) => label.imageBlob));
     const holdoutImages = manifest.images.filter(
       (image) => image.split === 'val' && freshImages.has(image.id),
     );
@@ -413,41 +452,58 @@ export class TrainingRun {
         `snapshot ${datasetId.slice(0, 12)} has no training images (${counts.images} images, all in val): label more frames`,
       );
     }
+    return { production, fresh, datasetId, manifest, holdoutImages, counts, replayNote, inputs };
+  }
+
+  /** The snapshot as a YOLO data set in the attempt's directory, and the recent holdout. */
+  private async materialize(
+    snapshot: RunSnapshot,
+  ): Promise<{ dataDir: string; recentDir: string | null }> {
     const dataDir = path.join(this.runDir, 'data');
-    await deps.datasets.materialize(datasetId, dataDir);
+    await this.deps.datasets.materialize(snapshot.datasetId, dataDir);
     const recentDir =
-      holdoutImages.length === 0 ? null : await this.writeHoldout(manifest, holdoutImages, dataDir);
-    signal.throwIfAborted();
+      snapshot.holdoutImages.length === 0
+        ? null
+        : await this.writeHoldout(snapshot.manifest, snapshot.holdoutImages, dataDir);
+    return { dataDir, recentDir };
+  }
 
-    // 2. warm start
-    let base: string | undefined;
-    const weights =
-      production !== null && production.hasWeights
-        ? await deps.models.readWeights(production.version)
-        : null;
-    if (weights !== null) {
-      base = path.join(this.runDir, 'base.pt');
-      await writeFile(base, weights);
-    }
+  /** 2. Production's weights to warm-start from (undefined: train from scratch). */
+  private async warmStart(production: ModelDetail | null): Promise<string | undefined> {
+    if (production === null || !production.hasWeights) return undefined;
+    const weights = await this.deps.models.readWeights(production.version);
+    if (weights === null) return undefined;
+    const base = path.join(this.runDir, 'base.pt');
+    await writeFile(base, weights);
+    return base;
+  }
 
-    // 3. training
-    const trainerParams = {
+  /** 3. The trainer, its epochs streamed into the job's progress. */
+  private async train(
+    snapshot: RunSnapshot,
+    dataDir: string,
+    base: string | undefined,
+  ): Promise<TrainedCandidate> {
+    const { deps, settings, context } = this;
+    const { production, counts } = snapshot;
+    const warm = base !== undefined;
+    const trainerParams: { [key: string]: JsonValue } = {
       epochs: settings.epochs,
       imgsz: settings.imgsz,
       batch: settings.batch,
       lr: settings.lr,
-      freezeBackbone: settings.freezeBackbone && weights !== null,
+      freezeBackbone: settings.freezeBackbone && warm,
       seed: settings.seed,
       threads: settings.threads === 0 ? 'auto' : settings.threads,
       nice: settings.nice,
       model: settings.modelSize,
-      warmStartFrom: weights === null ? null : (production?.version ?? null),
+      warmStartFrom: warm ? (production?.version ?? null) : null,
       replayRatio: settings.replayRatio,
-      replay: replayNote,
+      replay: snapshot.replayNote,
       // Lineage: how many of its training set's labels the demo's simulated reviewer gave.
       simulatedLabels: counts.simulatedLabels ?? 0,
       images: counts.images,
-      inputs: inputsJson(inputs),
+      inputs: inputsJson(snapshot.inputs),
       jobId: this.jobId,
       attempt: context.attempt,
       trigger: this.trigger,
@@ -479,7 +535,7 @@ export class TrainingRun {
         threads: settings.threads,
         nice: settings.nice,
         lr: settings.lr,
-        datasetHash: datasetId,
+        datasetHash: snapshot.datasetId,
         parentVersion: production?.version,
         version: this.version,
         extraArgs: [
@@ -489,11 +545,11 @@ export class TrainingRun {
           // candidate on its own holdouts afterwards.
           '--val-interval',
           '0',
-          ...(settings.freezeBackbone && weights !== null ? ['--freeze-backbone'] : []),
+          ...(settings.freezeBackbone && warm ? ['--freeze-backbone'] : []),
         ],
       },
       {
-        signal,
+        signal: context.signal,
         onLog: keep,
         onEvent: (event) => {
           if (event.event !== 'start') keep(JSON.stringify(event));
@@ -515,10 +571,17 @@ export class TrainingRun {
         },
       },
     );
-    signal.throwIfAborted();
+    context.signal.throwIfAborted();
+    return { done, trainerParams, log };
+  }
 
-    // 3b. calibration of the candidate's scores, written into its model file (the registry
-    // hashes the file after this, and the evaluation below scores what will serve).
+  /**
+   * 3b. Calibration of the candidate's scores, written into its model file (the registry
+   * hashes the file after this, and the evaluation scores what will serve).
+   */
+  private async calibrate(done: TrainerDoneEvent, dataDir: string): Promise<JsonValue> {
+    const { deps, context } = this;
+    const signal = context.signal;
     let calibration: JsonValue = null;
     if (deps.calibrator !== undefined) {
       context.reportProgress({
@@ -534,14 +597,25 @@ export class TrainingRun {
         });
     }
     signal.throwIfAborted();
+    return calibration;
+  }
 
-    // 4. evaluation of both models on the same holdouts
+  /** 4. The candidate and production scored on the same holdouts, and the gate's verdict. */
+  private async evaluate(
+    snapshot: RunSnapshot,
+    done: TrainerDoneEvent,
+    recentDir: string | null,
+    calibration: JsonValue,
+  ): Promise<RunScores> {
+    const { deps, settings, context } = this;
+    const { production } = snapshot;
+    const signal = context.signal;
     context.reportProgress({ stage: 'evaluating', fraction: 0.86, candidateVersion: this.version });
-    const nominal = sameClasses(manifest.classNames, SYNTH_CLASSES)
+    const nominal = sameClasses(snapshot.manifest.classNames, SYNTH_CLASSES)
       ? await deps.nominal.ensure(settings.nominalHoldoutImages)
       : null;
     await this.event('evaluating', {
-      recentHoldoutImages: holdoutImages.length,
+      recentHoldoutImages: snapshot.holdoutImages.length,
       nominalHoldoutImages: nominal === null ? 0 : settings.nominalHoldoutImages,
       production: production?.version ?? null,
       // The candidate's fitted score calibration, already in its model file (or why not).
@@ -569,9 +643,21 @@ export class TrainingRun {
     }
     const gate = promotionGate({ candidate, production: baseline, settings });
     signal.throwIfAborted();
+    return { candidate, baseline, gate };
+  }
 
-    // 5. registration, labels, gate
-    context.reportProgress({
+  /** 5. Registration with lineage and metrics, and the drift reference of the new version. */
+  private async register(
+    snapshot: RunSnapshot,
+    trained: TrainedCandidate,
+    dataDir: string,
+    calibration: JsonValue,
+    scores: RunScores,
+  ): Promise<string> {
+    const { deps } = this;
+    const { production, datasetId } = snapshot;
+    const { candidate, baseline, gate } = scores;
+    this.context.reportProgress({
       stage: 'registering',
       fraction: 0.96,
       candidateVersion: this.version,
@@ -588,19 +674,19 @@ export class TrainingRun {
                 nominal: scoreJson(baseline.nominal),
               },
             },
-      trainer: (done.metrics as { [key: string]: JsonValue } | undefined) ?? null,
+      trainer: (trained.done.metrics as { [key: string]: JsonValue } | undefined) ?? null,
       calibration,
       gate: gateJson(gate),
     };
     const { model } = await deps.models.register({
-      artifact: await readFile(done.model),
-      weights: await readFile(done.weights),
-      trainingLog: log.join('\n'),
+      artifact: await readFile(trained.done.model),
+      weights: await readFile(trained.done.weights),
+      trainingLog: trained.log.join('\n'),
       version: this.version,
       source: 'trained',
       parentVersion: production?.version ?? null,
       datasetId,
-      trainerParams,
+      trainerParams: trained.trainerParams,
       metrics,
       notes: `retraining job ${this.jobId} (${this.trigger})`,
       actor: RETRAINING_ACTOR,
@@ -614,14 +700,12 @@ export class TrainingRun {
         parentVersion: production?.version ?? null,
         metrics: { holdouts: metrics.holdouts, baseline: metrics.baseline },
         gate: metrics.gate,
-        trainingSeconds: Math.round(done.elapsed_s),
+        trainingSeconds: Math.round(trained.done.elapsed_s),
       },
       null,
       model.version,
     );
-    return this.applyGate(model.version, gate, datasetId, inputs, () =>
-      this.markLabels(fresh, manifest, model.version),
-    );
+    return model.version;
   }
 
   /** A previous attempt registered the candidate and died: apply its stored gate. */

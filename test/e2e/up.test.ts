@@ -71,7 +71,8 @@ async function runUp(
   child.stdout.resume();
   const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
   const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 90_000;
+  // A first start renders the seed's training set and the gate's nominal holdout first.
+  const deadline = Date.now() + 180_000;
   while (!stderr.includes('Press Ctrl-C to stop')) {
     if (child.exitCode !== null) throw new Error(`up exited early:\n${stderr}`);
     if (Date.now() > deadline) throw new Error(`up printed no banner:\n${stderr}`);

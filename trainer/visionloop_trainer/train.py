@@ -280,10 +280,7 @@ def atomic_write(path: Path, data: bytes, temps: list[Path]) -> Path:
 # ----------------------------------------------------------------------------- the run
 
 
-def run_training(
-    opts: TrainOptions, events: EventStream, check: Callable[[], None]
-) -> dict[str, Any]:
-    t_start = time.monotonic()
+def _check_options(opts: TrainOptions) -> None:
     if opts.imgsz < 32 or opts.imgsz % 32:
         raise TrainerError(f"--imgsz must be a positive multiple of 32, got {opts.imgsz}", 2)
     for name in ("epochs", "batch", "threads"):
@@ -292,15 +289,17 @@ def run_training(
     if opts.model not in MODEL_PRESETS:
         raise TrainerError(f"--model must be one of {sorted(MODEL_PRESETS)}, got {opts.model!r}", 2)
 
-    torch.set_num_threads(opts.threads)
-    torch.use_deterministic_algorithms(True, warn_only=True)
-    seed_everything(opts.seed)
 
-    # Base weights first: a corrupt --base should fail before minutes of image decoding.
-    ckpt = load_weights(opts.base) if opts.base is not None else None
+@dataclass
+class _Data:
+    names: list[str]
+    train: ImageStore
+    val: ImageStore | None
 
+
+def _load_data(opts: TrainOptions, check: Callable[[], None]) -> _Data:
+    """The data set's train and val images, decoded into (cached) stores."""
     spec: DatasetSpec = load_dataset_spec(opts.data)
-    names = spec.names
     train_samples = collect_samples(spec, spec.train, "train")
     if not train_samples:
         where = ", ".join(spec.rel(p) for p in spec.train)
@@ -323,7 +322,22 @@ def run_training(
         if val_samples
         else None
     )
+    return _Data(spec.names, train_store, val_store)
 
+
+@dataclass
+class _Model:
+    model: Detector
+    cfg: ModelConfig
+    warm_info: dict[str, Any] | None
+    params: int
+    gflops: float
+
+
+def _build_model(
+    opts: TrainOptions, ckpt: dict[str, Any] | None, names: list[str]
+) -> _Model:
+    """The detector: warm-started from ``ckpt`` (its architecture) or a fresh preset."""
     if ckpt is not None:
         cfg = ModelConfig.from_dict(ckpt["config"])
         cfg.nc = len(names)
@@ -339,15 +353,200 @@ def run_training(
     params = count_params(model)
     gflops = count_gflops(model, opts.imgsz)
     log(f"{ARCH_NAME}: {params / 1e6:.2f} M parameters, {gflops:.2f} GFLOPs at {opts.imgsz}")
+    return _Model(model, cfg, warm_info, params, gflops)
 
-    nb = math.ceil(len(train_store) / opts.batch)
+
+@dataclass
+class _Loop:
+    """The optimisation state carried from epoch to epoch."""
+
+    model: Detector
+    optimizer: torch.optim.Optimizer
+    criterion: DetectionLoss
+    ema: ModelEMA
+    aug: AugmentConfig | None
+    gen: torch.Generator
+    lr0: float
+    warmup: int
+    total_iters: int
+    it: int = 0
+    images_seen: int = 0
+    train_seconds: float = 0.0
+    last: dict[str, float] = field(default_factory=dict)
+    history: list[dict[str, Any]] = field(default_factory=list)
+    val_metrics: dict[str, Any] | None = None
+
+
+def _train_epoch(
+    opts: TrainOptions, loop: _Loop, store: ImageStore, epoch: int, check: Callable[[], None]
+) -> float:
+    """One pass over the training images; returns its seconds (mean losses in ``loop.last``)."""
+    model = loop.model
+    model.train()
+    if opts.freeze_backbone:
+        model.backbone.eval()  # frozen BN statistics too
+    order = torch.randperm(len(store), generator=loop.gen).tolist()
+    rng = np.random.default_rng([opts.seed, epoch])
+    sums = {"loss": 0.0, "box": 0.0, "cls": 0.0, "dfl": 0.0}
+    n_batches = 0
+    t_epoch = time.monotonic()
+    for batch in prefetch(iterate_batches(store, opts.batch, order, loop.aug, rng), opts.workers):
+        check()
+        lr = lr_at(loop.it, loop.total_iters, loop.warmup, loop.lr0)
+        for g in loop.optimizer.param_groups:
+            g["lr"] = lr
+        raw = model(batch.images)
+        parts = loop.criterion(raw, batch.targets)
+        if not torch.isfinite(parts.total):
+            raise TrainerError(
+                f"loss became {float(parts.total)} at epoch {epoch}; try a lower --lr", 1
+            )
+        loop.optimizer.zero_grad(set_to_none=True)
+        parts.total.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), max_norm=10.0)
+        loop.optimizer.step()
+        loop.ema.update(model)
+        loop.it += 1
+        n_batches += 1
+        loop.images_seen += batch.images.shape[0]
+        sums["loss"] += float(parts.total.detach())
+        sums["box"] += parts.box
+        sums["cls"] += parts.cls
+        sums["dfl"] += parts.dfl
+    check()
+    epoch_s = time.monotonic() - t_epoch
+    loop.train_seconds += epoch_s
+    loop.last = {k: v / max(1, n_batches) for k, v in sums.items()}
+    return epoch_s
+
+
+def _finish_epoch(
+    opts: TrainOptions,
+    loop: _Loop,
+    data: _Data,
+    epoch: int,
+    epoch_s: float,
+    t_start: float,
+    events: EventStream,
+    check: Callable[[], None],
+) -> None:
+    """The epoch's record (validated when due), as an event, a log line and history."""
+    last = loop.last
+    record: dict[str, Any] = {
+        "epoch": epoch,
+        "epochs": opts.epochs,
+        "loss": round(last["loss"], 5),
+        "box_loss": round(last["box"], 5),
+        "cls_loss": round(last["cls"], 5),
+        "dfl_loss": round(last["dfl"], 5),
+        "lr": lr_at(max(0, loop.it - 1), loop.total_iters, loop.warmup, loop.lr0),
+        "images_per_s": round(len(data.train) / max(epoch_s, 1e-9), 2),
+    }
+    do_val = data.val is not None and (
+        epoch == opts.epochs or (opts.val_interval > 0 and epoch % opts.val_interval == 0)
+    )
+    if do_val and data.val is not None:
+        loop.val_metrics = validate(loop.ema.ema, data.val, data.names, opts.batch, check)
+        record["val_map50"] = round(loop.val_metrics["map50"], 5)
+        record["val_map50_95"] = round(loop.val_metrics["map50_95"], 5)
+    record["elapsed_s"] = round(time.monotonic() - t_start, 3)
+    loop.history.append(record)
+    events.emit("epoch", **record)
+    log(
+        f"epoch {epoch}/{opts.epochs} loss {last['loss']:.4f} "
+        f"(box {last['box']:.4f} cls {last['cls']:.4f} dfl {last['dfl']:.4f}) "
+        f"{record['images_per_s']:.1f} img/s"
+        + (f" val mAP50 {record['val_map50']:.4f}" if "val_map50" in record else "")
+    )
+
+
+def _metrics_json(
+    opts: TrainOptions, loop: _Loop, data: _Data, built: _Model, elapsed: float
+) -> dict[str, Any]:
+    """What ``metrics.json`` holds."""
+    last = loop.last
+    return {
+        "train": {
+            "epochs": opts.epochs,
+            "images": len(data.train),
+            "instances": data.train.instances,
+            "loss": last.get("loss"),
+            "box_loss": last.get("box"),
+            "cls_loss": last.get("cls"),
+            "dfl_loss": last.get("dfl"),
+            "images_per_s": loop.images_seen / max(loop.train_seconds, 1e-9),
+            "seconds": loop.train_seconds,
+        },
+        "val": loop.val_metrics,
+        "model": {
+            "arch": ARCH_NAME,
+            "config": built.cfg.to_dict(),
+            "params": built.params,
+            "gflops": built.gflops,
+            "imgsz": opts.imgsz,
+            "names": data.names,
+        },
+        "run": {
+            "seed": opts.seed,
+            "lr": loop.lr0,
+            "batch": opts.batch,
+            "base": str(opts.base) if opts.base else None,
+            "warm_start": built.warm_info,
+            "freeze_backbone": opts.freeze_backbone,
+            "augment": opts.augment,
+            "dataset_hash": opts.dataset_hash,
+            "parent_version": opts.parent_version,
+            "version": opts.version,
+            "elapsed_s": elapsed,
+        },
+        "history": loop.history,
+    }
+
+
+def _write_outputs(out: Path, finals: dict[str, bytes], check: Callable[[], None]) -> None:
+    """All output files staged as temp files, then renamed in one go."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise TrainerError(f"{out}: cannot create output directory ({e.strerror})") from None
+    temps: list[Path] = []
+    try:
+        staged = [
+            (atomic_write(out / name, data, temps), out / name) for name, data in finals.items()
+        ]
+        check()
+        for tmp, dest in staged:
+            os.replace(tmp, dest)
+    finally:
+        for tmp in temps:
+            if tmp.exists():
+                tmp.unlink()
+
+
+def run_training(
+    opts: TrainOptions, events: EventStream, check: Callable[[], None]
+) -> dict[str, Any]:
+    t_start = time.monotonic()
+    _check_options(opts)
+    torch.set_num_threads(opts.threads)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    seed_everything(opts.seed)
+
+    # Base weights first: a corrupt --base should fail before minutes of image decoding.
+    ckpt = load_weights(opts.base) if opts.base is not None else None
+    data = _load_data(opts, check)
+    names = data.names
+    built = _build_model(opts, ckpt, names)
+    model = built.model
+
+    nb = math.ceil(len(data.train) / opts.batch)
     total_iters = nb * opts.epochs
     lr0 = opts.lr if opts.lr is not None else (5e-4 if ckpt is not None else 2e-3)
     warmup = int(min(max(nb * (0.5 if ckpt is not None else 1.0), 20), total_iters / 5))
     optimizer = torch.optim.AdamW(
         param_groups(model, opts.weight_decay), lr=lr0, betas=(0.9, 0.999)
     )
-    criterion = DetectionLoss(cfg)
+    criterion = DetectionLoss(built.cfg)
     ema = ModelEMA(model)
     aug = AugmentConfig() if opts.augment else None
 
@@ -358,88 +557,31 @@ def run_training(
         batch=opts.batch,
         seed=opts.seed,
         names=names,
-        train_images=len(train_store),
-        train_instances=train_store.instances,
-        val_images=len(val_store) if val_store else 0,
+        train_images=len(data.train),
+        train_instances=data.train.instances,
+        val_images=len(data.val) if data.val else 0,
         base=str(opts.base) if opts.base else None,
         arch=ARCH_NAME,
-        params=params,
-        gflops=round(gflops, 3),
+        params=built.params,
+        gflops=round(built.gflops, 3),
         lr=lr0,
         threads=opts.threads,
     )
 
-    gen = torch.Generator().manual_seed(opts.seed)
-    history: list[dict[str, Any]] = []
-    val_metrics: dict[str, Any] | None = None
-    train_seconds = 0.0
-    images_seen = 0
-    it = 0
-    last: dict[str, float] = {}
+    loop = _Loop(
+        model=model,
+        optimizer=optimizer,
+        criterion=criterion,
+        ema=ema,
+        aug=aug,
+        gen=torch.Generator().manual_seed(opts.seed),
+        lr0=lr0,
+        warmup=warmup,
+        total_iters=total_iters,
+    )
     for epoch in range(1, opts.epochs + 1):
-        model.train()
-        if opts.freeze_backbone:
-            model.backbone.eval()  # frozen BN statistics too
-        order = torch.randperm(len(train_store), generator=gen).tolist()
-        rng = np.random.default_rng([opts.seed, epoch])
-        sums = {"loss": 0.0, "box": 0.0, "cls": 0.0, "dfl": 0.0}
-        n_batches = 0
-        t_epoch = time.monotonic()
-        for batch in prefetch(
-            iterate_batches(train_store, opts.batch, order, aug, rng), opts.workers
-        ):
-            check()
-            lr = lr_at(it, total_iters, warmup, lr0)
-            for g in optimizer.param_groups:
-                g["lr"] = lr
-            raw = model(batch.images)
-            parts = criterion(raw, batch.targets)
-            if not torch.isfinite(parts.total):
-                raise TrainerError(
-                    f"loss became {float(parts.total)} at epoch {epoch}; try a lower --lr", 1
-                )
-            optimizer.zero_grad(set_to_none=True)
-            parts.total.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), max_norm=10.0)
-            optimizer.step()
-            ema.update(model)
-            it += 1
-            n_batches += 1
-            images_seen += batch.images.shape[0]
-            sums["loss"] += float(parts.total.detach())
-            sums["box"] += parts.box
-            sums["cls"] += parts.cls
-            sums["dfl"] += parts.dfl
-        check()
-        epoch_s = time.monotonic() - t_epoch
-        train_seconds += epoch_s
-        last = {k: v / max(1, n_batches) for k, v in sums.items()}
-        record: dict[str, Any] = {
-            "epoch": epoch,
-            "epochs": opts.epochs,
-            "loss": round(last["loss"], 5),
-            "box_loss": round(last["box"], 5),
-            "cls_loss": round(last["cls"], 5),
-            "dfl_loss": round(last["dfl"], 5),
-            "lr": lr_at(max(0, it - 1), total_iters, warmup, lr0),
-            "images_per_s": round(len(train_store) / max(epoch_s, 1e-9), 2),
-        }
-        do_val = val_store is not None and (
-            epoch == opts.epochs or (opts.val_interval > 0 and epoch % opts.val_interval == 0)
-        )
-        if do_val and val_store is not None:
-            val_metrics = validate(ema.ema, val_store, names, opts.batch, check)
-            record["val_map50"] = round(val_metrics["map50"], 5)
-            record["val_map50_95"] = round(val_metrics["map50_95"], 5)
-        record["elapsed_s"] = round(time.monotonic() - t_start, 3)
-        history.append(record)
-        events.emit("epoch", **record)
-        log(
-            f"epoch {epoch}/{opts.epochs} loss {last['loss']:.4f} "
-            f"(box {last['box']:.4f} cls {last['cls']:.4f} dfl {last['dfl']:.4f}) "
-            f"{record['images_per_s']:.1f} img/s"
-            + (f" val mAP50 {record['val_map50']:.4f}" if "val_map50" in record else "")
-        )
+        epoch_s = _train_epoch(opts, loop, data.train, epoch, check)
+        _finish_epoch(opts, loop, data, epoch, epoch_s, t_start, events, check)
 
     # Outputs: everything is prepared in memory / temp files, then renamed in one go.
     final = ema.ema
@@ -463,67 +605,21 @@ def run_training(
         metadata_for(names, opts.imgsz, opts.dataset_hash, opts.parent_version, opts.version),
     )
     check()
-    elapsed = time.monotonic() - t_start
-    metrics: dict[str, Any] = {
-        "train": {
-            "epochs": opts.epochs,
-            "images": len(train_store),
-            "instances": train_store.instances,
-            "loss": last.get("loss"),
-            "box_loss": last.get("box"),
-            "cls_loss": last.get("cls"),
-            "dfl_loss": last.get("dfl"),
-            "images_per_s": images_seen / max(train_seconds, 1e-9),
-            "seconds": train_seconds,
-        },
-        "val": val_metrics,
-        "model": {
-            "arch": ARCH_NAME,
-            "config": cfg.to_dict(),
-            "params": params,
-            "gflops": gflops,
-            "imgsz": opts.imgsz,
-            "names": names,
-        },
-        "run": {
-            "seed": opts.seed,
-            "lr": lr0,
-            "batch": opts.batch,
-            "base": str(opts.base) if opts.base else None,
-            "warm_start": warm_info,
-            "freeze_backbone": opts.freeze_backbone,
-            "augment": opts.augment,
-            "dataset_hash": opts.dataset_hash,
-            "parent_version": opts.parent_version,
-            "version": opts.version,
-            "elapsed_s": elapsed,
-        },
-        "history": history,
-    }
+    metrics = _metrics_json(opts, loop, data, built, time.monotonic() - t_start)
     out = opts.out
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise TrainerError(f"{out}: cannot create output directory ({e.strerror})") from None
-    temps: list[Path] = []
-    finals = {
-        "model.onnx": onnx_bytes,
-        "weights.pt": buf.getvalue(),
-        "metrics.json": (
-            json.dumps(metrics, indent=2, allow_nan=False, default=float) + "\n"
-        ).encode(),
-    }
-    try:
-        staged = [
-            (atomic_write(out / name, data, temps), out / name) for name, data in finals.items()
-        ]
-        check()
-        for tmp, dest in staged:
-            os.replace(tmp, dest)
-    finally:
-        for tmp in temps:
-            if tmp.exists():
-                tmp.unlink()
+    _write_outputs(
+        out,
+        {
+            "model.onnx": onnx_bytes,
+            "weights.pt": buf.getvalue(),
+            "metrics.json": (
+                json.dumps(metrics, indent=2, allow_nan=False, default=float) + "\n"
+            ).encode(),
+        },
+        check,
+    )
+    val_metrics = loop.val_metrics
+    last = loop.last
     return {
         "model": str((out / "model.onnx").resolve()),
         "weights": str((out / "weights.pt").resolve()),
@@ -533,7 +629,7 @@ def run_training(
             "precision": val_metrics["precision"] if val_metrics else None,
             "recall": val_metrics["recall"] if val_metrics else None,
             "train_loss": last.get("loss"),
-            "images_per_s": round(images_seen / max(train_seconds, 1e-9), 2),
+            "images_per_s": round(loop.images_seen / max(loop.train_seconds, 1e-9), 2),
         },
         "elapsed_s": round(time.monotonic() - t_start, 3),
     }

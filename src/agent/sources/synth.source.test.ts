@@ -82,4 +82,23 @@ describe('synthetic source', () => {
     expect((await second).done).toBe(true);
     await expect(source.frames()[Symbol.asyncIterator]().next()).rejects.toThrow('is closed');
   });
+
+  it('renders a live line on a worker thread: the same pixels and boxes as rendered here', async () => {
+    const live = await openSynthSource('drift-demo', {
+      ...SIZE,
+      fps: 15,
+      maxFrames: 4,
+      seed: 3,
+    });
+    const here = await openSynthSource('drift-demo', { ...SIZE, maxFrames: 4, seed: 3 });
+    const [a, b] = [await collect(live.frames()), await collect(here.frames())];
+    await live.close();
+    expect(a.map((f) => f.index)).toEqual([0, 1, 2, 3]);
+    for (const [i, frame] of a.entries()) {
+      expect(Buffer.from(frame.image.data).equals(Buffer.from(b[i]!.image.data))).toBe(true);
+      expect(frame.image.width).toBe(b[i]!.image.width);
+      expect(frame.groundTruth).toEqual(b[i]!.groundTruth);
+      expect(frame.label).toBe(b[i]!.label);
+    }
+  });
 });
