@@ -10,8 +10,8 @@ import type { Command } from 'commander';
 import { loadServerConfig } from '../config/server.config.js';
 import { openDatabase } from '../db/database.js';
 import { migrateToLatest } from '../db/migrate.js';
+import { createBlobStore } from '../main/blob-store.main.js';
 import { createJobServices } from '../main/job-services.js';
-import { LocalBlobStore } from '../repositories/blob-store.js';
 import { InProcessEventBus } from '../services/event-bus.js';
 import { driftStatusResponseSchema, type DriftStatusResponse } from '../shared/api/drift.js';
 import { registerDriftCompareCommand } from './drift-compare.command.js';
@@ -61,7 +61,7 @@ async function localStatus(
   try {
     await migrateToLatest(database);
     const { drift } = createJobServices(database, {
-      blobStore: new LocalBlobStore(config.blobDir),
+      blobStore: createBlobStore(config.blobStorage),
       events: new InProcessEventBus(),
       prometheus: { setDrift: () => undefined },
     });

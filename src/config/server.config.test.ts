@@ -92,3 +92,94 @@ describe('loadServerConfig', () => {
     expect(sqliteUrlFor('/data/a#b?c%d.db')).toBe('sqlite:///data/a%23b%3Fc%25d.db');
   });
 });
+
+describe('blob storage configuration', () => {
+  it('keeps blobs in the blob directory by default', () => {
+    expect(loadServerConfig({}, {}, '/srv/vl').blobStorage).toEqual({
+      kind: 'local',
+      dir: '/srv/vl/data/blobs',
+    });
+  });
+
+  it('reads an s3:// URL and the usual AWS variables', () => {
+    const config = loadServerConfig(
+      {
+        VISIONLOOP_BLOB_URL: 's3://vl-prod/plant-a/blobs/',
+        AWS_ENDPOINT_URL: 'http://minio:9000',
+        AWS_REGION: 'eu-central-1',
+        AWS_ACCESS_KEY_ID: 'AKIAEXAMPLE',
+        AWS_SECRET_ACCESS_KEY: 'secret',
+      },
+      {},
+      '/srv',
+    );
+    expect(config.blobStorage).toEqual({
+      kind: 's3',
+      bucket: 'vl-prod',
+      prefix: 'plant-a/blobs/',
+      endpoint: 'http://minio:9000',
+      region: 'eu-central-1',
+      credentials: { accessKeyId: 'AKIAEXAMPLE', secretAccessKey: 'secret' },
+      // A custom endpoint defaults to path-style URLs (MinIO, Ceph RGW).
+      forcePathStyle: true,
+      silenceNodeVersionWarning: true,
+    });
+  });
+
+  it('defaults to AWS: us-east-1, virtual-hosted URLs, the SDK credential chain', () => {
+    const { blobStorage } = loadServerConfig({ VISIONLOOP_BLOB_URL: 's3://frames' }, {}, '/srv');
+    expect(blobStorage).toEqual({
+      kind: 's3',
+      bucket: 'frames',
+      prefix: '',
+      endpoint: undefined,
+      region: 'us-east-1',
+      credentials: undefined,
+      forcePathStyle: false,
+      silenceNodeVersionWarning: true,
+    });
+    const pinned = loadServerConfig(
+      {
+        VISIONLOOP_BLOB_URL: 's3://frames',
+        AWS_DEFAULT_REGION: 'ap-south-1',
+        VISIONLOOP_S3_FORCE_PATH_STYLE: 'true',
+        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'false',
+      },
+      {},
+      '/srv',
+    ).blobStorage;
+    expect(pinned).toMatchObject({
+      region: 'ap-south-1',
+      forcePathStyle: true,
+      silenceNodeVersionWarning: false,
+    });
+  });
+
+  it('refuses a bad bucket, another scheme, and half a key pair', () => {
+    const messageOf = (env: Record<string, string>): string => {
+      try {
+        loadServerConfig(env, {}, '/srv');
+      } catch (error) {
+        expect(isVisionLoopError(error) && error.code).toBe('CONFIG_INVALID');
+        return (error as Error).message;
+      }
+      throw new Error('expected CONFIG_INVALID');
+    };
+    expect(messageOf({ VISIONLOOP_BLOB_URL: 'http://bucket/x' })).toContain('s3://bucket/prefix');
+    expect(messageOf({ VISIONLOOP_BLOB_URL: 's3://Bad_Bucket/x' })).toContain(
+      'not a valid S3 bucket name',
+    );
+    expect(
+      messageOf({ VISIONLOOP_BLOB_URL: 's3://frames', AWS_ACCESS_KEY_ID: 'AKIAEXAMPLE' }),
+    ).toContain('set both or neither');
+  });
+});
+
+describe('event fan-out configuration', () => {
+  it('fans frame events out by default and can keep them per replica', () => {
+    expect(loadServerConfig({}, {}, '/srv').fanOutFrames).toBe(true);
+    expect(
+      loadServerConfig({ VISIONLOOP_EVENTS_FANOUT_FRAMES: 'false' }, {}, '/srv').fanOutFrames,
+    ).toBe(false);
+  });
+});

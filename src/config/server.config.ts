@@ -7,6 +7,12 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { MAX_FRAME_UPLOAD_BYTES } from '../shared/api/ingest.js';
+import { VisionLoopError } from '../shared/errors.js';
+import {
+  blobStorageEnvSchema,
+  blobStorageFrom,
+  type BlobStorageConfig,
+} from './blob-storage.config.js';
 import { envBoolean, parseEnv } from './parse-env.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -52,12 +58,23 @@ const serverEnvSchema = z.object({
     .min(1)
     .max(24 * 60)
     .default(10),
+  /**
+   * PostgreSQL only: send every ingested frame result to the other replicas' `/api/events`
+   * clients too (the heaviest event traffic; off: each replica streams the frames it ingested).
+   */
+  VISIONLOOP_EVENTS_FANOUT_FRAMES: envBoolean.default(true),
 });
+
+/** With the blob storage's variables (S3), so every problem is listed at once. */
+const fullServerEnvSchema = serverEnvSchema.extend(blobStorageEnvSchema.shape);
 
 export interface ServerConfig {
   readonly dataDir: string;
   readonly databaseUrl: string;
+  /** The local blob directory (used when `blobStorage` is local). */
   readonly blobDir: string;
+  /** Where blobs live: `blobDir`, or an S3 bucket (VISIONLOOP_BLOB_URL=s3://…). */
+  readonly blobStorage: BlobStorageConfig;
   readonly host: string;
   readonly port: number;
   readonly bodyLimitBytes: number;
@@ -69,6 +86,8 @@ export interface ServerConfig {
   readonly heartbeatIntervalMs: number;
   readonly loopbackReads: boolean;
   readonly recentWindowMs: number;
+  /** PostgreSQL: frame events reach other replicas' SSE clients too. */
+  readonly fanOutFrames: boolean;
 }
 
 /** Command-line flags that override the environment. */
@@ -98,12 +117,21 @@ export function loadServerConfig(
   if (overrides.port !== undefined) merged.PORT = String(overrides.port);
   if (overrides.databaseUrl !== undefined) merged.DATABASE_URL = overrides.databaseUrl;
   if (overrides.dataDir !== undefined) merged.VISIONLOOP_DATA_DIR = overrides.dataDir;
-  const parsed = parseEnv(serverEnvSchema, merged);
+  const parsed = parseEnv(fullServerEnvSchema, merged);
   const dataDir = resolve(cwd, parsed.VISIONLOOP_DATA_DIR);
+  const blobDir = optionalPath(parsed.VISIONLOOP_BLOB_DIR, cwd) ?? resolve(dataDir, 'blobs');
+  const blobStorage = blobStorageFrom(parsed, blobDir);
+  if ('problems' in blobStorage) {
+    throw new VisionLoopError(
+      'CONFIG_INVALID',
+      `invalid configuration:\n${blobStorage.problems.map((problem) => `  ${problem}`).join('\n')}`,
+    );
+  }
   return Object.freeze({
     dataDir,
     databaseUrl: parsed.DATABASE_URL ?? sqliteUrlFor(resolve(dataDir, 'visionloop.db')),
-    blobDir: optionalPath(parsed.VISIONLOOP_BLOB_DIR, cwd) ?? resolve(dataDir, 'blobs'),
+    blobDir,
+    blobStorage: blobStorage.config,
     host: parsed.HOST,
     port: parsed.PORT,
     bodyLimitBytes: parsed.VISIONLOOP_BODY_LIMIT_BYTES,
@@ -114,6 +142,7 @@ export function loadServerConfig(
     heartbeatIntervalMs: Math.round(parsed.VISIONLOOP_HEARTBEAT_SECONDS * 1000),
     loopbackReads: parsed.VISIONLOOP_LOOPBACK_READS,
     recentWindowMs: Math.round(parsed.VISIONLOOP_RECENT_WINDOW_MINUTES * 60_000),
+    fanOutFrames: parsed.VISIONLOOP_EVENTS_FANOUT_FRAMES,
     seedModel:
       parsed.VISIONLOOP_SEED_MODEL === undefined
         ? undefined

@@ -8,7 +8,6 @@ import type { ServerConfig } from '../config/server.config.js';
 import { openDatabase } from '../db/database.js';
 import type { DatabaseHandle } from '../db/database.js';
 import { migrateToLatest } from '../db/migrate.js';
-import { LocalBlobStore } from '../repositories/blob-store.js';
 import type { BlobStore } from '../repositories/blob-store.js';
 import { directoryEntries, extractArchive, packTarGz } from '../repositories/dataset-archive.js';
 import type { ExtractLimits } from '../repositories/dataset-archive.js';
@@ -20,6 +19,7 @@ import { DatasetService } from '../services/dataset/index.js';
 import type { EventBus } from '../services/event-bus.js';
 import { InProcessEventBus } from '../services/event-bus.js';
 import { LabelingService } from '../services/labeling.service.js';
+import { createBlobStore } from './blob-store.main.js';
 
 export interface LabelingServicesOptions {
   blobStore: BlobStore;
@@ -82,7 +82,7 @@ export async function openLocalDatasets(config: ServerConfig): Promise<LocalData
     throw error;
   }
   const services = createLabelingServices(database, {
-    blobStore: new LocalBlobStore(config.blobDir),
+    blobStore: createBlobStore(config.blobStorage),
     events: new InProcessEventBus(),
   });
   return { ...services, location: database.location, close: () => database.close() };

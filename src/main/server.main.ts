@@ -26,7 +26,6 @@ import type { AppServices } from '../http/app.js';
 import { OnnxModelProbe } from '../agent/model-probe.js';
 import { OnnxDetector } from '../agent/onnx-detector.js';
 import { AgentRepository } from '../repositories/agent.repository.js';
-import { LocalBlobStore } from '../repositories/blob-store.js';
 import type { BlobStore } from '../repositories/blob-store.js';
 import { ModelRegistryRepository } from '../repositories/model-registry.repository.js';
 import { PredictionMetricsRepository } from '../repositories/prediction-metrics.repository.js';
@@ -37,6 +36,8 @@ import { TokenRepository } from '../repositories/token.repository.js';
 import { AgentRegistryService } from '../services/agent-registry.service.js';
 import { AuthService } from '../services/auth.service.js';
 import { InProcessEventBus } from '../services/event-bus.js';
+import { FanOutEventBus } from '../services/fan-out-event-bus.js';
+import { NOTIFY_PAYLOAD_LIMIT_BYTES, PgNotifyChannel } from '../repositories/pg-notify-channel.js';
 import type { EventBus } from '../services/event-bus.js';
 import { FrameService } from '../services/frame.service.js';
 import { HealthService } from '../services/health.service.js';
@@ -46,6 +47,7 @@ import { LineStatsService } from '../services/line-stats.service.js';
 import { ModelRegistryService } from '../services/registry/index.js';
 import { ModelServingService } from '../services/model-serving.service.js';
 import { PrometheusExporter } from '../services/prometheus-exporter.js';
+import { createBlobStore } from './blob-store.main.js';
 import { createJobServices, createRetrainingService, startJobUpkeep } from './job-services.js';
 import { createLabelingServices, startQueueDepthRefresh } from './labeling.main.js';
 import { SamplingService } from '../services/sampling.service.js';
@@ -276,6 +278,30 @@ function urlOf(address: string, port: number): string {
   return `http://${host}:${port}`;
 }
 
+/**
+ * On PostgreSQL, the event bus that fans events out to the other processes on the database
+ * (LISTEN/NOTIFY); undefined on SQLite (one process tree: the in-process bus).
+ */
+export function createFanOutEventBus(
+  database: DatabaseHandle,
+  config: Pick<ServerConfig, 'databaseUrl' | 'fanOutFrames'>,
+  options: {
+    onError: (error: unknown) => void;
+    remoteHandlers?: ConstructorParameters<typeof FanOutEventBus>[1]['remoteHandlers'];
+  },
+): FanOutEventBus | undefined {
+  if (database.dialect !== 'postgres') return undefined;
+  return new FanOutEventBus(
+    new PgNotifyChannel(database.db, config.databaseUrl, { onError: options.onError }),
+    {
+      payloadLimitBytes: NOTIFY_PAYLOAD_LIMIT_BYTES,
+      fanOutFrames: config.fanOutFrames,
+      remoteHandlers: options.remoteHandlers,
+      onError: options.onError,
+    },
+  );
+}
+
 /** Starts the whole server in this process and listens on `config.host:config.port`. */
 export async function startServer(
   config: ServerConfig,
@@ -284,11 +310,21 @@ export async function startServer(
   const database = await openDatabase(config.databaseUrl);
   let app: FastifyInstance | undefined;
   let sweeper: NodeJS.Timeout | undefined;
+  // Bound once the app (its logger) and the services exist.
+  let logEventError = (_error: unknown): void => undefined;
+  let onRemoteAliasMove = (): void => undefined;
+  const events = createFanOutEventBus(database, config, {
+    onError: (error) => logEventError(error),
+    // Another process moved an alias: read the aliases now (announces the move here once,
+    // and puts a new production into service) instead of at the next periodic sync.
+    remoteHandlers: { model: () => onRemoteAliasMove() },
+  });
   try {
     await migrateToLatest(database);
     const logger = options.logger ?? { level: config.logLevel };
     const services = createServerServices(database, {
-      blobStore: new LocalBlobStore(config.blobDir),
+      events,
+      blobStore: createBlobStore(config.blobStorage),
       heartbeatIntervalMs: config.heartbeatIntervalMs,
       recentWindowMs: config.recentWindowMs,
       processMetrics: options.processMetrics,
@@ -310,6 +346,14 @@ export async function startServer(
       dashboardDir: options.dashboardDir,
     });
     app = builtApp;
+    logEventError = (error) => builtApp.log.warn({ err: error }, 'event fan-out failed');
+    onRemoteAliasMove = () => {
+      services.models
+        .syncAliases()
+        .then(() => services.modelServing.reconcile())
+        .catch((error: unknown) => builtApp.log.warn({ err: error }, 'model alias sync failed'));
+    };
+    await events?.listen();
     const modelLog = {
       info: (message: string) => builtApp.log.info(message),
       warn: (message: string) => builtApp.log.warn(message),
@@ -372,6 +416,7 @@ export async function startServer(
           clearInterval(retrainingGauge);
           try {
             await builtApp.close();
+            await events?.close();
             await services.modelServing.close();
             await services.auth.flush();
           } finally {
@@ -384,6 +429,7 @@ export async function startServer(
   } catch (error) {
     if (sweeper !== undefined) clearInterval(sweeper);
     await app?.close().catch(() => undefined);
+    await events?.close().catch(() => undefined);
     await database.close();
     throw error;
   }

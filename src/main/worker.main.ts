@@ -27,9 +27,10 @@ import {
 } from '../services/jobs/job-catalogue.js';
 import type { JobLogLevel, JobLogger } from '../services/jobs/job-context.js';
 import type { JobQueue } from '../services/jobs/job-queue.js';
-import { LocalBlobStore } from '../repositories/blob-store.js';
 import { VisionLoopError } from '../shared/errors.js';
-import { createServerServices } from './server.main.js';
+import { createBlobStore } from './blob-store.main.js';
+import type { FanOutEventBus } from '../services/fan-out-event-bus.js';
+import { createFanOutEventBus, createServerServices } from './server.main.js';
 
 /** What the worker needs from the server's services (AppServices fits). */
 export type WorkerServices = JobHandlerDeps & JobScheduleDeps & { jobs: JobQueue };
@@ -95,14 +96,27 @@ export async function startWorker(
 ): Promise<RunningWorker> {
   const ownsDatabase = options.database === undefined;
   const database = options.database ?? (await openDatabase(config.server.databaseUrl));
+  let events: FanOutEventBus | undefined;
   try {
     if (ownsDatabase) await migrateToLatest(database);
     const log =
       options.log ?? stderrJobLogger(config.server.logLevel === 'debug' ? 'debug' : 'info');
+    // On PostgreSQL the worker's events (drift levels, alias moves by a training) reach the
+    // servers' /api/events clients and agents; it sends only, it does not listen.
+    events =
+      options.services === undefined
+        ? createFanOutEventBus(database, config.server, {
+            onError: (error) =>
+              log('warn', 'event fan-out failed', {
+                error: error instanceof Error ? error.message : String(error),
+              }),
+          })
+        : undefined;
     const services =
       options.services ??
       createServerServices(database, {
-        blobStore: new LocalBlobStore(config.server.blobDir),
+        events,
+        blobStore: createBlobStore(config.server.blobStorage),
         heartbeatIntervalMs: config.server.heartbeatIntervalMs,
         recentWindowMs: config.server.recentWindowMs,
         processMetrics: false,
@@ -153,6 +167,7 @@ export async function startWorker(
           try {
             await scheduler?.stop();
             await worker.stop(stopOptions);
+            await events?.close();
           } finally {
             if (ownsDatabase) await database.close();
           }
@@ -162,6 +177,7 @@ export async function startWorker(
       },
     };
   } catch (error) {
+    await events?.close().catch(() => undefined);
     if (ownsDatabase) await database.close();
     throw error;
   }
