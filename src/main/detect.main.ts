@@ -3,7 +3,7 @@
  * server exists): opens the source, loads the ONNX detector, runs the inspection pipeline.
  */
 import { fileURLToPath } from 'node:url';
-import { createOnnxDetector } from '../agent/onnx-detector.js';
+import { createOnnxDetector } from '../inference/onnx-detector.js';
 import {
   InspectionPipeline,
   type PipelineOptions,
@@ -13,6 +13,10 @@ import {
 import { openSource } from '../agent/sources/open-source.js';
 import type { RuntimeConfig } from '../config/runtime.config.js';
 import type { Detector, ModelInfo } from '../vision/detector.js';
+
+// What `visionloop detect` (src/cli) needs of the agent, so the command imports only main/.
+export { DEFAULT_MOTION_GATE } from '../agent/motion-gate.js';
+export type { PipelineStats } from '../agent/pipeline.js';
 
 /** The seed model shipped in the package (models/seed/model.onnx). */
 export const BUILTIN_SEED_MODEL = fileURLToPath(

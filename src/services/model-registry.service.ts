@@ -31,6 +31,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { AliasAction, AliasHistoryRow, ModelRow, ModelSource } from '../db/schema.js';
+import type { ModelInspector } from '../inference/model-inspector.js';
 import type { BlobStore } from '../repositories/blob-store.js';
 import type {
   AliasWithSha,
@@ -57,28 +58,13 @@ import {
 } from '../shared/api/models.js';
 import { SYNTH_CLASSES } from '../shared/domain.js';
 import { VisionLoopError } from '../shared/errors.js';
-import type { OutputLayout } from '../vision/detector.js';
 import { parseModelMetadata } from '../vision/metadata.js';
 import { readOnnxModelHeader } from '../vision/onnx-model-file.js';
 import { setOnnxMetadata } from '../vision/onnx-model-stamp.js';
 import type { EventBus } from './event-bus.js';
 
-/** What a real runtime found when it loaded a model. */
-export interface InspectedModel {
-  /** The version the runtime reports (the file's `visionloop_version`). */
-  version: string;
-  sha256: string;
-  layout: OutputLayout;
-  classNames: string[];
-  inputWidth: number;
-  inputHeight: number;
-}
-
-/** Loads a model in a fresh runtime (load, warm-up, layout check) and releases it. */
-export interface ModelInspector {
-  /** Throws MODEL_NOT_ONNX, MODEL_METADATA_INVALID, MODEL_LAYOUT_UNSUPPORTED, MODEL_LOAD_FAILED. */
-  inspect(bytes: Uint8Array): Promise<InspectedModel>;
-}
+// The runtime port lives with the runtime (below services); re-exported for the registry's users.
+export type { InspectedModel, ModelInspector } from '../inference/model-inspector.js';
 
 /** This server's inference: told when `production` moves. Never throws; reports instead. */
 export interface ModelDeployer {
