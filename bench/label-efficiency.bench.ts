@@ -29,7 +29,7 @@ import { copyFile, mkdir, rm, stat, symlink, writeFile } from 'node:fs/promises'
 import { basename, extname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import YAML from 'yaml';
-import { OnnxDetector } from '../src/agent/onnx-detector.js';
+import { OnnxDetector } from '../src/inference/onnx-detector.js';
 import {
   frameInformativeness,
   inBand,

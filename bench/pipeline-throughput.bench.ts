@@ -16,7 +16,7 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
-import { defaultInferenceThreads, OnnxDetector } from '../src/agent/onnx-detector.js';
+import { defaultInferenceThreads, OnnxDetector } from '../src/inference/onnx-detector.js';
 import type { CapturedFrame, FrameSource } from '../src/agent/frame-source.js';
 import { InspectionPipeline } from '../src/agent/pipeline.js';
 import { DEFAULT_MOTION_GATE } from '../src/agent/motion-gate.js';

@@ -27,7 +27,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createOnnxDetector } from '../src/agent/onnx-detector.js';
+import { createOnnxDetector } from '../src/inference/onnx-detector.js';
 import { SEED_MODEL_DIR, SEED_RECIPE } from '../src/main/train.main.js';
 import { EVALUATION_DETECT_OPTIONS } from '../src/services/evaluation.service.js';
 import type { Detection } from '../src/shared/domain.js';

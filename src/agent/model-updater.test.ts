@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ModelEvent } from '../shared/api/events.js';
 import type { ModelInfo } from '../vision/detector.js';
 import { ModelUpdater, type SwapTarget } from './model-updater.js';
-import type { SwapResult } from './swappable-detector.js';
+import type { SwapResult } from '../inference/swappable-detector.js';
 import type { ModelSource } from './uplink/model-client.js';
 
 function sha(bytes: Buffer): string {

@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import type { ProductionRef } from '../shared/api/models.js';
 import { VisionLoopError } from '../shared/errors.js';
 import type { ModelInfo } from '../vision/detector.js';
-import type { SwapResult } from './swappable-detector.js';
+import type { SwapResult } from '../inference/swappable-detector.js';
 import type { ModelSource } from './uplink/model-client.js';
 import { abortableSleep, backoffDelay } from './uplink/backoff.js';
 import type { LogLevel } from './uplink/sender.js';

@@ -10,7 +10,7 @@
  */
 import { availableParallelism } from 'node:os';
 import type { Worker } from 'node:worker_threads';
-import { siblingModuleUrl, startModuleWorker } from '../agent/module-worker.js';
+import { siblingModuleUrl, startModuleWorker } from '../inference/module-worker.js';
 import type { PredictionRowFormat, PreparedIngestBatch } from '../services/ingest-batch.js';
 import { VisionLoopError } from '../shared/errors.js';
 import { describeIssues } from './validation-message.js';

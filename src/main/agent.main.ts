@@ -9,8 +9,8 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { ModelUpdater, type ModelUpdaterStats } from '../agent/model-updater.js';
-import { createOnnxDetector } from '../agent/onnx-detector.js';
-import { SwappableDetector } from '../agent/swappable-detector.js';
+import { createOnnxDetector } from '../inference/onnx-detector.js';
+import { SwappableDetector } from '../inference/swappable-detector.js';
 import { ModelClient, type ModelSource } from '../agent/uplink/model-client.js';
 import { OutboxWriter } from '../agent/outbox-writer.js';
 import { RecentOutcomes, type RecentOutcomeStats } from '../agent/recent-outcomes.js';
@@ -28,7 +28,11 @@ import {
   type UplinkClient,
 } from '../agent/uplink/sender.js';
 import type { AgentConfig } from '../config/agent.config.js';
-import { DEFAULT_AGENT_SETTINGS, type AgentSettings } from '../shared/api/agents.js';
+import {
+  DEFAULT_AGENT_SETTINGS,
+  type AgentSettings,
+  type HeartbeatResponse,
+} from '../shared/api/agents.js';
 import { DEFAULT_DETECT_OPTIONS, type ModelInfo } from '../vision/detector.js';
 import { resolveModelPath, startDetect } from './detect.main.js';
 
@@ -158,6 +162,37 @@ export function healthOf(stats: PipelineStats): AgentHealth {
   };
 }
 
+type DetectRun = Awaited<ReturnType<typeof startDetect>>;
+
+/** What the steps of one agent run share and update while it runs. */
+interface RunState {
+  /** The server's agent settings (kept in the outbox); read at every frame. */
+  settings: AgentSettings;
+  resultIdPrefix: string | null;
+  /** The pipeline's last stats: its detector is disposed when the run ends. */
+  lastPipelineStats: PipelineStats | null;
+  /** The outbox's numbers when it was closed (at start until then). */
+  finalOutbox: OutboxStats;
+  skipDrain: boolean;
+}
+
+/** The parts of one running agent, as `startAgent` wired them. */
+interface AgentParts {
+  config: AgentConfig;
+  log: (level: LogLevel, message: string) => void;
+  startedAt: number;
+  outbox: Outbox;
+  atStart: OutboxStats;
+  writer: OutboxWriter;
+  sampling: SamplingStage;
+  recent: RecentOutcomes;
+  detect: DetectRun;
+  sender: Sender;
+  updater: ModelUpdater | null;
+  durationTimer: NodeJS.Timeout | null;
+  state: RunState;
+}
+
 /**
  * Starts the agent: opens the outbox (failing at once if another agent holds it), loads the
  * model, opens the source and starts streaming; the sender registers and sends in the
@@ -167,6 +202,88 @@ export async function startAgent(options: StartAgentOptions): Promise<AgentRun> 
   const { config } = options;
   const log = options.log ?? stderrLog;
   const startedAt = Date.now();
+  const { outbox, atStart } = openOutbox(config, log);
+  const state: RunState = {
+    settings: outbox.loadSettings() ?? DEFAULT_AGENT_SETTINGS,
+    resultIdPrefix: null,
+    lastPipelineStats: null,
+    finalOutbox: atStart,
+    skipDrain: false,
+  };
+  // Reads `state.settings` at every frame: a revision from the server applies to the next frame.
+  const sampling = new SamplingStage({ settings: () => state.settings });
+  const recent = new RecentOutcomes();
+  let sender: Sender | null = null;
+  const writer = new OutboxWriter(outbox, {
+    settings: () => state.settings,
+    onCommitted: () => sender?.wake(),
+    onWarning: (message) => log('warn', message),
+  });
+  const stopping = new AbortController();
+  // Hot-swappable: the model updater replaces the model between two frames.
+  const detector = createAgentDetector(config);
+  const detect = await startInspection(options, {
+    detector,
+    signal: stopping.signal,
+    onResult: (result, frame) => {
+      state.resultIdPrefix ??= result.id.slice(0, result.id.lastIndexOf('-'));
+      recent.add(result);
+      writer.add(sampling.apply(result, frame.image), frame);
+    },
+    closeOutbox: async () => {
+      await writer.close();
+      outbox.close();
+    },
+  });
+  const activeSender = startSender(options, {
+    outbox,
+    state,
+    pipelineStats: () => currentPipelineStats(detect, state),
+    onProduction: (production) => updater?.offer(production),
+    log,
+  });
+  sender = activeSender;
+  const updater = startModelUpdater(options, detector, activeSender, log);
+  const durationTimer =
+    config.durationS !== undefined
+      ? setTimeout(() => stopping.abort(), config.durationS * 1000)
+      : null;
+  const parts: AgentParts = {
+    config,
+    log,
+    startedAt,
+    outbox,
+    atStart,
+    writer,
+    sampling,
+    recent,
+    detect,
+    sender: activeSender,
+    updater,
+    durationTimer,
+    state,
+  };
+  return {
+    model: detect.model,
+    sourceDescription: detect.sourceDescription,
+    outboxPath: config.outboxPath,
+    stats: () => agentStats(parts),
+    stop(immediate = false) {
+      if (immediate) {
+        state.skipDrain = true;
+        void activeSender.stop();
+      }
+      stopping.abort();
+    },
+    done: finishRun(parts),
+  };
+}
+
+/** Step 1: opens the outbox (throws when another agent holds it) and says what it holds. */
+function openOutbox(
+  config: AgentConfig,
+  log: AgentParts['log'],
+): { outbox: Outbox; atStart: OutboxStats } {
   const outbox = Outbox.open(config.outboxPath, {
     maxBytes: config.outboxMaxBytes,
     onWarning: (message) => log('warn', message),
@@ -178,18 +295,83 @@ export async function startAgent(options: StartAgentOptions): Promise<AgentRun> 
       `the outbox ${config.outboxPath} holds ${atStart.pendingResults} results from an earlier run; they are sent first`,
     );
   }
-  let settings: AgentSettings = outbox.loadSettings() ?? DEFAULT_AGENT_SETTINGS;
-  // Reads `settings` at every frame: a revision from the server applies to the next frame.
-  const sampling = new SamplingStage({ settings: () => settings });
-  const recent = new RecentOutcomes();
-  let sender: Sender | null = null;
-  let resultIdPrefix: string | null = null;
-  const writer = new OutboxWriter(outbox, {
-    settings: () => settings,
-    onCommitted: () => sender?.wake(),
-    onWarning: (message) => log('warn', message),
-  });
-  const stopping = new AbortController();
+  return { outbox, atStart };
+}
+
+/** Step 2: the hot-swappable detector; each model it loads runs in its own worker thread. */
+function createAgentDetector(config: AgentConfig): SwappableDetector {
+  return new SwappableDetector(() =>
+    createOnnxDetector({
+      threads: config.runtime.VISIONLOOP_THREADS,
+      spinning: config.runtime.VISIONLOOP_ORT_SPINNING,
+    }),
+  );
+}
+
+/**
+ * Step 3: loads the model, opens the source and starts the inspection pipeline. When that
+ * fails, the outbox is closed before the error is thrown.
+ */
+async function startInspection(
+  options: StartAgentOptions,
+  wiring: {
+    detector: SwappableDetector;
+    signal: AbortSignal;
+    onResult: NonNullable<Parameters<typeof startDetect>[0]['onResult']>;
+    closeOutbox: () => Promise<void>;
+  },
+): Promise<DetectRun> {
+  const { config } = options;
+  try {
+    return await startDetect({
+      detector: wiring.detector,
+      modelPath: resolveModelPath(config.model, config.runtime),
+      source: config.source,
+      config: config.runtime,
+      fps: config.fps,
+      maxFrames: config.maxFrames,
+      seed: config.seed,
+      signal: wiring.signal,
+      pipeline: {
+        ...options.pipeline,
+        camera: config.camera,
+        // Class scores feed the sampler's informativeness (margin, entropy).
+        detect: { ...(options.pipeline?.detect ?? DEFAULT_DETECT_OPTIONS), classScores: true },
+      },
+      onResult: wiring.onResult,
+    });
+  } catch (error) {
+    await wiring.closeOutbox();
+    throw error;
+  }
+}
+
+/**
+ * The pipeline's stats need its detector, which is disposed when the run ends; heartbeats
+ * and the summary after that use the last numbers it gave.
+ */
+function currentPipelineStats(detect: DetectRun, state: RunState): PipelineStats {
+  try {
+    state.lastPipelineStats = detect.stats();
+  } catch (error) {
+    if (!state.lastPipelineStats) throw error;
+  }
+  return state.lastPipelineStats;
+}
+
+/** Step 4: the sender registers, sends the outbox and heartbeats, in the background. */
+function startSender(
+  options: StartAgentOptions,
+  wiring: {
+    outbox: Outbox;
+    state: RunState;
+    pipelineStats: () => PipelineStats;
+    onProduction: (production: HeartbeatResponse['production']) => void;
+    log: AgentParts['log'];
+  },
+): Sender {
+  const { config } = options;
+  const { state } = wiring;
   const client =
     options.client ??
     new ServerClient({
@@ -197,186 +379,144 @@ export async function startAgent(options: StartAgentOptions): Promise<AgentRun> 
       token: config.token,
       timeoutMs: config.requestTimeoutMs,
     });
-
-  // Hot-swappable: the model updater replaces the model between two frames.
-  const detector = new SwappableDetector(() =>
-    createOnnxDetector({
-      threads: config.runtime.VISIONLOOP_THREADS,
-      spinning: config.runtime.VISIONLOOP_ORT_SPINNING,
-    }),
-  );
-  let run: Awaited<ReturnType<typeof startDetect>>;
-  try {
-    run = await startDetect({
-      detector,
-      modelPath: resolveModelPath(config.model, config.runtime),
-      source: config.source,
-      config: config.runtime,
-      fps: config.fps,
-      maxFrames: config.maxFrames,
-      seed: config.seed,
-      signal: stopping.signal,
-      pipeline: {
-        ...options.pipeline,
-        camera: config.camera,
-        // Class scores feed the sampler's informativeness (margin, entropy).
-        detect: { ...(options.pipeline?.detect ?? DEFAULT_DETECT_OPTIONS), classScores: true },
-      },
-      onResult: (result, frame) => {
-        resultIdPrefix ??= result.id.slice(0, result.id.lastIndexOf('-'));
-        recent.add(result);
-        writer.add(sampling.apply(result, frame.image), frame);
-      },
-    });
-  } catch (error) {
-    await writer.close();
-    outbox.close();
-    throw error;
-  }
-  const detect = run;
-  // The pipeline's stats need its detector, which is disposed when the run ends; heartbeats
-  // and the summary after that use the last numbers it gave.
-  let lastPipelineStats: PipelineStats | null = null;
-  const currentPipelineStats = (): PipelineStats => {
-    try {
-      lastPipelineStats = detect.stats();
-    } catch (error) {
-      if (!lastPipelineStats) throw error;
-    }
-    return lastPipelineStats;
-  };
-
-  const activeSender = new Sender(
+  const sender = new Sender(
     {
-      outbox,
+      outbox: wiring.outbox,
       client,
       registration: { camera: config.camera, version: agentVersion(), hostname: hostname() },
-      health: () => healthOf(currentPipelineStats()),
-      settings,
+      health: () => healthOf(wiring.pipelineStats()),
+      settings: state.settings,
       onSettings: (next) => {
-        settings = next;
+        state.settings = next;
       },
-      onHeartbeat: (answer) => updater?.offer(answer.production),
-      log,
+      onHeartbeat: (answer) => wiring.onProduction(answer.production),
+      log: wiring.log,
     },
     { batchSize: config.batchSize, batchDelayMs: config.batchDelayMs, ...options.sender },
   );
-  sender = activeSender;
-  activeSender.start();
+  sender.start();
+  return sender;
+}
+
+/** Step 5: follows the registry's production model (null when pinned to the starting model). */
+function startModelUpdater(
+  options: StartAgentOptions,
+  detector: SwappableDetector,
+  sender: Sender,
+  log: AgentParts['log'],
+): ModelUpdater | null {
+  const { config } = options;
   const modelSource =
     options.modelSource === undefined
       ? new ModelClient({ baseUrl: config.serverUrl, token: config.token })
       : options.modelSource;
-  const updater =
-    modelSource === null
-      ? null
-      : new ModelUpdater({
-          source: modelSource,
-          detector,
-          modelsDir: join(dirname(config.outboxPath), 'models'),
-          agentId: () => activeSender.stats().agentId,
-          log,
-        });
-  updater?.start();
+  if (modelSource === null) return null;
+  const updater = new ModelUpdater({
+    source: modelSource,
+    detector,
+    modelsDir: join(dirname(config.outboxPath), 'models'),
+    agentId: () => sender.stats().agentId,
+    log,
+  });
+  updater.start();
+  return updater;
+}
 
-  const durationTimer =
-    config.durationS !== undefined
-      ? setTimeout(() => stopping.abort(), config.durationS * 1000)
-      : null;
-  let skipDrain = false;
-  let finalOutbox: OutboxStats = atStart;
-
-  const stats = (): AgentStats => ({
-    pipeline: currentPipelineStats(),
-    outbox: outbox.isClosed ? finalOutbox : outbox.stats(),
-    sender: activeSender.stats(),
-    sampling: sampling.stats(),
-    recent: recent.stats(),
-    modelUpdates: updater?.stats() ?? null,
+function agentStats(parts: AgentParts): AgentStats {
+  const { outbox, writer, state } = parts;
+  return {
+    pipeline: currentPipelineStats(parts.detect, state),
+    outbox: outbox.isClosed ? state.finalOutbox : outbox.stats(),
+    sender: parts.sender.stats(),
+    sampling: parts.sampling.stats(),
+    recent: parts.recent.stats(),
+    modelUpdates: parts.updater?.stats() ?? null,
     producedResults: writer.produced,
     bufferedResults: writer.buffered,
     lostResults: writer.lostResults,
-  });
+  };
+}
 
-  const done = (async () => {
-    let failure: unknown = null;
-    let finalStats: { capturedFrames: number; droppedFrames: number };
-    try {
-      lastPipelineStats = await detect.done;
-      finalStats = lastPipelineStats;
-    } catch (error) {
-      failure = error;
-      finalStats = lastPipelineStats ?? { capturedFrames: writer.produced, droppedFrames: 0 };
-    }
-    await updater?.stop();
-    if (durationTimer) clearTimeout(durationTimer);
-    await writer.close();
-    if (!skipDrain) {
-      const pending = outbox.stats();
-      if (pending.pendingResults + pending.pendingFrames > 0) {
-        log(
-          'info',
-          `stopping: sending the ${pending.pendingResults} results and ${pending.pendingFrames} frames left in the outbox (up to ${config.drainTimeoutS} s)`,
-        );
-      }
-      await activeSender.drain(config.drainTimeoutS * 1000);
-    }
-    await activeSender.stop();
-    finalOutbox = outbox.stats();
-    const drained = finalOutbox.pendingResults === 0 && finalOutbox.pendingFrames === 0;
-    outbox.close();
-    const senderStats = activeSender.stats();
-    if (!drained) {
+/**
+ * Step 6, when the pipeline ends: stops following models, lets results land in the outbox,
+ * drains it for the drain timeout (unless told to skip), closes it and sums the run up.
+ */
+async function finishRun(parts: AgentParts): Promise<{ summary: AgentSummary; failure: unknown }> {
+  const { config, log, outbox, writer, state, sender } = parts;
+  let failure: unknown = null;
+  let finalStats: { capturedFrames: number; droppedFrames: number };
+  try {
+    state.lastPipelineStats = await parts.detect.done;
+    finalStats = state.lastPipelineStats;
+  } catch (error) {
+    failure = error;
+    finalStats = state.lastPipelineStats ?? { capturedFrames: writer.produced, droppedFrames: 0 };
+  }
+  await parts.updater?.stop();
+  if (parts.durationTimer) clearTimeout(parts.durationTimer);
+  await writer.close();
+  if (!state.skipDrain) {
+    const pending = outbox.stats();
+    if (pending.pendingResults + pending.pendingFrames > 0) {
       log(
-        'warn',
-        `${finalOutbox.pendingResults} results and ${finalOutbox.pendingFrames} frames stay in ${config.outboxPath}; the next start sends them`,
+        'info',
+        `stopping: sending the ${pending.pendingResults} results and ${pending.pendingFrames} frames left in the outbox (up to ${config.drainTimeoutS} s)`,
       );
     }
-    const shedResults = finalOutbox.shedResults - atStart.shedResults;
-    const shedFrames = finalOutbox.shedFrames - atStart.shedFrames;
-    const summary: AgentSummary = {
-      event: 'agent-summary',
-      camera: config.camera,
-      agentId: senderStats.agentId,
-      modelVersion: lastPipelineStats?.modelVersion ?? detect.model.version,
-      outbox: config.outboxPath,
-      resultIdPrefix,
-      framesProduced: writer.produced,
-      framesCaptured: finalStats.capturedFrames,
-      droppedFrames: finalStats.droppedFrames,
-      resultsAcknowledged: senderStats.resultsAcknowledged,
-      accepted: senderStats.accepted,
-      duplicates: senderStats.duplicates,
-      rejected: senderStats.resultsRejected,
-      shed: shedResults + shedFrames,
-      shedResults,
-      shedFrames,
-      lost: writer.lostResults,
-      framesUploaded: senderStats.framesUploaded,
-      framesSampled: sampling.stats().sampled,
-      sendFailures: senderStats.failures,
-      stillInOutbox: finalOutbox.pendingResults,
-      framesStillInOutbox: finalOutbox.pendingFrames,
-      drained,
-      authFailed: senderStats.authFailed,
-      durationS: Math.round((Date.now() - startedAt) / 100) / 10,
-      error: failure === null ? null : describeFailure(failure),
-    };
-    return { summary, failure };
-  })();
+    await sender.drain(config.drainTimeoutS * 1000);
+  }
+  await sender.stop();
+  state.finalOutbox = outbox.stats();
+  const finalOutbox = state.finalOutbox;
+  const drained = finalOutbox.pendingResults === 0 && finalOutbox.pendingFrames === 0;
+  outbox.close();
+  if (!drained) {
+    log(
+      'warn',
+      `${finalOutbox.pendingResults} results and ${finalOutbox.pendingFrames} frames stay in ${config.outboxPath}; the next start sends them`,
+    );
+  }
+  return { summary: summarize(parts, finalStats, drained, failure), failure };
+}
 
+/** The run's final numbers (`AgentSummary`), from the parts after they stopped. */
+function summarize(
+  parts: AgentParts,
+  finalStats: { capturedFrames: number; droppedFrames: number },
+  drained: boolean,
+  failure: unknown,
+): AgentSummary {
+  const { config, writer, atStart, state } = parts;
+  const finalOutbox = state.finalOutbox;
+  const senderStats = parts.sender.stats();
+  const shedResults = finalOutbox.shedResults - atStart.shedResults;
+  const shedFrames = finalOutbox.shedFrames - atStart.shedFrames;
   return {
-    model: detect.model,
-    sourceDescription: detect.sourceDescription,
-    outboxPath: config.outboxPath,
-    stats,
-    stop(immediate = false) {
-      if (immediate) {
-        skipDrain = true;
-        void activeSender.stop();
-      }
-      stopping.abort();
-    },
-    done,
+    event: 'agent-summary',
+    camera: config.camera,
+    agentId: senderStats.agentId,
+    modelVersion: state.lastPipelineStats?.modelVersion ?? parts.detect.model.version,
+    outbox: config.outboxPath,
+    resultIdPrefix: state.resultIdPrefix,
+    framesProduced: writer.produced,
+    framesCaptured: finalStats.capturedFrames,
+    droppedFrames: finalStats.droppedFrames,
+    resultsAcknowledged: senderStats.resultsAcknowledged,
+    accepted: senderStats.accepted,
+    duplicates: senderStats.duplicates,
+    rejected: senderStats.resultsRejected,
+    shed: shedResults + shedFrames,
+    shedResults,
+    shedFrames,
+    lost: writer.lostResults,
+    framesUploaded: senderStats.framesUploaded,
+    framesSampled: parts.sampling.stats().sampled,
+    sendFailures: senderStats.failures,
+    stillInOutbox: finalOutbox.pendingResults,
+    framesStillInOutbox: finalOutbox.pendingFrames,
+    drained,
+    authFailed: senderStats.authFailed,
+    durationS: Math.round((Date.now() - parts.startedAt) / 100) / 10,
+    error: failure === null ? null : describeFailure(failure),
   };
 }

@@ -12,7 +12,7 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createOnnxDetector } from '../agent/onnx-detector.js';
+import { createOnnxDetector } from '../inference/onnx-detector.js';
 import { renderDatasetSample, type PresetName } from '../synth/index.js';
 import { validationIndices } from '../synth/dataset-export.js';
 import {

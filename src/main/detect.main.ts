@@ -3,7 +3,7 @@
  * server exists): opens the source, loads the ONNX detector, runs the inspection pipeline.
  */
 import { fileURLToPath } from 'node:url';
-import { createOnnxDetector } from '../agent/onnx-detector.js';
+import { createOnnxDetector } from '../inference/onnx-detector.js';
 import {
   InspectionPipeline,
   type PipelineOptions,

@@ -2,7 +2,7 @@
  * Composition root for evaluation: the YOLO dataset reader (with ffmpeg for BMP), the
  * evaluation service, and the ONNX Runtime detector it runs models with.
  */
-import { createOnnxDetector } from '../agent/onnx-detector.js';
+import { createOnnxDetector } from '../inference/onnx-detector.js';
 import { decodeImageWithFfmpeg } from '../agent/sources/ffmpeg-image.js';
 import { locateFfmpeg } from '../agent/sources/ffmpeg-locate.js';
 import type { RuntimeConfig } from '../config/runtime.config.js';

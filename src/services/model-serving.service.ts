@@ -10,6 +10,9 @@
  * returns the runtime's memory) when the last of them is done. A model that fails any step is
  * disposed and reported; the old one keeps serving. Swaps run one at a time, in order.
  *
+ * The slot mechanics (serialized swaps, in-flight counting, dispose after the last request)
+ * are HotSwapSlot's (src/inference/hot-swap-slot.ts), the same slot the agents swap with.
+ *
  * It never moves aliases (the registry does) and never decides what should serve: production,
  * as the registry says, does.
  */
@@ -19,6 +22,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import type { ModelRow } from '../db/schema.js';
+import { HotSwapSlot } from '../inference/hot-swap-slot.js';
 import type { BlobStore } from '../repositories/blob-store.js';
 import type { ModelRegistryRepository } from '../repositories/model-registry.repository.js';
 import { MAX_FRAME_PIXELS } from '../shared/api/ingest.js';
@@ -36,14 +40,15 @@ import type { RgbImage } from '../vision/image.js';
 import type { EventBus } from './event-bus.js';
 import type { ModelDeployer } from './registry/index.js';
 
-interface ServingSlot {
-  readonly detector: Detector;
+/** What the serving slot knows about the model it runs. */
+interface ServedModel {
   readonly version: string;
   readonly sha256: string;
   readonly loadedAt: number;
-  inFlight: number;
-  retired: boolean;
 }
+
+/** Thrown inside a swap that finished loading after close(): not a failure of the model. */
+class ShuttingDown extends Error {}
 
 interface SwapFailure {
   version: string;
@@ -93,20 +98,18 @@ export class ModelServingService implements ModelDeployer {
   private readonly workDir: string;
   private readonly retryAfterMs: number;
   private readonly maxPixels: number;
-  private current: ServingSlot | null = null;
-  private swapChain: Promise<unknown> = Promise.resolve();
-  private readonly releasing = new Set<Promise<void>>();
+  private readonly slot: HotSwapSlot<ServedModel>;
   private swaps = 0;
   private lastFailure: SwapFailure | null = null;
-  private closed = false;
 
   constructor(
     private readonly models: ModelRegistryRepository,
     private readonly blobs: BlobStore,
-    private readonly createDetector: () => Detector,
+    createDetector: () => Detector,
     private readonly events: EventBus,
-    private readonly options: ModelServingOptions = {},
+    options: ModelServingOptions = {},
   ) {
+    this.slot = new HotSwapSlot(createDetector, options.onBackgroundError ?? (() => undefined));
     this.now = options.now ?? Date.now;
     this.workDir = options.workDir ?? join(tmpdir(), 'visionloop-serving');
     this.retryAfterMs = options.retryAfterMs ?? DEFAULT_RETRY_AFTER_MS;
@@ -115,7 +118,7 @@ export class ModelServingService implements ModelDeployer {
 
   /** Puts `version` into service (no-op when it already serves). Never throws: reports. */
   deploy(version: string, reason: string): Promise<ServingOutcome> {
-    return this.enqueue(() => this.swapTo(version, reason));
+    return this.slot.serialize(() => this.swapTo(version, reason));
   }
 
   /**
@@ -134,11 +137,12 @@ export class ModelServingService implements ModelDeployer {
         'nothing is in production: promote a version first',
       );
     }
-    const outcome = await this.enqueue(() =>
+    const outcome = await this.slot.serialize(() =>
       this.swapTo(production.version, `reload by ${actor ?? 'someone'}`),
     );
     if (outcome.error !== null) {
-      const serving = this.current ? `still serving ${this.current.version}` : 'nothing serves';
+      const current = this.slot.model;
+      const serving = current ? `still serving ${current.version}` : 'nothing serves';
       throw new VisionLoopError(
         codeOf(outcome.error.code),
         `${outcome.error.message} (${serving})`,
@@ -152,9 +156,9 @@ export class ModelServingService implements ModelDeployer {
    * an earlier load failed and `retryAfterMs` passed. Null when nothing had to change.
    */
   async reconcile(): Promise<ServingOutcome | null> {
-    if (this.closed) return null;
+    if (this.slot.closed) return null;
     const production = await this.models.findModelByAlias(PRODUCTION_ALIAS);
-    if (production === undefined || this.current?.sha256 === production.artifact_sha256) {
+    if (production === undefined || this.slot.model?.sha256 === production.artifact_sha256) {
       return null;
     }
     const failure = this.lastFailure;
@@ -175,76 +179,55 @@ export class ModelServingService implements ModelDeployer {
     const rgb = await this.decode(image);
     const decodeMs = performance.now() - decodeStart;
     // Taken after decoding, so a request holds the old session no longer than it must.
-    const slot = this.current;
-    if (slot === null) throw this.notServing();
-    slot.inFlight++;
-    try {
-      const output = await slot.detector.detect(rgb, {
+    return this.slot.use(async (detector, model) => {
+      const output = await detector.detect(rgb, {
         ...(query.conf === undefined ? {} : { confThreshold: query.conf }),
         ...(query.iou === undefined ? {} : { iouThreshold: query.iou }),
         ...(query.maxDetections === undefined ? {} : { maxDetections: query.maxDetections }),
       });
       return {
-        modelVersion: slot.version,
-        modelSha256: slot.sha256,
+        modelVersion: model.version,
+        modelSha256: model.sha256,
         width: rgb.width,
         height: rgb.height,
         detections: output.detections,
         timings: { decodeMs, ...output.timings },
       };
-    } finally {
-      slot.inFlight--;
-      if (slot.retired && slot.inFlight === 0) this.release(slot);
-    }
+    }, notServing);
   }
 
   status(): ServingStatus {
-    const slot = this.current;
+    const model = this.slot.model;
     return {
-      version: slot?.version ?? null,
-      sha256: slot?.sha256 ?? null,
-      loadedAt: slot?.loadedAt ?? null,
+      version: model?.version ?? null,
+      sha256: model?.sha256 ?? null,
+      loadedAt: model?.loadedAt ?? null,
       swaps: this.swaps,
-      inFlight: slot?.inFlight ?? 0,
+      inFlight: this.slot.inFlight,
       lastError: this.lastFailure,
     };
   }
 
   /** Resolves when every retired session has been released. */
-  async settled(): Promise<void> {
-    await this.swapChain;
-    while (this.releasing.size > 0) await Promise.all([...this.releasing]);
+  settled(): Promise<void> {
+    return this.slot.settled();
   }
 
   /** Stops serving and releases every session (after in-flight requests). */
-  async close(): Promise<void> {
-    this.closed = true;
-    await this.swapChain;
-    const slot = this.current;
-    this.current = null;
-    if (slot !== null) {
-      slot.retired = true;
-      if (slot.inFlight === 0) this.release(slot);
-    }
-    await this.settled();
-  }
-
-  private enqueue(task: () => Promise<ServingOutcome>): Promise<ServingOutcome> {
-    const run = this.swapChain.then(task, task);
-    this.swapChain = run.catch(() => undefined);
-    return run;
+  close(): Promise<void> {
+    return this.slot.close();
   }
 
   private async swapTo(version: string, reason: string): Promise<ServingOutcome> {
-    const previous = this.current;
+    const previous = this.slot.model;
     const unchanged = (error: ServingOutcome['error']): ServingOutcome => ({
       swapped: false,
-      version: this.current?.version ?? null,
+      version: this.slot.model?.version ?? null,
       previousVersion: previous?.version ?? null,
       loadMs: null,
       error,
     });
-    if (this.closed) {
+    if (this.slot.closed) {
       return unchanged({ code: 'MODEL_NOT_SERVING', message: 'the server is shutting down' });
     }
     const row = await this.models.findByVersion(version);
@@ -254,11 +237,18 @@ export class ModelServingService implements ModelDeployer {
     if (previous?.sha256 === row.artifact_sha256) return unchanged(null);
 
     const started = performance.now();
-    const detector = this.createDetector();
+    let loadMs = 0;
     try {
-      await this.loadAndCheck(detector, row);
+      await this.slot.swapIn(async (detector) => {
+        await this.loadAndCheck(detector, row);
+        loadMs = performance.now() - started;
+        if (this.slot.closed) throw new ShuttingDown();
+        return { version: row.version, sha256: row.artifact_sha256, loadedAt: this.now() };
+      });
     } catch (error) {
-      await detector.dispose().catch(this.options.onBackgroundError ?? (() => undefined));
+      if (error instanceof ShuttingDown) {
+        return unchanged({ code: 'MODEL_NOT_SERVING', message: 'the server is shutting down' });
+      }
       const code = isVisionLoopError(error) ? error.code : 'INTERNAL';
       const message = `version ${version} could not be put into service: ${messageOf(error)}`;
       this.lastFailure = { version, code, message, at: this.now() };
@@ -270,25 +260,8 @@ export class ModelServingService implements ModelDeployer {
       });
       return unchanged({ code, message });
     }
-    const loadMs = performance.now() - started;
-    if (this.closed) {
-      await detector.dispose();
-      return unchanged({ code: 'MODEL_NOT_SERVING', message: 'the server is shutting down' });
-    }
-    this.current = {
-      detector,
-      version: row.version,
-      sha256: row.artifact_sha256,
-      loadedAt: this.now(),
-      inFlight: 0,
-      retired: false,
-    };
     this.swaps++;
     if (this.lastFailure?.version === version) this.lastFailure = null;
-    if (previous !== null) {
-      previous.retired = true;
-      if (previous.inFlight === 0) this.release(previous);
-    }
     this.events.publish({
       type: 'system',
       at: this.now(),
@@ -352,14 +325,6 @@ export class ModelServingService implements ModelDeployer {
     await detector.detect(warmUpImage(info.inputWidth, info.inputHeight));
   }
 
-  private release(slot: ServingSlot): void {
-    const pending = slot.detector
-      .dispose()
-      .catch(this.options.onBackgroundError ?? (() => undefined))
-      .finally(() => this.releasing.delete(pending));
-    this.releasing.add(pending);
-  }
-
   private async decode(image: Uint8Array): Promise<RgbImage> {
     try {
       const { data, info } = await sharp(image, { limitInputPixels: this.maxPixels })
@@ -380,13 +345,13 @@ export class ModelServingService implements ModelDeployer {
       });
     }
   }
+}
 
-  private notServing(): VisionLoopError {
-    return new VisionLoopError(
-      'MODEL_NOT_SERVING',
-      'no model is being served yet: promote a version to production (or wait for it to load)',
-    );
-  }
+function notServing(): VisionLoopError {
+  return new VisionLoopError(
+    'MODEL_NOT_SERVING',
+    'no model is being served yet: promote a version to production (or wait for it to load)',
+  );
 }
 
 /** A catalogue code from a reported code string (INTERNAL when it is not one). */

@@ -1,6 +1,6 @@
 /**
  * Letterbox geometry (Ultralytics' `LetterBox` and `scale_boxes`) and its inverse. The pixel
- * work (resize, pad, CHW tensor) lives with the runtime in src/agent/preprocess.ts.
+ * work (resize, pad, CHW tensor) lives with the runtime in src/inference/preprocess.ts.
  *
  * The model sees the frame resized with its aspect ratio kept and padded with gray 114 to the
  * input size. Every number here follows Ultralytics so that a model trained there sees the

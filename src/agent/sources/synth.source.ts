@@ -10,7 +10,7 @@ import { SynthCamera, type SynthFrame } from '../../synth/camera.js';
 import { parseScenario } from '../../synth/scenario.js';
 import { VisionLoopError } from '../../shared/errors.js';
 import type { CapturedFrame, FrameSource, OpenSourceOptions } from '../frame-source.js';
-import { siblingModuleUrl, startModuleWorker } from '../module-worker.js';
+import { siblingModuleUrl, startModuleWorker } from '../../inference/module-worker.js';
 import type { SynthRenderResponse, SynthWorkerData } from './synth-render.protocol.js';
 import { FramePacer } from './frame-pacer.js';
 import { iterationSignal, pacingFps, validateSourceOptions } from './source-options.js';

@@ -7,24 +7,10 @@ import type { Readable } from 'node:stream';
 import type { ModelSource } from '../../db/schema.js';
 import type { ServingOutcome } from '../../shared/api/models.js';
 import type { ModelDetail } from '../../shared/api/models.js';
-import type { OutputLayout } from '../../vision/detector.js';
 
-/** What a real runtime found when it loaded a model. */
-export interface InspectedModel {
-  /** The version the runtime reports (the file's `visionloop_version`). */
-  version: string;
-  sha256: string;
-  layout: OutputLayout;
-  classNames: string[];
-  inputWidth: number;
-  inputHeight: number;
-}
-
-/** Loads a model in a fresh runtime (load, warm-up, layout check) and releases it. */
-export interface ModelInspector {
-  /** Throws MODEL_NOT_ONNX, MODEL_METADATA_INVALID, MODEL_LAYOUT_UNSUPPORTED, MODEL_LOAD_FAILED. */
-  inspect(bytes: Uint8Array): Promise<InspectedModel>;
-}
+// The runtime port lives with the runtime (src/inference/, below services); re-exported here
+// for the registry's users.
+export type { InspectedModel, ModelInspector } from '../../inference/model-inspector.js';
 
 /** This server's inference: told when `production` moves. Never throws; reports instead. */
 export interface ModelDeployer {

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OnnxDetector } from '../../../src/agent/onnx-detector.js';
+import { OnnxDetector } from '../../../src/inference/onnx-detector.js';
 import { extractArchive } from '../../../src/repositories/dataset-archive.js';
 import { findPython, runTrainer } from '../../../src/repositories/trainer-process.js';
 import { SYNTH_CLASSES } from '../../../src/shared/domain.js';

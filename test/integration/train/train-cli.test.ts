@@ -14,7 +14,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { OnnxDetector } from '../../../src/agent/onnx-detector.js';
+import { OnnxDetector } from '../../../src/inference/onnx-detector.js';
 import { exportDataset } from '../../../src/synth/dataset-export.js';
 
 const root = join(import.meta.dirname, '..', '..', '..');

@@ -11,7 +11,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { InspectedModel, ModelInspector } from '../services/registry/index.js';
+import type { InspectedModel, ModelInspector } from './model-inspector.js';
 import type { Detector } from '../vision/detector.js';
 import { OnnxDetector } from './onnx-detector.js';
 

@@ -137,8 +137,16 @@ export class OnnxDetector implements Detector {
   async dispose(): Promise<void> {
     const worker = this.worker;
     if (!worker) return;
+    // The pooled tensors go with the worker: terminating it frees them at once (a retired
+    // model's buffers would otherwise wait for this thread's next garbage collection, which
+    // showed as RSS growing with every hot swap; bench/swap-under-load.bench.ts).
+    const tensors = this.slots.map((slot) => slot.tensor);
+    this.slots = [];
     try {
-      await this.request({ type: 'dispose', requestId: 0 });
+      await this.request(
+        { type: 'dispose', requestId: 0, tensors },
+        tensors.map((tensor) => tensor.buffer as ArrayBuffer),
+      );
     } finally {
       this.worker = null;
       this.loadedModel = null;

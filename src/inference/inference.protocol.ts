@@ -26,7 +26,16 @@ export type WorkerRequest =
       transform: LetterboxTransform;
       options: DetectOptions;
     }
-  | { type: 'dispose'; requestId: number };
+  | {
+      type: 'dispose';
+      requestId: number;
+      /**
+       * The caller's pooled input tensors (buffers transferred): they are freed with the
+       * worker's heap when the worker is terminated, instead of lingering on the caller's
+       * thread until its next garbage collection.
+       */
+      tensors: Float32Array[];
+    };
 
 export type WorkerResponse =
   | { type: 'loaded'; requestId: number; model: ModelInfo }

@@ -1,0 +1,23 @@
+/**
+ * The port through which the model registry has candidate bytes checked by the runtime
+ * (OnnxModelProbe implements it). Lives with the runtime, below services, so the registry
+ * service and the probe both depend downward on it.
+ */
+import type { OutputLayout } from '../vision/detector.js';
+
+/** What the runtime saw when it loaded a model. */
+export interface InspectedModel {
+  /** The version the runtime reports (the file's `visionloop_version`). */
+  version: string;
+  sha256: string;
+  layout: OutputLayout;
+  classNames: string[];
+  inputWidth: number;
+  inputHeight: number;
+}
+
+/** Loads a model in a fresh runtime (load, warm-up, layout check) and releases it. */
+export interface ModelInspector {
+  /** Throws MODEL_NOT_ONNX, MODEL_METADATA_INVALID, MODEL_LAYOUT_UNSUPPORTED, MODEL_LOAD_FAILED. */
+  inspect(bytes: Uint8Array): Promise<InspectedModel>;
+}
