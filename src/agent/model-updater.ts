@@ -18,7 +18,7 @@ import { createReadStream } from 'node:fs';
 import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ProductionRef } from '../shared/api/models.js';
-import { VisionLoopError } from '../shared/errors.js';
+import { VisionLoopError, messageOf } from '../shared/errors.js';
 import type { ModelInfo } from '../vision/detector.js';
 import type { SwapResult } from '../inference/swappable-detector.js';
 import type { ModelSource } from './uplink/model-client.js';
@@ -59,10 +59,6 @@ export interface ModelUpdaterStats {
   runningVersion: string | null;
   lastError: string | null;
   eventStreamConnected: boolean;
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 async function sha256OfFile(path: string): Promise<string> {

@@ -4,8 +4,8 @@
  */
 import { Option, type Command } from 'commander';
 import { loadServerConfig } from '../config/server.config.js';
-import { runMigrationCommand } from '../db/migrate.js';
-import type { MigrationCommandResult } from '../db/migrate.js';
+import type { MigrationCommandResult } from '../main/local.main.js';
+import { runLocalMigrations } from '../main/local.main.js';
 import { formatTable } from './output.js';
 import { parseIntegerInRange } from './parse-options.js';
 import { addDatabaseOptions, overridesFrom } from './server.command.js';
@@ -46,7 +46,7 @@ export function registerDbCommands(program: Command, deps: DbCommandDeps = {}): 
   addDatabaseOptions(migrate).action(async (flags: MigrateFlags) => {
     const config = loadServerConfig(deps.env ?? process.env, overridesFrom(flags));
     const action = flags.status === true ? 'status' : flags.down !== undefined ? 'down' : 'latest';
-    const result = await runMigrationCommand(config.databaseUrl, action, { steps: flags.down });
+    const result = await runLocalMigrations(config, action, flags.down);
     if (flags.json === true) {
       out.write(`${JSON.stringify(result, null, 2)}\n`);
       return;

@@ -1,5 +1,10 @@
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Command } from 'commander';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
+import { openDatabase } from '../db/database.js';
+import { migrateDown, migrateToLatest, migrationStatus } from '../db/migrate.js';
 import type { DriftStatusResponse } from '../shared/api/drift.js';
 import { formatDriftStatus, registerDriftCommands } from './drift.command.js';
 
@@ -102,5 +107,79 @@ describe('visionloop drift status', () => {
     await expect(
       program.parseAsync(['drift', 'status', '--server', 'http://x'], { from: 'user' }),
     ).rejects.toMatchObject({ code: 'FORBIDDEN' });
+  });
+
+  describe('on the database directly', () => {
+    const dirs: string[] = [];
+    afterEach(() => {
+      for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+    });
+
+    /** `drift status` on `file`, its output and error. */
+    async function localStatus(dir: string, file: string) {
+      let out = '';
+      const program = new Command().exitOverride();
+      registerDriftCommands(program, {
+        env: {},
+        stdout: { write: (text: string) => (out += text) },
+      });
+      const error: unknown = await program
+        .parseAsync(['drift', 'status', '--data-dir', dir, '--database-url', file], {
+          from: 'user',
+        })
+        .then(
+          () => null,
+          (e: unknown) => e,
+        );
+      return { out, error };
+    }
+
+    async function statusOf(file: string) {
+      const database = await openDatabase(file);
+      try {
+        return await migrationStatus(database);
+      } finally {
+        await database.close();
+      }
+    }
+
+    it('reads a migrated database', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'visionloop-drift-cli-'));
+      dirs.push(dir);
+      const file = join(dir, 'visionloop.db');
+      const database = await openDatabase(file);
+      await migrateToLatest(database);
+      await database.close();
+      const { out, error } = await localStatus(dir, file);
+      expect(error).toBeNull();
+      expect(out).toContain('no drift reports yet');
+    });
+
+    it('never migrates: a database at an older migration stays as it is, and says so', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'visionloop-drift-cli-'));
+      dirs.push(dir);
+      const file = join(dir, 'visionloop.db');
+      const database = await openDatabase(file);
+      await migrateToLatest(database);
+      const undone = await migrateDown(database, 2);
+      await database.close();
+      expect(undone).toHaveLength(2);
+      const before = await statusOf(file);
+      expect(before.filter((m) => m.appliedAt === null)).toHaveLength(2);
+
+      const { error } = await localStatus(dir, file);
+      expect(error).toMatchObject({ code: 'DATABASE_NOT_MIGRATED' });
+      expect((error as Error).message).toContain('visionloop db migrate');
+      expect(await statusOf(file)).toEqual(before);
+    });
+
+    it('creates no database where there is none', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'visionloop-drift-cli-'));
+      dirs.push(dir);
+      const file = join(dir, 'missing.db');
+      const { error } = await localStatus(dir, file);
+      expect(error).toMatchObject({ code: 'DATABASE_NOT_MIGRATED' });
+      expect(existsSync(file)).toBe(false);
+    });
   });
 });

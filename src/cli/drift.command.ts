@@ -4,15 +4,13 @@
  *
  * With `--server URL` it asks the server's `GET /api/metrics/drift` (a token from `--token`,
  * `--token-file` or $VISIONLOOP_TOKEN; none is needed from the server's own machine); without,
- * it reads the configured database directly (`--database-url`, `--data-dir`).
+ * it reads the configured database directly (`--database-url`, `--data-dir`; src/main/
+ * local.main.ts), and never migrates it: a database behind the code is an error saying so.
  */
 import type { Command } from 'commander';
 import { loadServerConfig } from '../config/server.config.js';
-import { openDatabase } from '../db/database.js';
-import { migrateToLatest } from '../db/migrate.js';
-import { createBlobStore } from '../main/blob-store.main.js';
 import { createJobServices } from '../main/job-services.js';
-import { InProcessEventBus } from '../services/event-bus.js';
+import { openLocalState } from '../main/local.main.js';
 import { driftStatusResponseSchema, type DriftStatusResponse } from '../shared/api/drift.js';
 import { registerDriftCompareCommand } from './drift-compare.command.js';
 import { formatTable } from './output.js';
@@ -57,17 +55,17 @@ async function localStatus(
   env: Record<string, string | undefined>,
 ): Promise<DriftStatusResponse> {
   const config = loadServerConfig(env, overridesFrom(flags));
-  const database = await openDatabase(config.databaseUrl);
+  // Only reads: a database behind the code is an error that says to migrate, never migrated.
+  const local = await openLocalState(config, 'read-only');
   try {
-    await migrateToLatest(database);
-    const { drift } = createJobServices(database, {
-      blobStore: createBlobStore(config.blobStorage),
-      events: new InProcessEventBus(),
+    const { drift } = createJobServices(local.database, {
+      blobStore: local.blobStore,
+      events: local.events,
       prometheus: { setDrift: () => undefined },
     });
     return await drift.status(flags.camera === undefined ? {} : { camera: flags.camera });
   } finally {
-    await database.close();
+    await local.close();
   }
 }
 

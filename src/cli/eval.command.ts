@@ -10,14 +10,16 @@
  * from src/agent directly.
  */
 import { Option, type Command } from 'commander';
-import { DATASET_SPLITS, type DatasetSplit } from '../repositories/yolo-dataset.repository.js';
-import type {
-  EvaluationService,
-  ModelEvaluationReport,
-  PredictionsEvaluationReport,
-} from '../services/evaluation.service.js';
-import type { Detector } from '../vision/detector.js';
-import { DEFAULT_SERVING_THRESHOLD, type EvaluationReport } from '../vision/map.js';
+import {
+  DATASET_SPLITS,
+  DEFAULT_SERVING_THRESHOLD,
+  type DatasetSplit,
+  type Detector,
+  type EvaluationReport,
+  type EvaluationService,
+  type ModelEvaluationReport,
+  type PredictionsEvaluationReport,
+} from '../main/evaluation.main.js';
 import { formatTable, ProgressDisplay } from './output.js';
 import { parseNumberInRange } from './parse-options.js';
 

@@ -6,16 +6,25 @@
  * given explicitly (`explicitToken`).
  *
  * `requestServer`, `callServer` and `fetchServerBytes` are how `models`, `retrain`, `label` and
- * `drift --server` talk to the server: they turn an unreachable server and `{"error":{code,message}}` answers into
- * VisionLoopErrors, so a command never prints a stack trace or a raw HTTP body. They never
- * follow a URL to another host: every path is resolved against the connection's base.
+ * `drift --server` talk to the server, over the shared HTTP client core
+ * (src/shared/http-client.ts): they turn an unreachable server and `{"error":{code,message}}`
+ * answers into VisionLoopErrors, so a command never prints a stack trace or a raw HTTP body.
+ * They never follow a URL to another host: every path is resolved against the connection's
+ * base.
  */
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { z } from 'zod';
 import { loadServerConfig } from '../config/server.config.js';
-import { errorBodySchema } from '../shared/api/common.js';
-import { ERROR_CATALOGUE, VisionLoopError, type ErrorCode } from '../shared/errors.js';
+import { VisionLoopError, isErrorCode } from '../shared/errors.js';
+import {
+  HttpClient,
+  HttpClientError,
+  type HttpBody,
+  type HttpMethod,
+} from '../shared/http-client.js';
+
+export { isErrorCode };
 
 export const DEFAULT_SERVER_URL = 'http://127.0.0.1:8080';
 
@@ -39,11 +48,6 @@ export interface Connection {
   /** Sent as `Authorization: Bearer …`; null sends no credential (loopback reads). */
   token: string | null;
   fetch: typeof fetch;
-}
-
-/** Whether a code from a server's error body is one of ours (else it is reported as-is). */
-export function isErrorCode(code: string): code is ErrorCode {
-  return Object.hasOwn(ERROR_CATALOGUE, code);
 }
 
 /**
@@ -107,20 +111,38 @@ export function addConnectionOptions(command: Command): Command {
     .option('--json', 'print the JSON answer');
 }
 
-export type ServerMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
+export type ServerMethod = Exclude<HttpMethod, 'PATCH'>;
 
 /** A request body: a JSON value (serialized here), or raw bytes with their content type. */
-export type ServerRequestBody =
-  { json: unknown } | { data: string | Uint8Array<ArrayBuffer>; type: string };
+export type ServerRequestBody = HttpBody;
 
-/** The VisionLoopError an error answer stands for (reads the answer's body). */
-async function errorFromAnswer(response: Response): Promise<VisionLoopError> {
-  const payload: unknown = await response.json().catch(() => null);
-  const parsed = errorBodySchema.safeParse(payload);
-  if (parsed.success && isErrorCode(parsed.data.error.code)) {
-    return new VisionLoopError(parsed.data.error.code, parsed.data.error.message);
+/** The core client for a connection: no timeout (an upload or a training may take long). */
+function clientOf(connection: Connection): HttpClient {
+  return new HttpClient({
+    baseUrl: connection.base,
+    token: connection.token,
+    timeoutMs: null,
+    fetch: (input, init) => connection.fetch(input, init),
+  });
+}
+
+/** The VisionLoopError a failure of the HTTP client core stands for; anything else as it is. */
+function commandErrorOf(connection: Connection, path: string, error: unknown): unknown {
+  if (!(error instanceof HttpClientError)) return error;
+  if (error.status === 0) {
+    return new VisionLoopError(
+      'INVALID_ARGUMENT',
+      `cannot reach the server at ${connection.base}`,
+      {
+        cause: error,
+      },
+    );
   }
-  return new VisionLoopError('INTERNAL', `the server answered HTTP ${response.status}`);
+  if (error.code === 'BAD_RESPONSE') {
+    return new VisionLoopError('INTERNAL', `unexpected answer from ${connection.base}${path}`);
+  }
+  if (isErrorCode(error.code)) return new VisionLoopError(error.code, error.detail);
+  return new VisionLoopError('INTERNAL', `the server answered HTTP ${error.status}`);
 }
 
 /**
@@ -135,27 +157,11 @@ export async function requestServer(
   path: string,
   body?: ServerRequestBody,
 ): Promise<Response> {
-  const headers: Record<string, string> = {};
-  if (connection.token !== null) headers.authorization = `Bearer ${connection.token}`;
-  let payload: string | Uint8Array<ArrayBuffer> | undefined;
-  if (body !== undefined) {
-    headers['content-type'] = 'json' in body ? 'application/json' : body.type;
-    payload = 'json' in body ? JSON.stringify(body.json) : body.data;
-  }
-  let response: Response;
   try {
-    response = await connection.fetch(`${connection.base}${path}`, {
-      method,
-      headers,
-      body: payload,
-    });
+    return await clientOf(connection).request(method, path, body === undefined ? {} : { body });
   } catch (error) {
-    throw new VisionLoopError('INVALID_ARGUMENT', `cannot reach the server at ${connection.base}`, {
-      cause: error,
-    });
+    throw commandErrorOf(connection, path, error);
   }
-  if (!response.ok) throw await errorFromAnswer(response);
-  return response;
 }
 
 /**
@@ -169,12 +175,16 @@ export async function callServer<T>(
   schema: z.ZodType<T>,
   body?: ServerRequestBody,
 ): Promise<T> {
-  const response = await requestServer(connection, method, path, body);
-  const parsed = schema.safeParse(await response.json().catch(() => null));
-  if (!parsed.success) {
-    throw new VisionLoopError('INTERNAL', `unexpected answer from ${connection.base}${path}`);
+  try {
+    return await clientOf(connection).json(
+      method,
+      path,
+      schema,
+      body === undefined ? {} : { body },
+    );
+  } catch (error) {
+    throw commandErrorOf(connection, path, error);
   }
-  return parsed.data;
 }
 
 /** A binary `GET` (a frame's JPEG): the answer's bytes, with the errors of `requestServer`. */

@@ -10,8 +10,8 @@ import {
   SEED_MODEL_DIR,
   SEED_RECIPE,
   trainAndEvaluate,
+  type TrainerEvent,
 } from '../main/train.main.js';
-import type { TrainerEvent } from '../repositories/trainer-process.js';
 import { formatEvaluation } from './eval.command.js';
 import { formatTable, ProgressDisplay } from './output.js';
 import { parseIntegerInRange, parseNumberInRange } from './parse-options.js';

@@ -23,7 +23,7 @@ import BetterSqlite3 from 'better-sqlite3';
 import { CompiledQuery, Kysely, PostgresDialect, SqliteDialect, SqliteDriver } from 'kysely';
 import type { DatabaseConnection, Driver, SqliteDialectConfig } from 'kysely';
 import pg from 'pg';
-import { VisionLoopError } from '../shared/errors.js';
+import { VisionLoopError, messageOf } from '../shared/errors.js';
 import type { DialectName } from './migrations/migration.js';
 import type { Database } from './schema.js';
 
@@ -246,11 +246,4 @@ function closeOnce(close: () => Promise<void>): () => Promise<void> {
     closing ??= close();
     return closing;
   };
-}
-
-function messageOf(error: unknown): string {
-  if (error instanceof AggregateError && error.errors.length > 0) {
-    return error.errors.map(messageOf).join('; ');
-  }
-  return error instanceof Error ? error.message || error.name : String(error);
 }

@@ -1,7 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { makeFrameResults } from '../../bench/ingest-rows.js';
-import { encodePostgresRows } from '../repositories/prediction-rows.js';
-import { preparedResults, summarizeLatencies } from '../services/ingest-batch.js';
 import { ingestBatchRequestSchema } from '../shared/api/ingest.js';
 import { JsonDecodePool } from './json-decode-pool.js';
 import { describeIssues } from './validation-message.js';
@@ -22,33 +20,17 @@ describe('JsonDecodePool', () => {
     const bodies = [3, 1, 2].map((n) =>
       Buffer.from(JSON.stringify({ results: results.slice(0, n) })),
     );
-    const decoded = (await Promise.all(
-      bodies.map((body) => pool.decode('ingest-batch', body)),
-    )) as { results: unknown[] }[];
+    const decoded = await Promise.all(bodies.map((body) => pool.decode('ingest-batch', body)));
     expect(decoded.map((d) => d.results.length)).toEqual([3, 1, 2]);
   });
 
-  it('prepares an ingest batch for PostgreSQL: encoded rows, latencies, the body moved back', async () => {
-    const body = Buffer.from(
-      JSON.stringify({ agentId: 'agt-1', results: [...results, results[0]] }),
+  it('answers with the contract value only: repeats and all, nothing encoded for a table', async () => {
+    const batch = { agentId: 'agt-1', results: [...results.slice(0, 5), results[0]] };
+    const decoded = await pool.decode('ingest-batch', Buffer.from(JSON.stringify(batch)));
+    expect(decoded).toEqual(batch);
+    await expect(pool.decode('ingest-batch', Buffer.from('{"results": []}'))).rejects.toMatchObject(
+      { code: 'VALIDATION_FAILED' },
     );
-    const copy = Buffer.from(body);
-    const prepared = await pool.prepareIngestBatch(body, 'postgres');
-    expect(prepared).toMatchObject({ agentId: 'agt-1', received: 51, distinct: 50, results: null });
-    expect(prepared.rows).toEqual(encodePostgresRows(results));
-    expect(prepared.latencies).toEqual(summarizeLatencies(results));
-    expect(Buffer.from(prepared.body ?? [])).toEqual(copy);
-    expect(preparedResults(prepared)).toEqual(results);
-  });
-
-  it('prepares an ingest batch for SQLite with the validated results', async () => {
-    const body = Buffer.from(JSON.stringify({ results: results.slice(0, 5) }));
-    const prepared = await pool.prepareIngestBatch(body, 'results');
-    expect(prepared).toMatchObject({ agentId: null, received: 5, distinct: 5, body: null });
-    expect(prepared.results).toEqual(results.slice(0, 5));
-    await expect(
-      pool.prepareIngestBatch(Buffer.from('{"results": []}'), 'postgres'),
-    ).rejects.toMatchObject({ code: 'VALIDATION_FAILED' });
   });
 
   it('names a body that is not JSON', async () => {

@@ -11,10 +11,14 @@
 import { availableParallelism } from 'node:os';
 import type { Worker } from 'node:worker_threads';
 import { siblingModuleUrl, startModuleWorker } from '../inference/module-worker.js';
-import type { PredictionRowFormat, PreparedIngestBatch } from '../services/ingest-batch.js';
 import { VisionLoopError } from '../shared/errors.js';
 import { describeIssues } from './validation-message.js';
-import type { DecodeRequest, DecodeResponse, DecodeSchemaName } from './json-decode.protocol.js';
+import type {
+  DecodeRequest,
+  DecodeResponse,
+  DecodeSchemaName,
+  DecodedBodies,
+} from './json-decode.protocol.js';
 
 type Pending = { resolve: (response: DecodeResponse) => void; reject: (error: Error) => void };
 
@@ -37,24 +41,10 @@ export class JsonDecodePool {
    * The body parsed and validated against `schema`. Rejects with VALIDATION_FAILED (400) when
    * the body is not JSON or does not match, naming the first problems.
    */
-  async decode(schema: DecodeSchemaName, body: Buffer): Promise<unknown> {
-    return this.answer(await this.request(schema, body, undefined));
-  }
-
-  /**
-   * An ingest batch body parsed, validated and prepared (prepareIngestBatch) with rows in
-   * `format`. Rejects as decode does.
-   */
-  async prepareIngestBatch(
-    body: Buffer,
-    format: PredictionRowFormat,
-  ): Promise<PreparedIngestBatch> {
-    // The worker answers a request with `prepare` with a PreparedIngestBatch.
-    return this.answer(await this.request('ingest-batch', body, format)) as PreparedIngestBatch;
-  }
-
-  private answer(response: DecodeResponse): unknown {
-    if (response.ok) return response.value;
+  async decode<S extends DecodeSchemaName>(schema: S, body: Buffer): Promise<DecodedBodies[S]> {
+    const response = await this.request(schema, body);
+    // The worker validated the value against SCHEMAS[schema] (json-decode.worker.ts).
+    if (response.ok) return response.value as DecodedBodies[S];
     if (response.kind === 'json') {
       throw new VisionLoopError(
         'VALIDATION_FAILED',
@@ -74,11 +64,7 @@ export class JsonDecodePool {
     await Promise.all(running.map(({ worker }) => worker.terminate()));
   }
 
-  private request(
-    schema: DecodeSchemaName,
-    body: Buffer,
-    prepare: PredictionRowFormat | undefined,
-  ): Promise<DecodeResponse> {
+  private request(schema: DecodeSchemaName, body: Buffer): Promise<DecodeResponse> {
     if (this.closed) {
       return Promise.reject(new VisionLoopError('INTERNAL', 'the JSON decode pool is closed'));
     }
@@ -91,7 +77,6 @@ export class JsonDecodePool {
     const owns = body.byteOffset === 0 && body.byteLength === body.buffer.byteLength;
     const bytes = owns ? body : new Uint8Array(body);
     const message: DecodeRequest = { requestId, schema, body: bytes };
-    if (prepare !== undefined) message.prepare = prepare;
     return new Promise<DecodeResponse>((resolve, reject) => {
       target.pending.set(requestId, { resolve, reject });
       target.worker.ref();

@@ -1,21 +1,23 @@
 /**
  * Messages between JsonDecodePool (the server's thread) and json-decode.worker.ts. The body
- * goes to the worker as bytes; the answer is the validated value (structured clone) — or, when
- * asked to prepare it, the value made ready for its service (an ingest batch encoded for the
- * prediction repository, its body bytes moved back) — or what was wrong with the body.
+ * goes to the worker as bytes; the answer is the value validated against the API contract
+ * (structured clone), or what was wrong with the body.
  */
-import type { PredictionRowFormat } from '../services/ingest-batch.js';
+import type { IngestBatchRequest } from '../shared/api/ingest.js';
 import type { ValidationIssue } from './validation-message.js';
 
+/** The bodies the worker knows how to validate, and the contract type each decodes to. */
+export interface DecodedBodies {
+  'ingest-batch': IngestBatchRequest;
+}
+
 /** The bodies the worker knows how to validate (json-decode.worker.ts maps them to schemas). */
-export type DecodeSchemaName = 'ingest-batch';
+export type DecodeSchemaName = keyof DecodedBodies;
 
 export interface DecodeRequest {
   requestId: number;
   schema: DecodeSchemaName;
   body: Uint8Array;
-  /** For 'ingest-batch': answer with a PreparedIngestBatch whose rows take this format. */
-  prepare?: PredictionRowFormat;
 }
 
 export type DecodeResponse =

@@ -32,3 +32,14 @@ export function createEvaluation(config: RuntimeConfig): {
       }),
   };
 }
+
+// What `visionloop eval` (src/cli) names of the layers below, so the command imports only main/
+// (DESIGN.md §8).
+export { DATASET_SPLITS, type DatasetSplit } from '../repositories/yolo-dataset.repository.js';
+export type {
+  EvaluationService,
+  ModelEvaluationReport,
+  PredictionsEvaluationReport,
+} from '../services/evaluation.service.js';
+export type { Detector } from '../vision/detector.js';
+export { DEFAULT_SERVING_THRESHOLD, type EvaluationReport } from '../vision/map.js';

@@ -5,9 +5,7 @@
  * (`openLocalDatasets`, like `visionloop token` without `--server`).
  */
 import type { ServerConfig } from '../config/server.config.js';
-import { openDatabase } from '../db/database.js';
 import type { DatabaseHandle } from '../db/database.js';
-import { migrateToLatest } from '../db/migrate.js';
 import type { BlobStore } from '../repositories/blob-store.js';
 import { directoryEntries, extractArchive, packTarGz } from '../repositories/dataset-archive.js';
 import type { ExtractLimits } from '../repositories/dataset-archive.js';
@@ -17,9 +15,8 @@ import { SettingsRepository } from '../repositories/settings.repository.js';
 import { YoloDatasetRepository } from '../repositories/yolo-dataset.repository.js';
 import { DatasetService } from '../services/dataset/index.js';
 import type { EventBus } from '../services/event-bus.js';
-import { InProcessEventBus } from '../services/event-bus.js';
 import { LabelingService } from '../services/labeling.service.js';
-import { createBlobStore } from './blob-store.main.js';
+import { openLocalState } from './local.main.js';
 
 export interface LabelingServicesOptions {
   blobStore: BlobStore;
@@ -74,18 +71,12 @@ export interface LocalDatasets extends LabelingServices {
  * database first. For `visionloop dataset …` without `--server`.
  */
 export async function openLocalDatasets(config: ServerConfig): Promise<LocalDatasets> {
-  const database = await openDatabase(config.databaseUrl);
-  try {
-    await migrateToLatest(database);
-  } catch (error) {
-    await database.close();
-    throw error;
-  }
-  const services = createLabelingServices(database, {
-    blobStore: createBlobStore(config.blobStorage),
-    events: new InProcessEventBus(),
+  const local = await openLocalState(config, 'migrate');
+  const services = createLabelingServices(local.database, {
+    blobStore: local.blobStore,
+    events: local.events,
   });
-  return { ...services, location: database.location, close: () => database.close() };
+  return { ...services, location: local.database.location, close: () => local.close() };
 }
 
 /** Archive helpers for the CLI's remote mode (the CLI does not import repositories). */

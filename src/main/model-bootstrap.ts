@@ -20,6 +20,7 @@ import type { ModelRegistryService } from '../services/registry/index.js';
 import { readTrainingFeatures, TRAINING_FEATURES_FILE } from '../services/training-reference.js';
 import type { ModelServingService } from '../services/model-serving.service.js';
 import { SEED_RECIPE } from './train.main.js';
+import { messageOf } from '../shared/errors.js';
 
 export interface ModelBootstrapLog {
   info(message: string): void;
@@ -29,10 +30,6 @@ export interface ModelBootstrapLog {
 
 /** How often a server looks for alias moves made elsewhere, ms. */
 export const DEFAULT_MODEL_SYNC_MS = 2000;
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
 
 function isNotFound(error: unknown): boolean {
   return error instanceof Error && 'code' in error && error.code === 'ENOENT';

@@ -54,6 +54,7 @@ import { SamplingService } from '../services/sampling.service.js';
 import type { CreatedToken } from '../shared/api/tokens.js';
 import { BUILTIN_SEED_MODEL } from './detect.main.js';
 import { DEFAULT_MODEL_SYNC_MS, startModelRegistry, startModelSync } from './model-bootstrap.js';
+import { openLocalState } from './local.main.js';
 
 /** The package version (package.json sits two levels above both src/main and dist/main). */
 export const SERVER_VERSION: string = (() => {
@@ -477,16 +478,10 @@ export interface LocalTokenAdmin {
  * works before any server ran). For `visionloop token …` without `--server`.
  */
 export async function openLocalTokenAdmin(config: ServerConfig): Promise<LocalTokenAdmin> {
-  const database = await openDatabase(config.databaseUrl);
-  try {
-    await migrateToLatest(database);
-  } catch (error) {
-    await database.close();
-    throw error;
-  }
+  const local = await openLocalState(config, 'migrate');
   return {
-    auth: new AuthService(new TokenRepository(database.db)),
-    location: database.location,
-    close: () => database.close(),
+    auth: new AuthService(new TokenRepository(local.database.db)),
+    location: local.database.location,
+    close: () => local.close(),
   };
 }

@@ -16,7 +16,7 @@
  * hash compared with the re-rendered frame's. A frame that does not match (another run's
  * scenario, a camera that is not synthetic) is skipped with a note, never labelled wrongly.
  */
-import sharp from 'sharp';
+import { decodeToRgb } from '../inference/decode-image.js';
 import {
   nextItemResponseSchema,
   queueListResponseSchema,
@@ -27,7 +27,6 @@ import { SynthRenderWorker } from '../agent/sources/synth.source.js';
 import { SynthCamera } from '../synth/camera.js';
 import { Rng } from '../synth/rng.js';
 import { parseScenario } from '../synth/scenario.js';
-import type { RgbImage } from '../vision/image.js';
 import { dHash, hammingDistance } from '../vision/phash.js';
 
 export const SIMULATED_REVIEWER_NAME = 'simulated-reviewer';
@@ -117,7 +116,7 @@ export class SynthGroundTruth {
     }
     const renderer = this.renderers.get(item.camera);
     const rendered = renderer ? await renderer.render(index) : camera.frame(index);
-    const shown = await decodeJpeg(await this.fetchFrame(item));
+    const shown = await decodeToRgb(await this.fetchFrame(item));
     const bits = hammingDistance(dHash(rendered.image), dHash(shown));
     if (bits > SAME_FRAME_MAX_BITS) {
       return {
@@ -140,19 +139,6 @@ export class SynthGroundTruth {
       })),
     };
   }
-}
-
-async function decodeJpeg(bytes: Buffer): Promise<RgbImage> {
-  const { data, info } = await sharp(bytes)
-    .removeAlpha()
-    .toColourspace('srgb')
-    .raw({ depth: 'uchar' })
-    .toBuffer({ resolveWithObject: true });
-  return {
-    width: info.width,
-    height: info.height,
-    data: new Uint8Array(data.buffer, data.byteOffset, data.length),
-  };
 }
 
 function round2(value: number): number {

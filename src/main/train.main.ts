@@ -413,3 +413,6 @@ what VisionLoop's loop exists to recover (see bench/drift-recovery.bench.ts).
 function formatMinutes(seconds: number): string {
   return `${Math.round(seconds / 60)} min (${Math.round(seconds)} s)`;
 }
+
+// The trainer's progress events, for `visionloop train` (src/cli imports only main/).
+export type { TrainerEvent } from '../repositories/trainer-process.js';

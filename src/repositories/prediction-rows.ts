@@ -1,9 +1,8 @@
 /**
  * How frame results become `prediction_logs` and `prediction_classes` rows: the column lists,
  * the row values, and the PostgreSQL array literals the ingest insert binds. Pure functions
- * of their arguments with no imports that have side effects, so the ingest decode worker can
- * encode a batch off the server's event loop (src/http/json-decode.worker.ts) and the
- * repository can do the same in-process; both produce byte-identical parameters.
+ * of their arguments with no imports that have side effects; only the prediction repository
+ * uses them.
  */
 import type { FrameResult } from '../shared/domain.js';
 
@@ -178,30 +177,12 @@ const RECEIVED_SLOT = LOG_COLUMNS.indexOf('received_at');
 /**
  * A batch encoded for PostgreSQL's ingest insert: one array literal per column of
  * PG_ARRAY_COLUMNS, and the three columns of its `prediction_classes` rows (one per distinct
- * class of each result). Strings only, so it crosses threads as a cheap copy.
+ * class of each result).
  */
 export interface PostgresPredictionRows {
-  format: 'postgres';
   rows: number;
   logColumns: string[];
   classColumns: [ids: string, classNames: string, capturedAts: string];
-}
-
-/** Rows as the frame results themselves (SQLite binds them row by row). */
-export interface ResultPredictionRows {
-  format: 'results';
-  results: readonly FrameResult[];
-}
-
-export type PredictionRows = PostgresPredictionRows | ResultPredictionRows;
-export type PredictionRowFormat = PredictionRows['format'];
-
-/** `results` (distinct ids) as the repository of `format` inserts them. */
-export function encodePredictionRows(
-  results: readonly FrameResult[],
-  format: PredictionRowFormat,
-): PredictionRows {
-  return format === 'postgres' ? encodePostgresRows(results) : { format, results };
 }
 
 /** `results` (distinct ids) as PostgreSQL's ingest insert binds them. */
@@ -233,7 +214,6 @@ export function encodePostgresRows(results: readonly FrameResult[]): PostgresPre
     times.push(values[v + 2] ?? null);
   }
   return {
-    format: 'postgres',
     rows: results.length,
     logColumns,
     classColumns: [

@@ -13,10 +13,11 @@
  *   20,000-parameter statement costs about as much as running it; this is why the native
  *   handle is used here and nowhere else.
  * - On PostgreSQL, one statement for both tables, `INSERT … SELECT FROM unnest(…)` with one
- *   array parameter per column (prediction-rows.ts encodes them, possibly in another thread):
+ *   array parameter per column (prediction-rows.ts encodes them):
  *   a short, constant statement whatever the batch size.
  * - Otherwise (SQLite without the native handle) the cached statement text is executed
  *   through Kysely's connection inside a Kysely transaction.
+ * Both SQLite ways run the same chunk loop (insertStatements).
  * Everything else uses the query builder.
  *
  * No rules here: validation, de-duplication policy and events live in the services.
@@ -34,11 +35,8 @@ import {
   PG_ARRAY_COLUMNS,
   classRowValues,
   encodePostgresRows,
-  encodePredictionRows,
   putLogRow,
   type PostgresPredictionRows,
-  type PredictionRowFormat,
-  type PredictionRows,
   type SqlValue,
 } from './prediction-rows.js';
 
@@ -99,6 +97,46 @@ export function chunkSizes(count: number, maxChunk: number): number[] {
   return sizes;
 }
 
+/** One multi-row insert of SQLite's ingest: `rows` rows of `table`, their values in order. */
+interface InsertStatement {
+  table: 'prediction_logs' | 'prediction_classes';
+  rows: number;
+  params: SqlValue[];
+}
+
+/**
+ * SQLite's ingest as a sequence of statements, chunk by chunk: each chunk's log rows, then the
+ * class rows of the results that chunk newly stored. It is handed the rows each statement
+ * returned (the stored ids of a log insert; nothing for a class insert) and returns every
+ * stored id. The one chunk loop for both ways of running it: synchronously on prepared native
+ * statements, or awaited through Kysely.
+ */
+function* insertStatements(
+  results: readonly FrameResult[],
+  agentId: string | null,
+  receivedAt: number,
+): Generator<InsertStatement, Set<string>, readonly { id: string }[]> {
+  const stored = new Set<string>();
+  let start = 0;
+  for (const size of chunkSizes(results.length, LOG_ROWS_PER_STATEMENT)) {
+    const chunk = results.slice(start, start + size);
+    start += size;
+    const params = new Array<SqlValue>(size * LOG_COLUMNS.length);
+    let p = 0;
+    for (const r of chunk) p = putLogRow(params, p, r, agentId, receivedAt);
+    const storedRows = yield { table: 'prediction_logs', rows: size, params };
+    for (const row of storedRows) stored.add(row.id);
+    const classValues = classRowValues(chunk, stored);
+    let offset = 0;
+    for (const rowCount of chunkSizes(classValues.length / 3, CLASS_ROWS_PER_STATEMENT)) {
+      const end = offset + rowCount * CLASS_COLUMNS.length;
+      yield { table: 'prediction_classes', rows: rowCount, params: classValues.slice(offset, end) };
+      offset = end;
+    }
+  }
+  return stored;
+}
+
 export interface PredictionPageFilter {
   /** Captured at or after, epoch ms. */
   from?: number;
@@ -147,37 +185,17 @@ export class PredictionRepository {
     this.native = dialect === 'sqlite' ? options.nativeSqlite : undefined;
   }
 
-  /** How insertRows wants a batch encoded (encodePredictionRows). */
-  get rowFormat(): PredictionRowFormat {
-    return this.dialect === 'postgres' ? 'postgres' : 'results';
-  }
-
   /**
    * Stores `results` in one transaction, skipping ids already stored (`ON CONFLICT DO
    * NOTHING`), with one `prediction_classes` row per distinct class of each newly stored
    * result. Resolves after the commit with the ids this call stored. `results` must not repeat
    * an id.
    */
-  insertResults(
+  async insertResults(
     results: readonly FrameResult[],
     agentId: string | null,
     receivedAt: number,
   ): Promise<Set<string>> {
-    return this.insertRows(encodePredictionRows(results, this.rowFormat), agentId, receivedAt);
-  }
-
-  /** insertResults for a batch already encoded in this repository's rowFormat. */
-  async insertRows(
-    rows: PredictionRows,
-    agentId: string | null,
-    receivedAt: number,
-  ): Promise<Set<string>> {
-    if (rows.format === 'postgres') {
-      if (this.dialect !== 'postgres')
-        throw new Error('PostgreSQL rows given to a SQLite database');
-      return rows.rows === 0 ? new Set() : this.insertPostgres(rows, agentId, receivedAt);
-    }
-    const results = rows.results;
     if (results.length === 0) return new Set();
     if (this.dialect === 'postgres') {
       return this.insertPostgres(encodePostgresRows(results), agentId, receivedAt);
@@ -221,59 +239,43 @@ export class PredictionRepository {
     return new Set(stored.map((r) => r.id));
   }
 
+  /** SQLite with the native handle: insertStatements run synchronously on prepared statements. */
   private insertNative(
     results: readonly FrameResult[],
     agentId: string | null,
     receivedAt: number,
   ): Set<string> {
-    const stored = new Set<string>();
-    let start = 0;
-    for (const size of chunkSizes(results.length, LOG_ROWS_PER_STATEMENT)) {
-      const chunk = results.slice(start, start + size);
-      start += size;
-      const params = new Array<SqlValue>(size * LOG_COLUMNS.length);
-      let p = 0;
-      for (const r of chunk) p = putLogRow(params, p, r, agentId, receivedAt);
-      const rows = this.statement('prediction_logs', size).all(params) as { id: string }[];
-      for (const row of rows) stored.add(row.id);
-      const classValues = classRowValues(chunk, stored);
-      let offset = 0;
-      for (const rowCount of chunkSizes(classValues.length / 3, CLASS_ROWS_PER_STATEMENT)) {
-        const end = offset + rowCount * CLASS_COLUMNS.length;
-        this.statement('prediction_classes', rowCount).run(classValues.slice(offset, end));
-        offset = end;
+    const statements = insertStatements(results, agentId, receivedAt);
+    let next = statements.next();
+    while (next.done !== true) {
+      const { table, rows, params } = next.value;
+      const statement = this.statement(table, rows);
+      if (table === 'prediction_logs') {
+        next = statements.next(statement.all(params) as { id: string }[]);
+      } else {
+        statement.run(params);
+        next = statements.next([]);
       }
     }
-    return stored;
+    return next.value;
   }
 
+  /** SQLite without the native handle: insertStatements run through Kysely's transaction. */
   private async insertThroughKysely(
     trx: Transaction<Database>,
     results: readonly FrameResult[],
     agentId: string | null,
     receivedAt: number,
   ): Promise<Set<string>> {
-    const stored = new Set<string>();
-    let start = 0;
-    for (const size of chunkSizes(results.length, LOG_ROWS_PER_STATEMENT)) {
-      const chunk = results.slice(start, start + size);
-      start += size;
-      const params = new Array<SqlValue>(size * LOG_COLUMNS.length);
-      let p = 0;
-      for (const r of chunk) p = putLogRow(params, p, r, agentId, receivedAt);
-      const text = this.insertText('prediction_logs', size);
-      const { rows } = await trx.executeQuery<{ id: string }>(CompiledQuery.raw(text, params));
-      for (const row of rows) stored.add(row.id);
-      const classValues = classRowValues(chunk, stored);
-      let offset = 0;
-      for (const rowCount of chunkSizes(classValues.length / 3, CLASS_ROWS_PER_STATEMENT)) {
-        const end = offset + rowCount * CLASS_COLUMNS.length;
-        const classText = this.insertText('prediction_classes', rowCount);
-        await trx.executeQuery(CompiledQuery.raw(classText, classValues.slice(offset, end)));
-        offset = end;
-      }
+    const statements = insertStatements(results, agentId, receivedAt);
+    let next = statements.next();
+    while (next.done !== true) {
+      const { table, rows, params } = next.value;
+      const text = this.insertText(table, rows);
+      const answer = await trx.executeQuery<{ id: string }>(CompiledQuery.raw(text, params));
+      next = statements.next(answer.rows);
     }
-    return stored;
+    return next.value;
   }
 
   private statement(

@@ -16,6 +16,7 @@
 import { open, readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
+import { decodeToRgb } from '../inference/decode-image.js';
 import { parse as parseYaml } from 'yaml';
 import type { Box } from '../shared/domain.js';
 import { VisionLoopError } from '../shared/errors.js';
@@ -426,18 +427,7 @@ export class YoloDatasetRepository {
         }
         return await this.options.decodeUnsupported(file);
       }
-      const { data, info } = await sharp(file)
-        .rotate()
-        .removeAlpha()
-        .toColourspace('srgb')
-        .raw({ depth: 'uchar' })
-        .toBuffer({ resolveWithObject: true });
-      if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels instead of 3`);
-      return {
-        width: info.width,
-        height: info.height,
-        data: new Uint8Array(data.buffer, data.byteOffset, data.length),
-      };
+      return await decodeToRgb(file);
     } catch (error) {
       if (error instanceof VisionLoopError) throw error;
       const reason = error instanceof Error ? error.message : String(error);

@@ -14,7 +14,7 @@ import { blobKeyOf } from '../repositories/blob-store.js';
 import type { PredictionRepository } from '../repositories/prediction.repository.js';
 import type { FrameUploadResponse } from '../shared/api/ingest.js';
 import { MAX_FRAME_PIXELS } from '../shared/api/ingest.js';
-import { VisionLoopError } from '../shared/errors.js';
+import { VisionLoopError, messageOf } from '../shared/errors.js';
 
 export interface FrameServiceOptions {
   /** Largest decoded image accepted, pixels. Default MAX_FRAME_PIXELS. */
@@ -136,8 +136,4 @@ export class FrameService {
 
 function conflict(id: string): VisionLoopError {
   return new VisionLoopError('CONFLICT', `frame result ${id} already has a different frame`);
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -13,6 +13,7 @@ import type { HealthResponse } from '../shared/api/health.js';
 import type { ModelStatusResponse, ModelVersionUsage } from '../shared/api/model-status.js';
 import type { ModelAlias, ServingStatus } from '../shared/api/models.js';
 import type { AgentRegistryService } from './agent-registry.service.js';
+import { messageOf } from '../shared/errors.js';
 
 /** Most results model status counts per request. */
 export const DEFAULT_MAX_COUNTED_RESULTS = 200_000;
@@ -35,10 +36,6 @@ export interface HealthServiceOptions {
     mainAliases(): Promise<{ production: ModelAlias | null; staging: ModelAlias | null }>;
     serving(): ServingStatus;
   };
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 export class HealthService {

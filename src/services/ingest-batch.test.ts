@@ -1,45 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { makeFrameResults } from '../../bench/ingest-rows.js';
-import { encodePostgresRows } from '../repositories/prediction-rows.js';
 import type { FrameResult } from '../shared/domain.js';
-import {
-  prepareIngestBatch,
-  preparedResults,
-  summarizeLatencies,
-  withoutRepeatedIds,
-} from './ingest-batch.js';
+import { summarizeLatencies, withoutRepeatedIds } from './ingest-batch.js';
 
 const results = makeFrameResults(40, { seed: 3, cameras: ['line-1', 'line-2'] });
-
-describe('prepareIngestBatch', () => {
-  it('keeps the distinct results themselves for a repository that takes results', () => {
-    const batch = { agentId: 'agt-1', results: [...results, results[0] as FrameResult] };
-    const prepared = prepareIngestBatch(batch, 'results');
-    expect(prepared).toMatchObject({ agentId: 'agt-1', received: 41, distinct: 40, body: null });
-    expect(prepared.rows).toEqual({ format: 'results', results });
-    expect(prepared.results).toBe(prepared.rows.format === 'results' && prepared.rows.results);
-  });
-
-  it('encodes PostgreSQL rows and keeps the body instead of the results when given one', () => {
-    const batch = { results };
-    const body = new TextEncoder().encode(JSON.stringify(batch));
-    const prepared = prepareIngestBatch(batch, 'postgres', body);
-    expect(prepared).toMatchObject({ agentId: null, received: 40, distinct: 40, results: null });
-    expect(prepared.body).toBe(body);
-    expect(prepared.rows).toEqual(encodePostgresRows(results));
-    expect(preparedResults(prepared)).toEqual(results);
-    // Without a body the results stay (an in-process caller).
-    expect(prepareIngestBatch(batch, 'postgres').results).toBe(results);
-  });
-
-  it('parses repeated ids out of a kept body too', () => {
-    const batch = { results: [results[1], results[2], results[1]] as FrameResult[] };
-    const body = new TextEncoder().encode(JSON.stringify(batch));
-    const prepared = prepareIngestBatch(batch, 'postgres', body);
-    expect(prepared.distinct).toBe(2);
-    expect(preparedResults(prepared).map((r) => r.id)).toEqual([results[1]?.id, results[2]?.id]);
-  });
-});
 
 describe('summarizeLatencies', () => {
   it('groups by camera in order of appearance; inference times only of inferred results', () => {

@@ -1,23 +1,9 @@
 /**
- * An ingest batch made ready to store and to observe: its distinct results encoded as the
- * prediction repository inserts them, and the per-camera latencies the Prometheus histograms
- * record. The server prepares request bodies in its decode worker (src/http/json-decode.worker.ts)
- * so that its own thread receives a few long strings and typed arrays instead of thousands of
- * small objects (cloning those and collecting them afterwards cost more than storing them);
- * in-process callers prepare with the same function.
- *
- * Pure functions of their arguments, with no imports that have side effects: this module runs
- * in worker threads.
+ * Pure helpers of ingest (src/services/ingest.service.ts) over validated frame results: a
+ * batch's distinct results, and the per-camera latencies the Prometheus histograms record.
+ * No imports that have side effects.
  */
-import {
-  encodePredictionRows,
-  type PredictionRowFormat,
-  type PredictionRows,
-} from '../repositories/prediction-rows.js';
-import type { IngestBatchRequest } from '../shared/api/ingest.js';
 import type { FrameResult } from '../shared/domain.js';
-
-export type { PredictionRowFormat };
 
 /** One camera's results of a batch: how many, and their latencies in milliseconds. */
 export interface CameraLatencies {
@@ -27,56 +13,6 @@ export interface CameraLatencies {
   inferenceMs: Float64Array;
   /** Capture-to-result time of each result. */
   totalMs: Float64Array;
-}
-
-export interface PreparedIngestBatch {
-  agentId: string | null;
-  /** Results in the request, repeats included. */
-  received: number;
-  /** Distinct results (the first of each id). */
-  distinct: number;
-  /** The distinct results, encoded for the prediction repository. */
-  rows: PredictionRows;
-  /** Latencies of the distinct results, per camera. */
-  latencies: CameraLatencies[];
-  /** The distinct results, when at hand; otherwise `body` holds them. */
-  results: readonly FrameResult[] | null;
-  /** The JSON body the batch was validated from, when `results` is null. */
-  body: Uint8Array | null;
-}
-
-/**
- * `batch` (already validated) prepared for a repository that takes `format`. With `body`, the
- * validated JSON text of `batch`, rows in a format other than `results` keep the body instead
- * of the results, to be parsed again only if someone needs the results (preparedResults).
- */
-export function prepareIngestBatch(
-  batch: IngestBatchRequest,
-  format: PredictionRowFormat,
-  body: Uint8Array | null = null,
-): PreparedIngestBatch {
-  const distinct = withoutRepeatedIds(batch.results);
-  const rows = encodePredictionRows(distinct, format);
-  const keepResults = rows.format === 'results' || body === null;
-  return {
-    agentId: batch.agentId ?? null,
-    received: batch.results.length,
-    distinct: distinct.length,
-    rows,
-    latencies: summarizeLatencies(distinct),
-    results: keepResults ? distinct : null,
-    body: keepResults ? null : body,
-  };
-}
-
-/** The distinct results of a prepared batch, parsing its body again when it kept only that. */
-export function preparedResults(batch: PreparedIngestBatch): readonly FrameResult[] {
-  if (batch.results !== null) return batch.results;
-  if (batch.body === null) throw new Error('a prepared ingest batch has neither results nor body');
-  // The body passed ingestBatchRequestSchema, which has no defaults or transforms: its JSON
-  // is the validated batch.
-  const parsed = JSON.parse(new TextDecoder().decode(batch.body)) as IngestBatchRequest;
-  return withoutRepeatedIds(parsed.results);
 }
 
 /** Per camera, in order of first appearance: result count and latencies. */

@@ -1,9 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { PredictionRowFormat, PredictionRows } from '../repositories/prediction-rows.js';
 import type { FrameResult } from '../shared/domain.js';
 import { InProcessEventBus } from './event-bus.js';
 import type { SystemEvent } from './event-bus.js';
-import { prepareIngestBatch } from './ingest-batch.js';
 import { IngestService } from './ingest.service.js';
 
 /** A result whose end-to-end latency is the char code of its id's first letter. */
@@ -39,24 +37,13 @@ function result(id: string, camera = 'cam'): FrameResult {
   };
 }
 
-/** The ids of encoded rows: the results', or those in PostgreSQL's id array literal. */
-function idsOf(rows: PredictionRows): string[] {
-  if (rows.format === 'results') return rows.results.map((r) => r.id);
-  const literal = rows.logColumns[0] ?? '{}';
-  return JSON.parse(`[${literal.slice(1, -1)}]`) as string[];
-}
-
-/**
- * A repository that has already stored `existing`, takes rows in `format` and records what it
- * was asked to insert.
- */
-function fakeRepository(existing: string[], format: PredictionRowFormat = 'results') {
+/** A repository that has already stored `existing` and records what it was asked to insert. */
+function fakeRepository(existing: string[]) {
   const stored = new Set(existing);
   const calls: { ids: string[]; agentId: string | null; receivedAt: number }[] = [];
   const repository = {
-    rowFormat: format,
-    insertRows(rows: PredictionRows, agentId: string | null, receivedAt: number) {
-      const ids = idsOf(rows);
+    insertResults(results: readonly FrameResult[], agentId: string | null, receivedAt: number) {
+      const ids = results.map((r) => r.id);
       calls.push({ ids, agentId, receivedAt });
       const inserted = new Set<string>();
       for (const id of ids) {
@@ -104,8 +91,8 @@ describe('IngestService', () => {
     ]);
   });
 
-  it('publishes results parsed from the body of a batch prepared for PostgreSQL', async () => {
-    const { repository, calls } = fakeRepository(['a'], 'postgres');
+  it('publishes each newly stored result itself, and observes every camera it stored', async () => {
+    const { repository, calls } = fakeRepository(['a']);
     const bus = new InProcessEventBus();
     const events: SystemEvent[] = [];
     bus.subscribe((event) => events.push(event));
@@ -115,47 +102,13 @@ describe('IngestService', () => {
       observers: [(stored) => observed.push(stored.map((c) => [c.camera, [...c.totalMs]]))],
     });
     const batch = { results: [result('a'), result('b'), result('b'), result('c')] };
-    const body = new TextEncoder().encode(JSON.stringify(batch));
-    const prepared = prepareIngestBatch(batch, service.rowFormat, body);
-    expect(prepared.results).toBeNull();
-
-    expect(await service.ingestPrepared(prepared)).toEqual({
-      accepted: 2,
-      duplicates: 2,
-      committedAt: 5,
-    });
+    expect(await service.ingest(batch)).toEqual({ accepted: 2, duplicates: 2, committedAt: 5 });
     expect(calls.map((c) => c.ids)).toEqual([['a', 'b', 'c']]);
     expect(events.map((e) => (e.type === 'frame' ? e.result : e.type))).toEqual([
       result('b'),
       result('c'),
     ]);
     expect(observed).toEqual([[['cam', [98, 99]]]]);
-  });
-
-  it('parses a kept body only when someone takes frame events', async () => {
-    const { repository } = fakeRepository([], 'postgres');
-    const bus = new InProcessEventBus();
-    const models: SystemEvent[] = [];
-    // An agent's model stream: subscribed to model events only.
-    bus.subscribe((event) => models.push(event), ['model']);
-    const service = new IngestService(repository, bus, { now: () => 5 });
-    const batch = { results: [result('a'), result('b')] };
-    // Not JSON: parsing it would throw, so success shows it was never parsed (and, with a
-    // frame listener, the same body is parsed and throws).
-    const prepared = prepareIngestBatch(
-      batch,
-      'postgres',
-      new TextEncoder().encode('{"results": ['),
-    );
-    expect(await service.ingestPrepared(prepared)).toMatchObject({ accepted: 2 });
-    expect(models).toEqual([]);
-    bus.subscribe(() => undefined, ['frame']);
-    const again = prepareIngestBatch(
-      { results: [result('c')] },
-      'postgres',
-      new TextEncoder().encode('{"results": ['),
-    );
-    await expect(service.ingestPrepared(again)).rejects.toThrow(SyntaxError);
   });
 
   it('tells no observer about a batch that stored nothing, and survives a failing one', async () => {

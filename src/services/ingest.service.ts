@@ -8,21 +8,15 @@
  * counters and histograms) get the per-camera latencies of the newly stored results.
  * Duplicates are never published or observed.
  *
- * It never awaits per result: the hot path is one repository call per batch. Request bodies
- * arrive prepared (src/services/ingest-batch.ts): encoded for the repository off this thread.
+ * It never awaits per result: the hot path is one repository call per batch. Batches arrive as
+ * the API contract's objects (validated by the route, in the server's decode worker); turning
+ * them into table rows is the prediction repository's business.
  */
 import type { PredictionRepository } from '../repositories/prediction.repository.js';
-import type { PredictionRowFormat } from '../repositories/prediction-rows.js';
 import type { IngestBatchRequest, IngestBatchResponse } from '../shared/api/ingest.js';
 import type { FrameResult } from '../shared/domain.js';
 import type { EventBus } from './event-bus.js';
-import {
-  prepareIngestBatch,
-  preparedResults,
-  summarizeLatencies,
-  type CameraLatencies,
-  type PreparedIngestBatch,
-} from './ingest-batch.js';
+import { summarizeLatencies, withoutRepeatedIds, type CameraLatencies } from './ingest-batch.js';
 
 /**
  * Called after each commit with the per-camera latencies of the results that batch newly
@@ -43,18 +37,13 @@ export class IngestService {
   private readonly onObserverError: (error: unknown) => void;
 
   constructor(
-    private readonly predictions: Pick<PredictionRepository, 'rowFormat' | 'insertRows'>,
+    private readonly predictions: Pick<PredictionRepository, 'insertResults'>,
     private readonly events: EventBus,
     options: IngestServiceOptions = {},
   ) {
     this.now = options.now ?? Date.now;
     this.onObserverError = options.onObserverError ?? (() => undefined);
     for (const observer of options.observers ?? []) this.observers.add(observer);
-  }
-
-  /** The row format prepared batches must carry (see prepareIngestBatch). */
-  get rowFormat(): PredictionRowFormat {
-    return this.predictions.rowFormat;
   }
 
   /** Adds an observer of newly stored results. Returns the function that removes it. */
@@ -65,41 +54,37 @@ export class IngestService {
     };
   }
 
-  ingest(batch: IngestBatchRequest): Promise<IngestBatchResponse> {
-    return this.ingestPrepared(prepareIngestBatch(batch, this.rowFormat));
-  }
-
-  /** ingest for a batch prepared elsewhere (the server's decode worker) in `rowFormat`. */
-  async ingestPrepared(batch: PreparedIngestBatch): Promise<IngestBatchResponse> {
-    const storedIds = await this.predictions.insertRows(batch.rows, batch.agentId, this.now());
+  /**
+   * Stores the batch's results (a repeated id counts once) in one transaction, then announces
+   * the newly stored ones. Resolves after the commit.
+   */
+  async ingest(batch: IngestBatchRequest): Promise<IngestBatchResponse> {
+    const distinct = withoutRepeatedIds(batch.results);
+    const agentId = batch.agentId ?? null;
+    const storedIds = await this.predictions.insertResults(distinct, agentId, this.now());
     const committedAt = this.now();
-    if (storedIds.size > 0) this.announce(batch, storedIds, committedAt);
+    if (storedIds.size > 0) {
+      const stored =
+        storedIds.size === distinct.length
+          ? distinct
+          : distinct.filter((result) => storedIds.has(result.id));
+      this.announce(stored, agentId, committedAt);
+    }
     return {
       accepted: storedIds.size,
-      duplicates: batch.received - storedIds.size,
+      duplicates: batch.results.length - storedIds.size,
       committedAt,
     };
   }
 
-  private announce(batch: PreparedIngestBatch, storedIds: Set<string>, at: number): void {
-    const everyResult = storedIds.size === batch.distinct;
-    let stored: readonly FrameResult[] | undefined;
-    // Results are only materialized (parsed again from the body, on PostgreSQL) when needed.
-    const storedResults = (): readonly FrameResult[] => {
-      if (stored === undefined) {
-        const results = preparedResults(batch);
-        stored = everyResult ? results : results.filter((r) => storedIds.has(r.id));
-      }
-      return stored;
-    };
-    const agentId = batch.agentId;
+  private announce(stored: readonly FrameResult[], agentId: string | null, at: number): void {
     if (this.events.hasListeners('frame')) {
-      for (const result of storedResults()) {
+      for (const result of stored) {
         this.events.publish({ type: 'frame', at, agentId, result });
       }
     }
     if (this.observers.size === 0) return;
-    const latencies = everyResult ? batch.latencies : summarizeLatencies(storedResults());
+    const latencies = summarizeLatencies(stored);
     for (const observer of this.observers) {
       try {
         observer(latencies, agentId);

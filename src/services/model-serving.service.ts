@@ -20,7 +20,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import sharp from 'sharp';
+import { decodeToRgb } from '../inference/decode-image.js';
 import type { ModelRow } from '../db/schema.js';
 import { HotSwapSlot } from '../inference/hot-swap-slot.js';
 import type { BlobStore } from '../repositories/blob-store.js';
@@ -33,7 +33,12 @@ import {
   type ServingOutcome,
   type ServingStatus,
 } from '../shared/api/models.js';
-import { ERROR_CATALOGUE, VisionLoopError, isVisionLoopError } from '../shared/errors.js';
+import {
+  ERROR_CATALOGUE,
+  VisionLoopError,
+  isVisionLoopError,
+  messageOf,
+} from '../shared/errors.js';
 import type { ErrorCode } from '../shared/errors.js';
 import type { Detector } from '../vision/detector.js';
 import type { RgbImage } from '../vision/image.js';
@@ -70,10 +75,6 @@ export interface ModelServingOptions {
 }
 
 export const DEFAULT_RETRY_AFTER_MS = 60_000;
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
 
 function sameList(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((item, i) => item === b[i]);
@@ -327,18 +328,7 @@ export class ModelServingService implements ModelDeployer {
 
   private async decode(image: Uint8Array): Promise<RgbImage> {
     try {
-      const { data, info } = await sharp(image, { limitInputPixels: this.maxPixels })
-        .rotate()
-        .removeAlpha()
-        .toColourspace('srgb')
-        .raw({ depth: 'uchar' })
-        .toBuffer({ resolveWithObject: true });
-      if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels instead of 3`);
-      return {
-        width: info.width,
-        height: info.height,
-        data: new Uint8Array(data.buffer, data.byteOffset, data.length),
-      };
+      return await decodeToRgb(image, { maxPixels: this.maxPixels });
     } catch (error) {
       throw new VisionLoopError('IMAGE_INVALID', `cannot decode the image: ${messageOf(error)}`, {
         cause: error,

@@ -49,7 +49,7 @@ import type { ModelDetail } from '../shared/api/models.js';
 import { PRODUCTION_ALIAS, STAGING_ALIAS } from '../shared/api/models.js';
 import type { RetrainingSettings, TrainingRunPayload } from '../shared/api/retraining.js';
 import { SYNTH_CLASSES } from '../shared/domain.js';
-import { VisionLoopError, isVisionLoopError } from '../shared/errors.js';
+import { VisionLoopError, isVisionLoopError, messageOf } from '../shared/errors.js';
 import type { DatasetService } from './dataset/index.js';
 import type { DatasetManifest, ManifestImage } from './dataset-manifest.js';
 import { dataYamlText, imagePath, labelPath, labelText } from './dataset-manifest.js';
@@ -195,7 +195,7 @@ export async function trainingBasis(
   let seedProblem: string | null = null;
   if (datasetId === null && ensureSeed && deps.seedDataset !== undefined) {
     datasetId = await deps.seedDataset.ensure(production).catch((error: unknown) => {
-      seedProblem = messageOf(error);
+      seedProblem = failureMessage(error);
       return null;
     });
   }
@@ -261,9 +261,9 @@ function gateJson(gate: GateResult): { [key: string]: JsonValue } {
   };
 }
 
-function messageOf(error: unknown): string {
-  if (isVisionLoopError(error)) return `${error.code}: ${error.message}`;
-  return error instanceof Error ? error.message : String(error);
+/** messageOf, with the catalogue code in front when there is one. */
+function failureMessage(error: unknown): string {
+  return isVisionLoopError(error) ? `${error.code}: ${error.message}` : messageOf(error);
 }
 
 /** The gate stored with a registered candidate, when it parses. */
@@ -593,7 +593,7 @@ export class TrainingRun {
         .calibrate(done.model, dataDir, signal)
         .catch((error: unknown) => {
           signal.throwIfAborted();
-          return { error: messageOf(error) };
+          return { error: failureMessage(error) };
         });
     }
     signal.throwIfAborted();
@@ -874,7 +874,7 @@ export class TrainingRun {
     await this.event(
       'failed',
       { attempt: this.context.attempt, maxAttempts: this.context.maxAttempts, willRetry: retry },
-      messageOf(error),
+      failureMessage(error),
     );
   }
 

@@ -44,6 +44,8 @@ export const ERROR_CATALOGUE = {
   GATE_REJECTED: 409,
   // configuration
   CONFIG_INVALID: 500,
+  /** The database has migrations still to apply, and the command only reads it. */
+  DATABASE_NOT_MIGRATED: 409,
   /** The server has no dashboard build (web/dist); `npm run build:web` makes one. */
   DASHBOARD_NOT_BUILT: 503,
   INTERNAL: 500,
@@ -71,4 +73,21 @@ export class VisionLoopError extends Error {
 
 export function isVisionLoopError(value: unknown): value is VisionLoopError {
   return value instanceof VisionLoopError;
+}
+
+/** Whether a code (from a server's error body, say) is one of the catalogue's. */
+export function isErrorCode(code: string): code is ErrorCode {
+  return Object.hasOwn(ERROR_CATALOGUE, code);
+}
+
+/**
+ * The message of anything thrown, for logs and answers: an Error's message (its name when the
+ * message is empty), each inner message of an AggregateError (Node's dual-stack connection
+ * failures), anything else as a string.
+ */
+export function messageOf(error: unknown): string {
+  if (error instanceof AggregateError && error.errors.length > 0) {
+    return error.errors.map(messageOf).join('; ');
+  }
+  return error instanceof Error ? error.message || error.name : String(error);
 }

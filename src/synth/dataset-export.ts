@@ -12,7 +12,7 @@ import { join, resolve } from 'node:path';
 import sharp from 'sharp';
 import YAML from 'yaml';
 import { SYNTH_CLASSES, type SynthClass } from '../shared/domain.js';
-import { VisionLoopError } from '../shared/errors.js';
+import { VisionLoopError, messageOf } from '../shared/errors.js';
 import type { PresetName } from './conditions.js';
 import { Rng, hashSeed } from './rng.js';
 import { parsePresetList, renderDatasetSample } from './samples.js';
@@ -54,10 +54,6 @@ const IN_FLIGHT = 4;
 
 function invalid(message: string): VisionLoopError {
   return new VisionLoopError('INVALID_ARGUMENT', message);
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 /** One YOLO label row per object: `class cx cy w h`, normalised, 6 decimals. */

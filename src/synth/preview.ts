@@ -6,7 +6,7 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import sharp from 'sharp';
-import { VisionLoopError } from '../shared/errors.js';
+import { VisionLoopError, messageOf } from '../shared/errors.js';
 import { SynthCamera } from './camera.js';
 import { renderContactSheet, sheetLayout, type SheetFrame } from './contact-sheet.js';
 import { parsePresetList, renderDatasetSample } from './samples.js';
@@ -109,10 +109,6 @@ export async function writePreview(
     frames: frames.length,
     objects: frames.reduce((n, f) => n + f.objects.length, 0),
   };
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 export { sheetLayout };

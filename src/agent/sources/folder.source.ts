@@ -11,7 +11,7 @@
  */
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import sharp from 'sharp';
+import { decodeToRgb } from '../../inference/decode-image.js';
 import { VisionLoopError } from '../../shared/errors.js';
 import type { RgbImage } from '../../vision/image.js';
 import type { CapturedFrame, FrameSource, OpenSourceOptions } from '../frame-source.js';
@@ -71,21 +71,6 @@ export async function listImages(dir: string): Promise<string[]> {
   return names.sort(naturalCompare);
 }
 
-async function decodeWithSharp(file: string): Promise<RgbImage> {
-  const { data, info } = await sharp(file)
-    .rotate()
-    .removeAlpha()
-    .toColourspace('srgb')
-    .raw({ depth: 'uchar' })
-    .toBuffer({ resolveWithObject: true });
-  if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels instead of 3`);
-  return {
-    width: info.width,
-    height: info.height,
-    data: new Uint8Array(data.buffer, data.byteOffset, data.length),
-  };
-}
-
 export class FolderSource implements FrameSource {
   readonly description: string;
   readonly fps: number | null;
@@ -113,7 +98,7 @@ export class FolderSource implements FrameSource {
         const tools = await locateFfmpeg(this.options);
         return await decodeImageWithFfmpeg(tools.ffmpeg, file);
       }
-      return await decodeWithSharp(file);
+      return await decodeToRgb(file);
     } catch (error) {
       if (error instanceof VisionLoopError && error.code === 'FFMPEG_MISSING') {
         throw new VisionLoopError(

@@ -2,8 +2,9 @@
  * The agent's HTTP client for following `production`: the model event stream
  * (`GET /api/agents/{id}/events`, server-sent events) and artifact downloads
  * (`GET /api/models/{version}/artifact`), written to disk while hashed and accepted only when
- * the sha256 is the one announced. Failures are UplinkErrors (server-client.ts), so callers
- * know whether trying again helps.
+ * the sha256 is the one announced. Requests go through the shared HTTP client core
+ * (src/shared/http-client.ts); failures are UplinkErrors (server-client.ts), so callers know
+ * whether trying again helps.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
@@ -12,9 +13,9 @@ import { dirname, join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
-import { errorBodySchema } from '../../shared/api/common.js';
 import { modelEventSchema, type ModelEvent } from '../../shared/api/events.js';
-import { UplinkError, classifyStatus, normalizeServerUrl } from './server-client.js';
+import { HttpClient, type FetchLike } from '../../shared/http-client.js';
+import { UplinkError, uplinkErrorOf } from './server-client.js';
 
 /** What the model updater needs from the server. */
 export interface ModelSource {
@@ -37,28 +38,7 @@ export interface ModelClientOptions {
   token: string;
   /** A download may take this long, ms. Default 10 minutes. */
   downloadTimeoutMs?: number;
-  fetch?: (input: string, init: RequestInit) => Promise<Response>;
-}
-
-async function failureOf(response: Response, what: string): Promise<UplinkError> {
-  const text = await response.text().catch(() => '');
-  let code = `HTTP_${response.status}`;
-  let detail = text.slice(0, 200);
-  try {
-    const parsed = errorBodySchema.safeParse(JSON.parse(text));
-    if (parsed.success) {
-      code = parsed.data.error.code;
-      detail = parsed.data.error.message;
-    }
-  } catch {
-    // Not JSON: keep the text.
-  }
-  return new UplinkError(
-    classifyStatus(response.status),
-    response.status,
-    code,
-    `${what}: ${response.status} ${code}: ${detail}`,
-  );
+  fetch?: FetchLike;
 }
 
 function networkError(what: string, error: unknown): UplinkError {
@@ -82,30 +62,31 @@ function parseBlock(block: string): { event: string | undefined; data: string } 
 }
 
 export class ModelClient implements ModelSource {
-  private readonly baseUrl: string;
-  private readonly fetchImpl: (input: string, init: RequestInit) => Promise<Response>;
+  private readonly http: HttpClient;
   private readonly downloadTimeoutMs: number;
 
-  constructor(private readonly options: ModelClientOptions) {
-    this.baseUrl = normalizeServerUrl(options.baseUrl);
-    this.fetchImpl = options.fetch ?? ((input, init) => fetch(input, init));
+  constructor(options: ModelClientOptions) {
+    // The event stream is open for as long as the agent runs: no per-request timeout.
+    this.http = new HttpClient({
+      baseUrl: options.baseUrl,
+      token: options.token,
+      timeoutMs: null,
+      fetch: options.fetch,
+    });
     this.downloadTimeoutMs = options.downloadTimeoutMs ?? 10 * 60_000;
   }
 
   async *modelEvents(agentId: string, signal: AbortSignal): AsyncIterable<ModelEvent> {
-    const what = 'GET /api/agents/{id}/events';
-    const url = new URL(`api/agents/${encodeURIComponent(agentId)}/events`, this.baseUrl).href;
+    const path = `api/agents/${encodeURIComponent(agentId)}/events`;
+    const what = `GET /${path}`;
     let response: Response;
     try {
-      response = await this.fetchImpl(url, {
-        headers: { authorization: `Bearer ${this.options.token}`, accept: 'text/event-stream' },
-        signal,
-      });
+      response = await this.http.request('GET', path, { accept: 'text/event-stream', signal });
     } catch (error) {
       if (signal.aborted) return;
-      throw networkError(what, error);
+      throw uplinkErrorOf(error);
     }
-    if (!response.ok || response.body === null) throw await failureOf(response, what);
+    if (response.body === null) throw networkError(what, new Error('the answer has no body'));
     const reader = response.body.getReader();
     const decoder = new TextDecoder();
     let buffer = '';
@@ -142,19 +123,19 @@ export class ModelClient implements ModelSource {
     destination: string,
     signal: AbortSignal,
   ): Promise<void> {
-    const what = `GET /api/models/${version}/artifact`;
-    const url = new URL(`api/models/${encodeURIComponent(version)}/artifact`, this.baseUrl).href;
-    const timeout = AbortSignal.timeout(this.downloadTimeoutMs);
+    const path = `api/models/${encodeURIComponent(version)}/artifact`;
+    const what = `GET /${path}`;
     let response: Response;
     try {
-      response = await this.fetchImpl(url, {
-        headers: { authorization: `Bearer ${this.options.token}` },
-        signal: AbortSignal.any([signal, timeout]),
+      response = await this.http.request('GET', path, {
+        signal,
+        timeoutMs: this.downloadTimeoutMs,
       });
     } catch (error) {
-      throw networkError(what, error);
+      if (signal.aborted) throw networkError(what, error);
+      throw uplinkErrorOf(error);
     }
-    if (!response.ok || response.body === null) throw await failureOf(response, what);
+    if (response.body === null) throw networkError(what, new Error('the answer has no body'));
     await mkdir(dirname(destination), { recursive: true });
     const tmp = join(dirname(destination), `.download-${randomBytes(6).toString('hex')}.tmp`);
     const hash = createHash('sha256');

@@ -1,7 +1,8 @@
 /**
  * The agent's typed HTTP client for the server routes it speaks: register, heartbeat, ingest
- * and frame upload. Every answer is parsed with the shared zod schemas; every failure becomes
- * an UplinkError that says whether trying again can help:
+ * and frame upload, over the shared HTTP client core (src/shared/http-client.ts: base URL,
+ * token, timeout, error bodies). Every answer is parsed with the shared zod schemas; every
+ * failure becomes an UplinkError that says whether trying again can help:
  *
  * - `transient`: network errors, timeouts, 5xx, 408, 429, and 2xx answers it cannot parse
  *   (the request may or may not have been applied; ingest is idempotent, so sending again is
@@ -21,14 +22,25 @@ import {
   type RegisterAgentRequest,
   type RegisterAgentResponse,
 } from '../../shared/api/agents.js';
-import { errorBodySchema } from '../../shared/api/common.js';
 import {
   frameUploadResponseSchema,
   ingestBatchResponseSchema,
   type FrameUploadResponse,
   type IngestBatchResponse,
 } from '../../shared/api/ingest.js';
-import { VisionLoopError } from '../../shared/errors.js';
+import {
+  HttpClient,
+  HttpClientError,
+  type FetchLike,
+  type HttpBody,
+  type HttpMethod,
+} from '../../shared/http-client.js';
+
+export {
+  DEFAULT_REQUEST_TIMEOUT_MS,
+  normalizeServerUrl,
+  type FetchLike,
+} from '../../shared/http-client.js';
 
 export type UplinkFailureKind = 'transient' | 'permanent' | 'auth';
 
@@ -62,7 +74,18 @@ export function classifyStatus(status: number): UplinkFailureKind {
   return 'permanent';
 }
 
-export type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
+/** The UplinkError a failure of the HTTP client core stands for; anything else as it is. */
+export function uplinkErrorOf(error: unknown): unknown {
+  if (!(error instanceof HttpClientError)) return error;
+  // No answer, or a 2xx that cannot be read: the request may have been applied or not.
+  const kind =
+    error.status === 0 || error.code === 'BAD_RESPONSE'
+      ? 'transient'
+      : classifyStatus(error.status);
+  return new UplinkError(kind, error.status, error.code, error.message, error.retryAfterMs, {
+    cause: error,
+  });
+}
 
 export interface ServerClientOptions {
   /** The server's base URL, e.g. http://127.0.0.1:8080 (a path prefix is kept). */
@@ -74,63 +97,21 @@ export interface ServerClientOptions {
   fetch?: FetchLike;
 }
 
-export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
-
-/** Validates a server URL; the path prefix is kept and a trailing slash added. */
-export function normalizeServerUrl(value: string): string {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch (error) {
-    throw new VisionLoopError('INVALID_ARGUMENT', `invalid server URL '${value}'`, {
-      cause: error,
-    });
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new VisionLoopError(
-      'INVALID_ARGUMENT',
-      `the server URL must be http:// or https://, got '${value}'`,
-    );
-  }
-  url.search = '';
-  url.hash = '';
-  if (!url.pathname.endsWith('/')) url.pathname += '/';
-  return url.href;
-}
-
-function parseRetryAfter(header: string | null, now = Date.now()): number | null {
-  if (header === null || header.trim() === '') return null;
-  const seconds = Number(header);
-  if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
-  const date = Date.parse(header);
-  return Number.isNaN(date) ? null : Math.max(0, date - now);
-}
-
-function describeNetworkError(error: unknown): { code: string; message: string } {
-  if (error instanceof Error && error.name === 'TimeoutError') {
-    return { code: 'TIMEOUT', message: 'the server did not answer in time' };
-  }
-  const cause = error instanceof Error ? (error.cause as NodeJS.ErrnoException | undefined) : null;
-  const detail = cause?.code ?? cause?.message ?? (error instanceof Error ? error.message : '');
-  return { code: 'NETWORK', message: `cannot reach the server (${String(detail)})` };
-}
-
 export class ServerClient {
-  private readonly baseUrl: string;
-  private readonly token: string;
-  private readonly timeoutMs: number;
-  private readonly fetchImpl: FetchLike;
+  private readonly http: HttpClient;
 
   constructor(options: ServerClientOptions) {
-    this.baseUrl = normalizeServerUrl(options.baseUrl);
-    this.token = options.token;
-    this.timeoutMs = options.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
-    this.fetchImpl = options.fetch ?? ((input, init) => fetch(input, init));
+    this.http = new HttpClient({
+      baseUrl: options.baseUrl,
+      token: options.token,
+      timeoutMs: options.timeoutMs,
+      fetch: options.fetch,
+    });
   }
 
   /** Where requests go, for logs (never includes the token). */
   get serverUrl(): string {
-    return this.baseUrl;
+    return this.http.baseUrl;
   }
 
   register(request: RegisterAgentRequest, signal?: AbortSignal): Promise<RegisterAgentResponse> {
@@ -165,7 +146,7 @@ export class ServerClient {
     return this.call(
       'POST',
       'api/ingest',
-      { body, contentType: 'application/json' },
+      { data: body, type: 'application/json' },
       ingestBatchResponseSchema,
       signal,
     );
@@ -181,77 +162,31 @@ export class ServerClient {
       'PUT',
       `api/frames/${encodeURIComponent(resultId)}`,
       // fetch takes only ArrayBuffer-backed views; a frame is tens of kB, so the copy is cheap.
-      { body: new Uint8Array(jpeg), contentType: 'image/jpeg' },
+      { data: new Uint8Array(jpeg), type: 'image/jpeg' },
       frameUploadResponseSchema,
       signal,
     );
   }
 
   private async call<Schema extends z.ZodType>(
-    method: 'POST' | 'PUT',
+    method: HttpMethod,
     path: string,
-    payload: { body: string | Uint8Array<ArrayBuffer>; contentType: string },
+    body: HttpBody,
     schema: Schema,
     signal?: AbortSignal,
   ): Promise<z.output<Schema>> {
-    const url = new URL(path, this.baseUrl).href;
-    const timeout = AbortSignal.timeout(this.timeoutMs);
-    let response: Response;
-    let text: string;
     try {
-      response = await this.fetchImpl(url, {
-        method,
-        headers: {
-          authorization: `Bearer ${this.token}`,
-          'content-type': payload.contentType,
-          accept: 'application/json',
-        },
-        body: payload.body,
-        signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+      return await this.http.json(method, path, schema, {
+        body,
+        accept: 'application/json',
+        ...(signal === undefined ? {} : { signal }),
       });
-      text = await response.text();
     } catch (error) {
-      if (signal?.aborted) throw error;
-      const { code, message } = describeNetworkError(error);
-      throw new UplinkError('transient', 0, code, `${method} /${path}: ${message}`, null, {
-        cause: error,
-      });
+      throw uplinkErrorOf(error);
     }
-    if (!response.ok) {
-      const kind = classifyStatus(response.status);
-      const body = safeJson(text);
-      const parsed = errorBodySchema.safeParse(body);
-      const code = parsed.success ? parsed.data.error.code : `HTTP_${response.status}`;
-      const detail = parsed.success ? parsed.data.error.message : text.slice(0, 200);
-      throw new UplinkError(
-        kind,
-        response.status,
-        code,
-        `${method} /${path}: ${response.status} ${code}: ${detail}`,
-        parseRetryAfter(response.headers.get('retry-after')),
-      );
-    }
-    const parsed = schema.safeParse(safeJson(text));
-    if (!parsed.success) {
-      throw new UplinkError(
-        'transient',
-        response.status,
-        'BAD_RESPONSE',
-        `${method} /${path}: the server's answer does not match the contract: ${parsed.error.message.slice(0, 300)}`,
-      );
-    }
-    return parsed.data;
   }
 }
 
-function jsonBody(value: unknown): { body: string; contentType: string } {
-  return { body: JSON.stringify(value), contentType: 'application/json' };
-}
-
-function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return undefined;
-  }
+function jsonBody(value: unknown): HttpBody {
+  return { json: value };
 }

@@ -145,6 +145,34 @@ for (const target of databaseTargets()) {
           code: 'VALIDATION_FAILED',
         },
         {
+          name: 'ingest without a body or a content type',
+          request: { method: 'POST', url: '/api/ingest', headers: server.auth('admin') },
+          status: 400,
+          code: 'VALIDATION_FAILED',
+        },
+        {
+          name: 'ingest batch sent as text/plain',
+          request: {
+            method: 'POST',
+            url: '/api/ingest',
+            headers: { ...server.auth('admin'), 'content-type': 'text/plain' },
+            payload: JSON.stringify({ results: [valid] }),
+          },
+          status: 415,
+          code: 'UNSUPPORTED_MEDIA_TYPE',
+        },
+        {
+          name: 'ingest batch sent as application/octet-stream',
+          request: {
+            method: 'POST',
+            url: '/api/ingest',
+            headers: { ...server.auth('admin'), 'content-type': 'application/octet-stream' },
+            payload: Buffer.from(JSON.stringify({ results: [valid] })),
+          },
+          status: 415,
+          code: 'UNSUPPORTED_MEDIA_TYPE',
+        },
+        {
           name: 'prototype pollution',
           request: json(
             '/api/ingest',

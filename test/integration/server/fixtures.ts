@@ -107,6 +107,8 @@ export interface TestServerOptions {
   bodyLimitBytes?: number;
   frameLimitBytes?: number;
   now?: () => number;
+  /** The dashboard build to serve (default: the package's web/dist, built or not). */
+  dashboardDir?: string;
 }
 
 /** An app (not listening) on a fresh database of `target`'s dialect. */
@@ -129,6 +131,7 @@ export async function openTestServer(
     bodyLimitBytes: options.bodyLimitBytes ?? 16 * 1024 * 1024,
     frameLimitBytes: options.frameLimitBytes ?? 8 * 1024 * 1024,
     loopbackReads: true,
+    dashboardDir: options.dashboardDir,
   });
   const tokens = {} as Record<Scope, string>;
   for (const scope of SCOPES) {
