@@ -22,7 +22,8 @@ import { VisionLoopError } from '../shared/errors.js';
 import type { ModelInfo } from '../vision/detector.js';
 import type { SwapResult } from './swappable-detector.js';
 import type { ModelSource } from './uplink/model-client.js';
-import { abortableSleep, backoffDelay, type LogLevel } from './uplink/sender.js';
+import { abortableSleep, backoffDelay } from './uplink/backoff.js';
+import type { LogLevel } from './uplink/sender.js';
 import { isUplinkError } from './uplink/server-client.js';
 
 /** The detector the updater swaps (SwappableDetector implements it). */

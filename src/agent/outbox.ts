@@ -4,6 +4,9 @@
  * frames (JPEG bytes) sit in a second table and become uploadable once their result has been
  * acknowledged (the server answers 404 for a frame whose result it does not have yet).
  *
+ * Over 500 lines on purpose: one class owning one SQLite file; the shedding and disk-full
+ * paths share its transactions and byte accounting.
+ *
  * Durability: WAL journal with synchronous=FULL. In WAL mode NORMAL survives a process crash
  * but a power cut can roll back the last commits, i.e. lose results the outbox had already
  * taken over from the pipeline; FULL fsyncs the WAL at every commit, and appends are batched

@@ -4,11 +4,15 @@
  */
 import type { Command } from 'commander';
 import { loadRuntimeConfig } from '../config/runtime.config.js';
-import { resolveModelPath, startDetect } from '../main/detect.main.js';
-import type { PipelineStats } from '../agent/pipeline.js';
-import { DEFAULT_MOTION_GATE } from '../agent/motion-gate.js';
-import { DEFAULT_DECISION_POLICY, DEFAULT_UNCERTAIN_BAND } from '../vision/decision.js';
-import { DEFAULT_DETECT_OPTIONS } from '../vision/detector.js';
+import {
+  DEFAULT_DECISION_POLICY,
+  DEFAULT_DETECT_OPTIONS,
+  DEFAULT_MOTION_GATE,
+  DEFAULT_UNCERTAIN_BAND,
+  resolveModelPath,
+  startDetect,
+  type PipelineStats,
+} from '../main/detect.main.js';
 import { parseBand, parseIntegerInRange, parseNumberInRange } from './parse-options.js';
 
 export interface DetectFlags {

@@ -5,6 +5,9 @@
  * http://127.0.0.1:8080; a token from `--token`, `--token-file`, $VISIONLOOP_TOKEN or the
  * admin-token file. `--json` prints the server's answer as it is.
  *
+ * Over 500 lines on purpose: ten subcommands of one thin HTTP client, each a few lines of
+ * parsing and its text output.
+ *
  * The queue's rules (claims, leases, the second review, what a box may be) are the server's:
  * this file never decides them, it only checks a boxes file against the shared schema before
  * sending it, so a typo is named before anything reaches the server.

@@ -1,14 +1,12 @@
 /**
  * `visionloop synth export|preview`: the synthetic inspection line from the command line.
  * Parses and validates flags (bad values → VisionLoopError INVALID_ARGUMENT), then calls
- * exportDataset / writePreview from src/synth; no rendering logic lives here.
+ * exportDataset / writePreview of src/synth through main/synth.main.ts; no rendering logic
+ * lives here.
  */
 import type { Command } from 'commander';
 import { VisionLoopError } from '../shared/errors.js';
-import { PRESET_NAMES } from '../synth/conditions.js';
-import { exportDataset } from '../synth/dataset-export.js';
-import { writePreview } from '../synth/preview.js';
-import { NAMED_SCENARIOS } from '../synth/scenario.js';
+import { NAMED_SCENARIOS, PRESET_NAMES, exportDataset, writePreview } from '../main/synth.main.js';
 import { ProgressDisplay } from './output.js';
 
 interface ExportFlags {

@@ -6,8 +6,7 @@
  */
 import type { Command } from 'commander';
 import { loadWorkerConfig, type WorkerConfigOverrides } from '../config/worker.config.js';
-import { JOB_DEFINITIONS } from '../jobs/job-catalogue.js';
-import { runWorker } from '../main/worker.main.js';
+import { describeJobs, runWorker } from '../main/worker.main.js';
 import { parseIntegerInRange, parseNumberInRange } from './parse-options.js';
 import { addDatabaseOptions, overridesFrom, type DatabaseFlags } from './server.command.js';
 
@@ -19,8 +18,8 @@ interface WorkerFlags extends DatabaseFlags {
 }
 
 function jobList(): string {
-  return Object.entries(JOB_DEFINITIONS)
-    .map(([name, definition]) => `  ${name.padEnd(16)} ${definition.description}`)
+  return describeJobs()
+    .map(({ name, description }) => `  ${name.padEnd(16)} ${description}`)
     .join('\n');
 }
 

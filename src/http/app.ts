@@ -24,27 +24,11 @@ import {
   serializerCompiler,
   validatorCompiler,
 } from 'fastify-type-provider-zod';
-import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { AgentRegistryService } from '../services/agent-registry.service.js';
-import type { AuthService } from '../services/auth.service.js';
-import type { DatasetService } from '../services/dataset.service.js';
-import type { EventBus } from '../services/event-bus.js';
-import type { FrameService } from '../services/frame.service.js';
-import type { HealthService } from '../services/health.service.js';
-import type { IngestService } from '../services/ingest.service.js';
-import type { InspectionLogService } from '../services/inspection-log.service.js';
-import type { LabelingService } from '../services/labeling.service.js';
-import type { MetricsService } from '../services/metrics.service.js';
-import type { ModelRegistryService } from '../services/model-registry.service.js';
-import type { ModelServingService } from '../services/model-serving.service.js';
-import type { PrometheusService } from '../services/prometheus.service.js';
-import type { DriftService } from '../services/drift.service.js';
-import type { RetrainingService } from '../services/retraining.service.js';
-import type { JobQueue } from '../jobs/job-queue.js';
 import type { ErrorBody } from '../shared/api/common.js';
 import type { ErrorCode } from '../shared/errors.js';
 import { isVisionLoopError } from '../shared/errors.js';
+import type { AppServices, RoutePlugin, RoutePluginOptions } from './app-services.js';
 import { registerAuth } from './auth.plugin.js';
 import { describeIssues } from './validation-message.js';
 import type { RouteAccess } from './route-access.js';
@@ -69,39 +53,9 @@ import { tokensRoutes } from './routes/tokens.routes.js';
 import { sessionRoutes } from './routes/session.routes.js';
 import { dashboardRoutes } from './dashboard.plugin.js';
 
-/** Everything the routes call. Built by the composition root (src/main/server.main.ts). */
-export interface AppServices {
-  auth: AuthService;
-  ingest: IngestService;
-  frames: FrameService;
-  agents: AgentRegistryService;
-  inspectionLogs: InspectionLogService;
-  health: HealthService;
-  metrics: MetricsService;
-  prometheus: PrometheusService;
-  events: EventBus;
-  labeling: LabelingService;
-  datasets: DatasetService;
-  jobs: JobQueue;
-  drift: DriftService;
-  models: ModelRegistryService;
-  modelServing: ModelServingService;
-  retraining: RetrainingService;
-}
-
-/** Limits route plugins apply to their own routes. */
-export interface RouteLimits {
-  /** Largest frame upload, bytes. */
-  frameBytes: number;
-}
-
-/** What every route plugin is registered with. */
-export interface RoutePluginOptions {
-  services: AppServices;
-  limits: RouteLimits;
-}
-
-export type RoutePlugin = FastifyPluginAsyncZod<RoutePluginOptions>;
+// Kept importable from here for the composition roots and tests; route plugins import it from
+// app-services.ts (importing this module back would make an import cycle).
+export type { AppServices } from './app-services.js';
 
 /** Every route area, in registration order. Add a plugin here and a row to the auth matrix. */
 export const ROUTE_PLUGINS: readonly RoutePlugin[] = [

@@ -3,8 +3,9 @@
  * enforces one rule everywhere and the auth-matrix test can read it back. A route without an
  * `access` declaration is refused at start-up: nothing is open by accident.
  */
-import type {} from 'fastify';
+import type { FastifyRequest } from 'fastify';
 import type { Scope } from '../shared/api/common.js';
+import { VisionLoopError } from '../shared/errors.js';
 
 export type RouteAccess =
   /** Anyone (the OpenAPI document, the dashboard's static files). */
@@ -36,4 +37,16 @@ declare module 'fastify' {
     /** The authenticated caller; null for public routes and loopback-open reads without a token. */
     principal: Principal | null;
   }
+}
+
+/**
+ * The authenticated caller of a route that needs a token (the auth plugin has already refused a
+ * request without one, so the error is a guard, not a path). Services take it as their `Actor`.
+ */
+export function actorOf(request: FastifyRequest): Principal {
+  const principal = request.principal;
+  if (principal === null) {
+    throw new VisionLoopError('UNAUTHENTICATED', 'this route needs an API token');
+  }
+  return principal;
 }

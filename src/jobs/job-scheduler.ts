@@ -11,21 +11,10 @@
  * An entry's period is read on every tick (settings changes apply without a restart); an entry
  * fans out to any number of jobs (one per camera). It never runs jobs.
  */
-import type { JobName, JobPayloadInput } from './job-catalogue.js';
-import type { JobLogger } from './job-handler.js';
-import type { JobQueue } from './job-queue.js';
-import type { JobRepository } from './job.repository.js';
-
-/** One job a schedule entry wants enqueued. */
-export type ScheduledJob = {
-  [N in JobName]: {
-    name: N;
-    payload: JobPayloadInput<N>;
-    /** Required: it is what keeps two periods from stacking up. */
-    dedupeKey: string;
-    priority?: number;
-  };
-}[JobName];
+import type { JobRepository } from '../repositories/job.repository.js';
+import type { ScheduledJob } from '../services/jobs/job-catalogue.js';
+import type { JobLogger } from '../services/jobs/job-context.js';
+import type { JobQueue } from '../services/jobs/job-queue.js';
 
 export interface ScheduleEntry {
   /** Unique; the `job_schedules` key. */

@@ -5,11 +5,11 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openDatabase, type DatabaseHandle } from '../db/database.js';
 import { migrateToLatest } from '../db/migrate.js';
 import { VisionLoopError } from '../shared/errors.js';
-import type { JobAbortedError } from './job-handler.js';
-import { PermanentJobError, type JobContext } from './job-handler.js';
-import { JobQueue } from './job-queue.js';
+import { JobRepository } from '../repositories/job.repository.js';
+import type { JobAbortedError } from '../services/jobs/job-context.js';
+import { PermanentJobError, type JobContext } from '../services/jobs/job-context.js';
+import { JobQueue } from '../services/jobs/job-queue.js';
 import { JobWorker, type JobWorkerOptions } from './job-worker.js';
-import { JobRepository } from './job.repository.js';
 import { runProbe } from './probe.job.js';
 
 let dir: string;

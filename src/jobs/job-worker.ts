@@ -2,6 +2,9 @@
  * The worker loop: claims jobs it has handlers for, runs them with a context (AbortSignal,
  * progress, log), keeps their leases alive, and records how each attempt ended.
  *
+ * Over 500 lines on purpose: one attempt state machine (claim, renew, abort, settle) whose
+ * timers share the per-job state; split, its invariants would span files.
+ *
  * - Polling: claims until the queue is empty, then sleeps `pollMinMs`, doubling up to
  *   `pollMaxMs` while idle; an in-process enqueue wakes it at once.
  * - Leases: renewed every `renewEveryMs` (a third of the lease by default). A renewal that finds
@@ -25,21 +28,20 @@
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { isVisionLoopError } from '../shared/errors.js';
-import { isJobName, jobDefinition, type JobName } from './job-catalogue.js';
+import type { JobLease } from '../repositories/job.repository.js';
+import { isJobName, jobDefinition, type JobName } from '../services/jobs/job-catalogue.js';
 import {
   JobAbortedError,
   PermanentJobError,
   type JobAbortKind,
   type JobContext,
-  type JobHandler,
-  type JobHandlerMap,
   type JobLogger,
   type JobProgress,
   type JsonValue,
-} from './job-handler.js';
-import { describeError, type ClaimedJob, type JobQueue } from './job-queue.js';
-import type { JobLease } from './job.repository.js';
+} from '../services/jobs/job-context.js';
+import { describeError, type ClaimedJob, type JobQueue } from '../services/jobs/job-queue.js';
+import { isVisionLoopError } from '../shared/errors.js';
+import type { JobHandler, JobHandlerMap } from './job-handler.js';
 
 export interface JobWorkerOptions {
   handlers: JobHandlerMap;

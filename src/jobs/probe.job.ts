@@ -3,16 +3,8 @@
  * each, and honours its signal. It proves a deployment's workers end to end (claim, progress,
  * cancel, lease recovery) without touching any data; the worker tests use it too.
  */
-import { z } from 'zod';
-import type { JobContext, JsonValue } from './job-handler.js';
-
-export const probePayloadSchema = z.strictObject({
-  /** How long the job runs, ms (at most 10 minutes). */
-  durationMs: z.number().int().min(0).max(600_000).default(1000),
-  /** Progress reports over the run. */
-  steps: z.number().int().min(1).max(1000).default(10),
-});
-export type ProbePayload = z.output<typeof probePayloadSchema>;
+import type { ProbePayload } from '../shared/api/jobs.js';
+import type { JobContext, JsonValue } from '../services/jobs/job-context.js';
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {

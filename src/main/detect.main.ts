@@ -78,3 +78,10 @@ export async function startDetect(request: DetectRequest): Promise<DetectRun> {
   });
   return { model, sourceDescription: source.description, stats: () => pipeline.stats(), done };
 }
+
+// The defaults `visionloop detect` shows in its help and starts from: the command line names
+// them through this composition root, never agent/ or vision/ directly (DESIGN.md §8).
+export type { PipelineStats } from '../agent/pipeline.js';
+export { DEFAULT_MOTION_GATE } from '../agent/motion-gate.js';
+export { DEFAULT_DECISION_POLICY, DEFAULT_UNCERTAIN_BAND } from '../vision/decision.js';
+export { DEFAULT_DETECT_OPTIONS } from '../vision/detector.js';

@@ -5,6 +5,9 @@
  * samples go through the server's own drift decision (src/vision/drift: KS per feature at the
  * drift settings' defaults, p < 0.05, drift share > 0.3 yellow, > 0.7 red).
  *
+ * Over 500 lines on purpose: one reader per kind of source (synth, folder, dataset, archive,
+ * video) and the comparison that pairs them; nothing else uses the readers.
+ *
  * What is read from each side (at most `maxFrames`):
  * - `synth:<scenario>`: the synthetic line's frames `everySeconds` apart on its own clock
  *   (random access, so nothing in between is rendered). Its seed is `seed` for the reference

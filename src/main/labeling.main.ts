@@ -24,7 +24,7 @@ import { LabelingService } from '../services/labeling.service.js';
 export interface LabelingServicesOptions {
   blobStore: BlobStore;
   events: EventBus;
-  /** Receives the queue depth per status (PrometheusService). */
+  /** Receives the queue depth per status (PrometheusExporter). */
   gauge?: { setLabelingQueueDepth(status: string, depth: number): void };
   now?: () => number;
   onBackgroundError?: (error: unknown) => void;

@@ -42,10 +42,10 @@ import { FrameService } from '../services/frame.service.js';
 import { HealthService } from '../services/health.service.js';
 import { IngestService } from '../services/ingest.service.js';
 import { InspectionLogService } from '../services/inspection-log.service.js';
-import { MetricsService } from '../services/metrics.service.js';
+import { LineStatsService } from '../services/line-stats.service.js';
 import { ModelRegistryService } from '../services/model-registry.service.js';
 import { ModelServingService } from '../services/model-serving.service.js';
-import { PrometheusService } from '../services/prometheus.service.js';
+import { PrometheusExporter } from '../services/prometheus-exporter.js';
 import { createJobServices, createRetrainingService, startJobUpkeep } from './job-services.js';
 import { createLabelingServices, startQueueDepthRefresh } from './labeling.main.js';
 import { SamplingService } from '../services/sampling.service.js';
@@ -106,7 +106,7 @@ export function createServerServices(
   const predictions = new PredictionRepository(database.db, database.dialect, {
     nativeSqlite: nativeSqliteOf(database),
   });
-  const prometheus = new PrometheusService({
+  const prometheus = new PrometheusExporter({
     now,
     defaultMetrics: options.processMetrics ?? true,
   });
@@ -197,7 +197,7 @@ export function createServerServices(
       now,
       models: { mainAliases: () => models.mainAliases(), serving: () => modelServing.status() },
     }),
-    metrics: new MetricsService(new PredictionMetricsRepository(database.db), { now }),
+    lineStats: new LineStatsService(new PredictionMetricsRepository(database.db), { now }),
     prometheus,
     events,
     models,

@@ -13,14 +13,20 @@ import type { WorkerConfig } from '../config/worker.config.js';
 import { openDatabase } from '../db/database.js';
 import type { DatabaseHandle } from '../db/database.js';
 import { migrateToLatest } from '../db/migrate.js';
-import { isJobName, type JobName } from '../jobs/job-catalogue.js';
-import type { JobHandlerMap, JobLogLevel, JobLogger } from '../jobs/job-handler.js';
+import type { JobHandlerMap } from '../jobs/job-handler.js';
 import { createJobHandlers, type JobHandlerDeps } from '../jobs/job-handlers.js';
-import type { JobQueue } from '../jobs/job-queue.js';
 import { JobScheduler } from '../jobs/job-scheduler.js';
 import { createJobSchedules, type JobScheduleDeps } from '../jobs/job-schedules.js';
 import { JobWorker, defaultWorkerId } from '../jobs/job-worker.js';
-import { JobRepository } from '../jobs/job.repository.js';
+import { JobRepository } from '../repositories/job.repository.js';
+import {
+  JOB_NAMES,
+  isJobName,
+  jobDefinition,
+  type JobName,
+} from '../services/jobs/job-catalogue.js';
+import type { JobLogLevel, JobLogger } from '../services/jobs/job-context.js';
+import type { JobQueue } from '../services/jobs/job-queue.js';
 import { LocalBlobStore } from '../repositories/blob-store.js';
 import { VisionLoopError } from '../shared/errors.js';
 import { createServerServices } from './server.main.js';
@@ -185,4 +191,9 @@ export async function runWorker(
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   });
+}
+
+/** Every job name with its one-line description, in catalogue order (`visionloop worker --help`). */
+export function describeJobs(): readonly { name: JobName; description: string }[] {
+  return JOB_NAMES.map((name) => ({ name, description: jobDefinition(name).description }));
 }

@@ -4,7 +4,7 @@
  * distributions need) up to a caller-given limit. Portable across SQLite and PostgreSQL.
  *
  * It never writes, and never reads a row without a limit: a day of frames from many cameras is
- * millions of rows, so the caller caps what it reads (see MetricsService).
+ * millions of rows, so the caller caps what it reads (see LineStatsService).
  */
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../db/schema.js';

@@ -34,9 +34,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { DriftLevel, DriftReferenceRow, DriftReportRow } from '../db/schema.js';
-import type { ScheduledJob } from '../jobs/job-scheduler.js';
-import type { JobContext, JsonValue } from '../jobs/job-handler.js';
-import { isFinished, type JobQueue } from '../jobs/job-queue.js';
+import type { ScheduledJob } from './jobs/job-catalogue.js';
+import type { JobContext, JsonValue } from './jobs/job-context.js';
+import { isFinished, type JobQueue } from './jobs/job-queue.js';
 import type { BlobStore } from '../repositories/blob-store.js';
 import type { DriftFrameRow, DriftRepository } from '../repositories/drift.repository.js';
 import { MAX_EPOCH_MS } from '../repositories/drift.repository.js';
@@ -77,7 +77,7 @@ import {
 import type { JobView } from '../shared/api/jobs.js';
 import { driftSettingsProblems } from '../shared/api/settings.js';
 import type { EventBus } from './event-bus.js';
-import type { DriftObservation } from './prometheus.service.js';
+import type { DriftObservation } from './prometheus-exporter.js';
 
 /** Settings-table key of the drift settings. */
 export const DRIFT_SETTINGS_KEY = 'drift';

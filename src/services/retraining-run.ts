@@ -42,8 +42,8 @@ import type {
   TrainerDoneEvent,
   TrainerEvent,
 } from '../repositories/trainer-process.js';
-import { JobAbortedError, PermanentJobError } from '../jobs/job-handler.js';
-import type { JobContext, JsonValue } from '../jobs/job-handler.js';
+import { JobAbortedError, PermanentJobError } from './jobs/job-context.js';
+import type { JobContext, JsonValue } from './jobs/job-context.js';
 import type { DatasetInfo } from '../shared/api/datasets.js';
 import type { ModelDetail } from '../shared/api/models.js';
 import { PRODUCTION_ALIAS, STAGING_ALIAS } from '../shared/api/models.js';

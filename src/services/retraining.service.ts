@@ -5,6 +5,10 @@
  * status of the current or last training, and the event history. The job itself is
  * retraining-run.ts.
  *
+ * Over 500 lines on purpose: one class over one state (the settings, the training.run job,
+ * retraining_events); the run (retraining-run.ts) and the rules (retraining-policy.ts,
+ * retraining-gate.ts) are already apart.
+ *
  * One training at a time: every training.run job carries the dedupe key `training.run`, so the
  * queue holds at most one queued or running; a trigger while one is active is refused with
  * RETRAINING_IN_PROGRESS. State lives in the database (jobs, retraining_events, settings), so
@@ -14,8 +18,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { RetrainingEventRow } from '../db/schema.js';
-import type { JobContext, JsonValue } from '../jobs/job-handler.js';
-import type { JobQueue } from '../jobs/job-queue.js';
+import type { JobContext, JsonValue } from './jobs/job-context.js';
+import type { JobQueue } from './jobs/job-queue.js';
 import type { SettingsRepository } from '../repositories/settings.repository.js';
 import type { JobView } from '../shared/api/jobs.js';
 import {
@@ -61,7 +65,7 @@ export const TRAINING_JOB_NAME = 'training.run';
 
 export interface RetrainingServiceOptions {
   now?: () => number;
-  /** Receives the state for `visionloop_retraining_state` (PrometheusService). */
+  /** Receives the state for `visionloop_retraining_state` (PrometheusExporter). */
   gauge?: { setRetrainingState(state: string): void };
 }
 

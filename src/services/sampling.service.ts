@@ -18,7 +18,7 @@ import { detectionSchema } from '../shared/api/ingest.js';
 import { frameSamplingSchema } from '../shared/api/sampling.js';
 import type { Box, Detection, FrameSampling } from '../shared/domain.js';
 
-/** Where the labeling-queue depth goes (PrometheusService implements it). */
+/** Where the labeling-queue depth goes (PrometheusExporter implements it). */
 export interface QueueDepthGauge {
   setLabelingQueueDepth(status: string, depth: number): void;
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { SYNTH_CLASSES, type SynthClass } from '../shared/domain.js';
-import { SIGNIFICANT_CHANGE, rasterizeDefect, sampleDefect, type DefectPatch } from './defects.js';
+import { rasterizeDefect } from './defect-raster.js';
+import { SIGNIFICANT_CHANGE, sampleDefect, type DefectPatch } from './defects.js';
 import { Rng } from './rng.js';
 
 function patches(className: SynthClass, n: number, seed = 11): DefectPatch[] {

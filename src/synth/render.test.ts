@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { RgbImage } from '../vision/image.js';
 import { PRESETS, type Conditions, type PresetName } from './conditions.js';
-import { rasterizeDefect, sampleDefect } from './defects.js';
+import { rasterizeDefect } from './defect-raster.js';
+import { sampleDefect } from './defects.js';
 import { renderScene } from './render.js';
 import { Rng, hashSeed } from './rng.js';
 import { sampleScene, withoutDefects, type Scene } from './scene.js';

@@ -5,13 +5,8 @@
  * before it. Geometry only: no lighting, no pixels except the defect patches.
  */
 import { SYNTH_CLASSES, type Box, type SynthClass } from '../shared/domain.js';
-import {
-  classOfSpec,
-  rasterizeDefect,
-  sampleDefect,
-  type DefectPatch,
-  type DefectSpec,
-} from './defects.js';
+import { rasterizeDefect } from './defect-raster.js';
+import { classOfSpec, sampleDefect, type DefectPatch, type DefectSpec } from './defects.js';
 import { Rng, hashSeed } from './rng.js';
 
 /** One labelled defect in a frame (frame pixels, x2/y2 exclusive). */

@@ -3,6 +3,9 @@
  * iouType 'bbox'): mAP@0.5, mAP@0.75, mAP@0.5:0.95, the small/medium/large APs, per-class AP,
  * plus precision, recall and a confusion summary at the serving threshold.
  *
+ * Over 500 lines on purpose: one port of COCOeval, kept in one file in pycocotools' order so
+ * it can be read side by side with the reference; split, that order would be hidden.
+ *
  * pycocotools cannot be installed on every machine, so the algorithm is rebuilt here from
  * COCOeval's documented behaviour, step for step and with the same floating-point operations in
  * the same order, so that its numbers agree with pycocotools by construction (see

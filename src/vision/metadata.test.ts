@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { isVisionLoopError } from '../shared/errors.js';
+import { parseModelMetadata } from './metadata.js';
 import {
   MAX_LITERAL_DEPTH,
   MAX_LITERAL_LENGTH,
-  parseModelMetadata,
   parsePythonLiteral,
   pyDictGet,
   type PyValue,
-} from './metadata.js';
+} from './python-literal.js';
 
 function errorOf(fn: () => unknown): { code: string; message: string } {
   try {

@@ -7,7 +7,17 @@
  * Pure: no I/O, no Node-only imports.
  */
 import type { Box } from '../shared/domain.js';
-import type { Candidate } from './layouts.js';
+
+/**
+ * What NMS reads of a box: its class, score and corners. `decodeOutput`'s `Candidate`
+ * (layouts.ts) is one; declared here so nms.ts needs nothing from layouts.ts (layouts →
+ * calibration → nms would otherwise be an import cycle).
+ */
+export interface ScoredBox {
+  classId: number;
+  score: number;
+  box: Box;
+}
 
 /** Intersection over union of two corner-form boxes; 0 when the union has no area. */
 export function iou(a: Box, b: Box): number {
@@ -39,7 +49,10 @@ export interface NmsOptions {
  * The candidates that survive NMS, highest score first; among equal scores the one earlier in
  * `candidates` comes first and wins. The kept objects are the input objects (not copies).
  */
-export function nonMaxSuppression(candidates: Candidate[], options: NmsOptions): Candidate[] {
+export function nonMaxSuppression<C extends ScoredBox>(
+  candidates: readonly C[],
+  options: NmsOptions,
+): C[] {
   const n = candidates.length;
   const max = Math.max(0, Math.floor(options.maxDetections));
   if (n === 0 || max === 0) return [];
@@ -77,7 +90,7 @@ export function nonMaxSuppression(candidates: Candidate[], options: NmsOptions):
   }
 
   const suppressed = new Uint8Array(n);
-  const kept: Candidate[] = [];
+  const kept: C[] = [];
   for (let r = 0; r < n; r++) {
     if (suppressed[r] === 1) continue;
     kept.push(candidates[order[r]!]!);

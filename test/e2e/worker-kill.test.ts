@@ -15,8 +15,8 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, type DatabaseHandle } from '../../src/db/database.js';
 import { migrateToLatest } from '../../src/db/migrate.js';
-import { JobQueue } from '../../src/jobs/job-queue.js';
-import { JobRepository } from '../../src/jobs/job.repository.js';
+import { JobRepository } from '../../src/repositories/job.repository.js';
+import { JobQueue } from '../../src/services/jobs/job-queue.js';
 import type { JobView } from '../../src/shared/api/jobs.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));

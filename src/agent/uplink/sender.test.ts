@@ -10,14 +10,8 @@ import { makeResult } from '../../../test/helpers/frame-results.js';
 import { DEFAULT_AGENT_SETTINGS, type AgentSettings } from '../../shared/api/agents.js';
 import { Rng } from '../../synth/rng.js';
 import { Outbox, type OutboxEntry } from '../outbox.js';
-import {
-  Sender,
-  abortableSleep,
-  backoffDelay,
-  ingestBody,
-  type AgentHealth,
-  type SenderOptions,
-} from './sender.js';
+import { abortableSleep, backoffDelay } from './backoff.js';
+import { Sender, ingestBody, type AgentHealth, type SenderOptions } from './sender.js';
 import { ServerClient } from './server-client.js';
 
 const HEALTH: AgentHealth = {

@@ -2,6 +2,9 @@
  * The agent's send loop: moves what the outbox holds to the server, in order, and deletes it
  * only after the server acknowledged it.
  *
+ * Just over 500 lines: one send loop and its failure handling, which are read together
+ * (the retry timing is apart, in backoff.ts).
+ *
  * - One loop, one request in flight: a batch is never sent twice at the same time. A batch
  *   whose answer was lost is sent again later; the server stores a result id once, so a
  *   retried batch comes back as duplicates, never as a second copy.
@@ -34,6 +37,7 @@ import {
   type IngestBatchResponse,
 } from '../../shared/api/ingest.js';
 import type { Outbox, PendingResult } from '../outbox.js';
+import { abortableSleep, backoffDelay } from './backoff.js';
 import { UplinkError, isUplinkError } from './server-client.js';
 
 /** The client calls the sender makes (ServerClient implements them). */
@@ -121,34 +125,6 @@ export interface SenderStats {
   consecutiveFailures: number;
   lastError: string | null;
   authFailed: boolean;
-}
-
-/** Full-jitter exponential backoff: uniform in [0, min(cap, base × 2^attempt)). */
-export function backoffDelay(
-  attempt: number,
-  random: () => number,
-  baseMs: number,
-  capMs: number,
-): number {
-  const ceiling = Math.min(capMs, baseMs * 2 ** Math.min(attempt, 52));
-  return random() * ceiling;
-}
-
-/** Resolves after `ms` or as soon as `signal` aborts (never rejects). */
-export function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) {
-      resolve();
-      return;
-    }
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, Math.max(0, ms));
-    signal.addEventListener('abort', done, { once: true });
-  });
 }
 
 /** A wake-up call that is not lost when it comes before the wait. */

@@ -18,7 +18,7 @@ import { errorBodySchema } from '../../shared/api/common.js';
 import { EVENTS_HEARTBEAT_SECONDS } from '../../shared/api/events.js';
 import { PRODUCTION_ALIAS } from '../../shared/api/models.js';
 import type { SystemEvent } from '../../services/event-bus.js';
-import type { RoutePluginOptions } from '../app.js';
+import type { RoutePluginOptions } from '../app-services.js';
 import { AGENTS } from '../route-access.js';
 
 const MAX_BUFFERED_BYTES = 64 * 1024;

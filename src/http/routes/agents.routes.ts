@@ -14,7 +14,7 @@ import {
   updateAgentSettingsRequestSchema,
 } from '../../shared/api/agents.js';
 import { errorBodySchema } from '../../shared/api/common.js';
-import type { RoutePluginOptions } from '../app.js';
+import type { RoutePluginOptions } from '../app-services.js';
 import { ADMINS, AGENTS, READERS } from '../route-access.js';
 
 export const agentsRoutes: FastifyPluginAsyncZod<RoutePluginOptions> = (app, { services }) => {

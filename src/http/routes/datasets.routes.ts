@@ -18,9 +18,8 @@ import {
   snapshotResultSchema,
 } from '../../shared/api/datasets.js';
 import { VisionLoopError } from '../../shared/errors.js';
-import type { RoutePluginOptions } from '../app.js';
-import { ADMINS, READERS } from '../route-access.js';
-import { actorOf } from './labeling.routes.js';
+import type { RoutePluginOptions } from '../app-services.js';
+import { ADMINS, READERS, actorOf } from '../route-access.js';
 
 /** Content types an archive upload may declare. */
 const ARCHIVE_TYPES = ['application/gzip', 'application/x-gzip', 'application/x-tar'];

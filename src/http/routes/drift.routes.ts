@@ -17,7 +17,7 @@ import {
   driftStatusResponseSchema,
   updateDriftSettingsRequestSchema,
 } from '../../shared/api/drift.js';
-import type { RoutePluginOptions } from '../app.js';
+import type { RoutePluginOptions } from '../app-services.js';
 import { ADMINS, READERS } from '../route-access.js';
 
 export const driftRoutes: FastifyPluginAsyncZod<RoutePluginOptions> = (app, { services }) => {

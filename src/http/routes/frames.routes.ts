@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { errorBodySchema } from '../../shared/api/common.js';
 import { frameIdParamsSchema, frameUploadResponseSchema } from '../../shared/api/ingest.js';
 import { VisionLoopError } from '../../shared/errors.js';
-import type { RoutePluginOptions } from '../app.js';
+import type { RoutePluginOptions } from '../app-services.js';
 import { AGENTS, READERS } from '../route-access.js';
 
 const JPEG = 'image/jpeg';

@@ -1,7 +1,7 @@
 /** `GET /api/health`: database, blob store, agents and versions; 503 when a dependency is down. */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { healthResponseSchema } from '../../shared/api/health.js';
-import type { RoutePluginOptions } from '../app.js';
+import type { RoutePluginOptions } from '../app-services.js';
 import { READERS } from '../route-access.js';
 
 export const healthRoutes: FastifyPluginAsyncZod<RoutePluginOptions> = (app, { services }) => {

@@ -13,7 +13,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { errorBodySchema } from '../../shared/api/common.js';
 import { ingestBatchRequestSchema, ingestBatchResponseSchema } from '../../shared/api/ingest.js';
 import type { PreparedIngestBatch } from '../../services/ingest-batch.js';
-import type { RoutePluginOptions } from '../app.js';
+import type { RoutePluginOptions } from '../app-services.js';
 import { JsonDecodePool } from '../json-decode-pool.js';
 import { AGENTS } from '../route-access.js';
 

@@ -10,7 +10,7 @@ import {
   inspectionLogsQuerySchema,
   inspectionLogsResponseSchema,
 } from '../../shared/api/inspection-logs.js';
-import type { RoutePluginOptions } from '../app.js';
+import type { RoutePluginOptions } from '../app-services.js';
 import { READERS } from '../route-access.js';
 
 export const inspectionLogsRoutes: FastifyPluginAsyncZod<RoutePluginOptions> = (

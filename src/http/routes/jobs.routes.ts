@@ -11,7 +11,7 @@ import {
   jobViewSchema,
   jobWorkersResponseSchema,
 } from '../../shared/api/jobs.js';
-import type { RoutePluginOptions } from '../app.js';
+import type { RoutePluginOptions } from '../app-services.js';
 import { ADMINS, READERS } from '../route-access.js';
 
 export const jobsRoutes: FastifyPluginAsyncZod<RoutePluginOptions> = (app, { services }) => {

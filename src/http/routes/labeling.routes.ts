@@ -5,9 +5,7 @@
  * the settings. docs/labeling.md.
  */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import type { Actor } from '../../services/labeling.service.js';
 import { errorBodySchema } from '../../shared/api/common.js';
 import {
   approveRequestSchema,
@@ -32,9 +30,8 @@ import {
   updateClassesSettingsSchema,
   updateLabelingSettingsSchema,
 } from '../../shared/api/labeling.js';
-import { VisionLoopError } from '../../shared/errors.js';
-import type { RoutePluginOptions } from '../app.js';
-import { ADMINS, LABELERS, READERS } from '../route-access.js';
+import type { RoutePluginOptions } from '../app-services.js';
+import { ADMINS, LABELERS, READERS, actorOf } from '../route-access.js';
 
 const GZIP = 'application/gzip';
 
@@ -42,15 +39,6 @@ const GZIP = 'application/gzip';
 const archiveStreamSchema = z
   .custom<NodeJS.ReadableStream>()
   .meta({ type: 'string', format: 'binary', description: 'a .tar.gz archive' });
-
-/** The authenticated caller; every route here needs a token, so there always is one. */
-export function actorOf(request: FastifyRequest): Actor {
-  const principal = request.principal;
-  if (principal === null) {
-    throw new VisionLoopError('UNAUTHENTICATED', 'this route needs an API token');
-  }
-  return principal;
-}
 
 const itemErrors = {
   400: errorBodySchema,

@@ -4,7 +4,7 @@
  */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { modelStatusResponseSchema } from '../../shared/api/model-status.js';
-import type { RoutePluginOptions } from '../app.js';
+import type { RoutePluginOptions } from '../app-services.js';
 import { READERS } from '../route-access.js';
 
 export const modelStatusRoutes: FastifyPluginAsyncZod<RoutePluginOptions> = (app, { services }) => {

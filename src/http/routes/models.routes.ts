@@ -25,7 +25,7 @@ import {
 } from '../../shared/api/models.js';
 import { VisionLoopError } from '../../shared/errors.js';
 import type { OpenedBlob } from '../../services/model-registry.service.js';
-import type { RoutePluginOptions } from '../app.js';
+import type { RoutePluginOptions } from '../app-services.js';
 import { ADMINS, AGENTS, READERS } from '../route-access.js';
 import type { FastifyReply } from 'fastify';
 

@@ -13,7 +13,7 @@ import {
   servingOutcomeSchema,
 } from '../../shared/api/models.js';
 import { VisionLoopError } from '../../shared/errors.js';
-import type { RoutePluginOptions } from '../app.js';
+import type { RoutePluginOptions } from '../app-services.js';
 import { ADMINS, READERS } from '../route-access.js';
 
 const IMAGE_TYPES = ['image/jpeg', 'image/png'] as const;

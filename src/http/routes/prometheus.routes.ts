@@ -1,15 +1,15 @@
 /**
- * `GET /metrics`: Prometheus text exposition (src/services/prometheus.service.ts). Open on
+ * `GET /metrics`: Prometheus text exposition (src/services/prometheus-exporter.ts). Open on
  * loopback so a local Prometheus scrapes without a token; a remote one sends a reader token as
  * a bearer credential.
  */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { PrometheusService } from '../../services/prometheus.service.js';
+import type { PrometheusExporter } from '../../services/prometheus-exporter.js';
 import { READERS } from '../route-access.js';
 
 export interface PrometheusRoutesOptions {
-  services: { prometheus: Pick<PrometheusService, 'metricsText' | 'contentType'> };
+  services: { prometheus: Pick<PrometheusExporter, 'metricsText' | 'contentType'> };
 }
 
 export const prometheusRoutes: FastifyPluginAsyncZod<PrometheusRoutesOptions> = (app, options) => {

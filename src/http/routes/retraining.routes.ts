@@ -17,7 +17,7 @@ import {
   retrainingTriggerResponseSchema,
   updateRetrainingSettingsRequestSchema,
 } from '../../shared/api/retraining.js';
-import type { RoutePluginOptions } from '../app.js';
+import type { RoutePluginOptions } from '../app-services.js';
 import { ADMINS, READERS } from '../route-access.js';
 
 export const retrainingRoutes: FastifyPluginAsyncZod<RoutePluginOptions> = (app, { services }) => {

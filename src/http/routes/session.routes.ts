@@ -6,7 +6,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { SCOPES, errorBodySchema } from '../../shared/api/common.js';
 import { sessionResponseSchema } from '../../shared/api/session.js';
-import type { RoutePluginOptions } from '../app.js';
+import type { RoutePluginOptions } from '../app-services.js';
 import { VisionLoopError } from '../../shared/errors.js';
 
 export const sessionRoutes: FastifyPluginAsyncZod<RoutePluginOptions> = (app) => {

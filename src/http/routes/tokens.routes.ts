@@ -8,7 +8,7 @@ import {
   tokenInfoSchema,
   tokenListResponseSchema,
 } from '../../shared/api/tokens.js';
-import type { RoutePluginOptions } from '../app.js';
+import type { RoutePluginOptions } from '../app-services.js';
 import { ADMINS } from '../route-access.js';
 
 export const tokensRoutes: FastifyPluginAsyncZod<RoutePluginOptions> = (app, { services }) => {

@@ -22,6 +22,15 @@ export const jobNameSchema = z
   .max(64)
   .regex(JOB_NAME_PATTERN, 'a dotted job name such as drift.check');
 
+/** The `system.probe` job's payload (a diagnostic job: it waits, reporting progress). */
+export const probePayloadSchema = z.strictObject({
+  /** How long the job runs, ms (at most 10 minutes). */
+  durationMs: z.number().int().min(0).max(600_000).default(1000),
+  /** Progress reports over the run. */
+  steps: z.number().int().min(1).max(1000).default(10),
+});
+export type ProbePayload = z.output<typeof probePayloadSchema>;
+
 /** A JSON object (progress, payload, result). */
 const jsonObjectSchema = z.record(z.string(), z.unknown());
 

@@ -6,11 +6,11 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { openDatabase, type DatabaseHandle } from '../../../src/db/database.js';
-import type { JobAbortedError, JobContext } from '../../../src/jobs/job-handler.js';
-import { JobQueue } from '../../../src/jobs/job-queue.js';
+import type { JobAbortedError, JobContext } from '../../../src/services/jobs/job-context.js';
+import { JobQueue } from '../../../src/services/jobs/job-queue.js';
 import { JobScheduler, type ScheduleEntry } from '../../../src/jobs/job-scheduler.js';
 import { JobWorker } from '../../../src/jobs/job-worker.js';
-import { JobRepository } from '../../../src/jobs/job.repository.js';
+import { JobRepository } from '../../../src/repositories/job.repository.js';
 import { databaseTargets, type TestDatabase } from '../../helpers/database.js';
 
 const T0 = 1_767_225_600_000;

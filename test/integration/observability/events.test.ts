@@ -6,8 +6,8 @@ import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { makeFrameResults } from '../../../bench/ingest-rows.js';
 import { InProcessEventBus, type SystemEvent } from '../../../src/services/event-bus.js';
-import { MetricsService } from '../../../src/services/metrics.service.js';
-import { PrometheusService } from '../../../src/services/prometheus.service.js';
+import { LineStatsService } from '../../../src/services/line-stats.service.js';
+import { PrometheusExporter } from '../../../src/services/prometheus-exporter.js';
 import { liveEventSchema } from '../../../src/shared/api/events.js';
 import { buildObservabilityApp, type ObservabilityApp } from './observability-app.js';
 import { SseReader } from './sse-client.js';
@@ -34,8 +34,8 @@ async function startApp(
 ): Promise<{ built: ObservabilityApp; base: string }> {
   const built = await buildObservabilityApp(
     {
-      metrics: new MetricsService(emptyRepository),
-      prometheus: new PrometheusService({ defaultMetrics: false }),
+      lineStats: new LineStatsService(emptyRepository),
+      prometheus: new PrometheusExporter({ defaultMetrics: false }),
       events: bus,
     },
     options,

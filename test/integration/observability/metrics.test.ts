@@ -11,8 +11,8 @@ import {
 import type { NewPredictionLog } from '../../../src/db/schema.js';
 import { PredictionMetricsRepository } from '../../../src/repositories/prediction-metrics.repository.js';
 import { InProcessEventBus } from '../../../src/services/event-bus.js';
-import { MetricsService, nearestRank } from '../../../src/services/metrics.service.js';
-import { PrometheusService } from '../../../src/services/prometheus.service.js';
+import { LineStatsService, nearestRank } from '../../../src/services/line-stats.service.js';
+import { PrometheusExporter } from '../../../src/services/prometheus-exporter.js';
 import { metricsResponseSchema } from '../../../src/shared/api/metrics.js';
 import type { FrameResult } from '../../../src/shared/domain.js';
 import { databaseTargets, type TestDatabase } from '../../helpers/database.js';
@@ -49,15 +49,15 @@ function percentiles(values: number[]): { p50: number; p95: number; p99: number 
 describe.each(databaseTargets())('observability metrics on $dialect', (target) => {
   let database: TestDatabase;
   let built: ObservabilityApp;
-  let prometheus: PrometheusService;
+  let prometheus: PrometheusExporter;
 
   beforeAll(async () => {
     if (!target.available) return;
     database = await target.open();
     await database.db.insertInto('prediction_logs').values(RESULTS.map(toRow)).execute();
-    prometheus = new PrometheusService({ defaultMetrics: false });
+    prometheus = new PrometheusExporter({ defaultMetrics: false });
     built = await buildObservabilityApp({
-      metrics: new MetricsService(new PredictionMetricsRepository(database.db), {
+      lineStats: new LineStatsService(new PredictionMetricsRepository(database.db), {
         now: () => NOW,
       }),
       prometheus,
@@ -150,7 +150,7 @@ describe.each(databaseTargets())('observability metrics on $dialect', (target) =
   });
 
   it.skipIf(!target.available)('reads only the newest rows beyond the sample limit', async () => {
-    const service = new MetricsService(new PredictionMetricsRepository(database.db), {
+    const service = new LineStatsService(new PredictionMetricsRepository(database.db), {
       now: () => NOW,
       sampleLimit: 7,
     });

@@ -21,13 +21,13 @@ import { metricsRoutes } from '../../../src/http/routes/metrics.routes.js';
 import { prometheusRoutes } from '../../../src/http/routes/prometheus.routes.js';
 import type { RouteAccess } from '../../../src/http/route-access.js';
 import type { EventBus } from '../../../src/services/event-bus.js';
-import type { MetricsService } from '../../../src/services/metrics.service.js';
-import type { PrometheusService } from '../../../src/services/prometheus.service.js';
+import type { LineStatsService } from '../../../src/services/line-stats.service.js';
+import type { PrometheusExporter } from '../../../src/services/prometheus-exporter.js';
 import { scopeSchema } from '../../../src/shared/api/common.js';
 
 export interface ObservabilityServices {
-  metrics: MetricsService;
-  prometheus: PrometheusService;
+  lineStats: LineStatsService;
+  prometheus: PrometheusExporter;
   events: EventBus;
 }
 

@@ -1,6 +1,7 @@
 /**
- * `/api/metrics`: what the dashboard shows about the line over a window ending now, per camera
- * and overall — frames and FPS, defect and uncertain rates, latency percentiles, the confidence
+ * Line statistics for `/api/metrics` (the dashboard's JSON; not the Prometheus exporter, not
+ * drift): what the dashboard shows about the line over a window ending now, per camera and
+ * overall — frames and FPS, defect and uncertain rates, latency percentiles, the confidence
  * histogram and class counts.
  *
  * Cost is bounded whatever the window: counts and rates are exact (one GROUP BY over an index
@@ -45,7 +46,7 @@ export const DEFAULT_METRICS_SAMPLE_LIMIT = 20_000;
 
 const BIN_COUNT = CONFIDENCE_EDGES.length - 1;
 
-export interface MetricsServiceOptions {
+export interface LineStatsServiceOptions {
   /** Most rows read for the distributions per request. Default 20,000. */
   sampleLimit?: number;
   /** The clock, epoch ms (tests pin it). */
@@ -214,14 +215,14 @@ function parseDetections(text: string | null): DetectionLike[] {
   }
 }
 
-export class MetricsService {
+export class LineStatsService {
   private readonly sampleLimit: number;
   private readonly now: () => number;
   private readonly band: UncertainBand;
 
   constructor(
     private readonly predictions: Pick<PredictionMetricsRepository, 'countByCamera' | 'newest'>,
-    options: MetricsServiceOptions = {},
+    options: LineStatsServiceOptions = {},
   ) {
     this.sampleLimit = options.sampleLimit ?? DEFAULT_METRICS_SAMPLE_LIMIT;
     this.now = options.now ?? Date.now;

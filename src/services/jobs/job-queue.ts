@@ -1,6 +1,9 @@
 /**
  * The job queue: the rules of a job's life, on the `jobs` table (docs/jobs.md).
  *
+ * Over 500 lines on purpose: every transition of a job's life in one place, beside the
+ * others it must agree with; the SQL is in repositories/job.repository.ts.
+ *
  * For everyone: `enqueue` (payload parsed by the catalogue schema; a dedupe key makes it a no-op
  * while a job with that key is queued or running), `get`, `list`, `cancel`, `retry`, `waitFor`,
  * and `sweep` (recovery of jobs whose worker stopped renewing its lease).
@@ -16,10 +19,11 @@
  * It never runs a job.
  */
 import { randomBytes } from 'node:crypto';
-import type { JobRow, JobStatus } from '../db/schema.js';
-import { FINISHED_JOB_STATUSES } from '../shared/api/jobs.js';
-import type { JobListQuery, JobListResponse, JobView } from '../shared/api/jobs.js';
-import { VisionLoopError, isVisionLoopError } from '../shared/errors.js';
+import type { JobRow, JobStatus } from '../../db/schema.js';
+import type { JobLease, JobRepository } from '../../repositories/job.repository.js';
+import { FINISHED_JOB_STATUSES } from '../../shared/api/jobs.js';
+import type { JobListQuery, JobListResponse, JobView } from '../../shared/api/jobs.js';
+import { VisionLoopError, isVisionLoopError } from '../../shared/errors.js';
 import {
   DEFAULT_RETRY,
   isJobName,
@@ -28,8 +32,7 @@ import {
   type JobName,
   type JobPayloadInput,
 } from './job-catalogue.js';
-import type { JobProgress, JsonValue } from './job-handler.js';
-import type { JobLease, JobRepository } from './job.repository.js';
+import type { JobProgress, JsonValue } from './job-context.js';
 
 export interface EnqueueOptions {
   /** While a queued or running job has this key, enqueueing another returns that one. */

@@ -2,11 +2,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openDatabase, type DatabaseHandle } from '../db/database.js';
-import { migrateToLatest } from '../db/migrate.js';
-import { VisionLoopError } from '../shared/errors.js';
+import { openDatabase, type DatabaseHandle } from '../../db/database.js';
+import { migrateToLatest } from '../../db/migrate.js';
+import { JobRepository } from '../../repositories/job.repository.js';
+import { VisionLoopError } from '../../shared/errors.js';
 import { JobQueue } from './job-queue.js';
-import { JobRepository } from './job.repository.js';
 
 const T0 = 1_767_225_600_000;
 const LEASE = 30_000;

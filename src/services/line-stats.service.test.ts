@@ -5,12 +5,12 @@ import type {
   PredictionWindow,
 } from '../repositories/prediction-metrics.repository.js';
 import {
-  MetricsService,
+  LineStatsService,
   confidenceBin,
   coveredSeconds,
   latencyPercentiles,
   nearestRank,
-} from './metrics.service.js';
+} from './line-stats.service.js';
 
 const NOW = 1_700_000_000_000;
 
@@ -89,7 +89,7 @@ describe('confidenceBin', () => {
   });
 });
 
-describe('MetricsService', () => {
+describe('LineStatsService', () => {
   // Camera a: 200 inferred frames with inference 1..200 ms (newest has 200 ms... stored in a
   // scrambled order) and total = 2 × inference. Camera b: 2 inferred + 2 carried-forward frames.
   const rowsA = Array.from({ length: 200 }, (_, i) => {
@@ -120,7 +120,7 @@ describe('MetricsService', () => {
 
   it('computes rates, percentiles, histogram and class counts per camera and overall', async () => {
     const repo = new FakeRepository([...rowsA, ...rowsB], counts);
-    const service = new MetricsService(repo, { now: () => NOW });
+    const service = new LineStatsService(repo, { now: () => NOW });
     const metrics = await service.summary({ window: 60 });
 
     expect(metrics.window).toEqual({ seconds: 60, from: NOW - 60_000, to: NOW });
@@ -201,7 +201,7 @@ describe('MetricsService', () => {
     const rows = Array.from({ length: frames }, (_, i) =>
       row('cam', NOW - 18_000 + Math.round((i * 1000) / 14.7), 10, 20, []),
     );
-    const service = new MetricsService(
+    const service = new LineStatsService(
       new FakeRepository(rows, [
         {
           camera: 'cam',
@@ -222,7 +222,7 @@ describe('MetricsService', () => {
     // in it, so the span stops at 60 s.
     expect(
       (
-        await new MetricsService(
+        await new LineStatsService(
           new FakeRepository(rows, [
             {
               camera: 'cam',
@@ -250,7 +250,7 @@ describe('MetricsService', () => {
 
   it('reads at most the sample limit, newest first, and says the sample is partial', async () => {
     const repo = new FakeRepository([...rowsA, ...rowsB], counts);
-    const service = new MetricsService(repo, { now: () => NOW, sampleLimit: 3 });
+    const service = new LineStatsService(repo, { now: () => NOW, sampleLimit: 3 });
     const metrics = await service.summary({ camera: 'b' });
 
     expect(repo.limits).toEqual([3]);
@@ -269,7 +269,7 @@ describe('MetricsService', () => {
   });
 
   it('answers an empty window with zeros and nulls', async () => {
-    const service = new MetricsService(new FakeRepository([], []), { now: () => NOW });
+    const service = new LineStatsService(new FakeRepository([], []), { now: () => NOW });
     const metrics = await service.summary();
     expect(metrics.window.seconds).toBe(300);
     expect(metrics.cameras).toEqual([]);
@@ -291,7 +291,7 @@ describe('MetricsService', () => {
 
   it('skips detections it cannot parse instead of failing the dashboard', async () => {
     const broken: PredictionMetricsRow = { ...row('c', NOW - 1, 5, 9, []), detections: '{nope' };
-    const service = new MetricsService(
+    const service = new LineStatsService(
       new FakeRepository(
         [broken],
         [

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { HeartbeatRequest } from '../shared/api/agents.js';
 import type { FrameResult } from '../shared/domain.js';
-import { PrometheusService } from './prometheus.service.js';
+import { PrometheusExporter } from './prometheus-exporter.js';
 import { summarizeLatencies } from './ingest-batch.js';
 
 interface Sample {
@@ -91,9 +91,9 @@ const heartbeat: HeartbeatRequest = {
   inferenceMsP99: 20,
 };
 
-describe('PrometheusService', () => {
+describe('PrometheusExporter', () => {
   it('exports ingested results as a counter and two latency histograms per camera', async () => {
-    const prometheus = new PrometheusService({ defaultMetrics: false });
+    const prometheus = new PrometheusExporter({ defaultMetrics: false });
     prometheus.observeIngested(
       summarizeLatencies([
         result('line-1', true, 4, 30), // inference 0.004 s, e2e 0.03 s
@@ -151,7 +151,7 @@ describe('PrometheusService', () => {
 
   it('exports heartbeat gauges per camera until the agent goes quiet', async () => {
     let now = 1_000_000;
-    const prometheus = new PrometheusService({
+    const prometheus = new PrometheusExporter({
       defaultMetrics: false,
       heartbeatStaleMs: 60_000,
       now: () => now,
@@ -188,7 +188,7 @@ describe('PrometheusService', () => {
   });
 
   it('exposes the later issues’ metrics only once their setters are called', async () => {
-    const prometheus = new PrometheusService({ defaultMetrics: false });
+    const prometheus = new PrometheusExporter({ defaultMetrics: false });
     let { samples, types } = parseExposition(await prometheus.metricsText());
     expect(types.get('visionloop_labeling_queue_depth')).toBe('gauge');
     expect(types.get('visionloop_drift_pvalue')).toBe('gauge');
@@ -230,8 +230,8 @@ describe('PrometheusService', () => {
   });
 
   it('adds Node process metrics with the visionloop_ prefix, in its own registry', async () => {
-    const first = new PrometheusService();
-    const second = new PrometheusService();
+    const first = new PrometheusExporter();
+    const second = new PrometheusExporter();
     first.observeIngested(summarizeLatencies([result('cam', true, 1, 1)]));
     const { samples, types } = parseExposition(await second.metricsText());
     expect(types.get('visionloop_process_cpu_user_seconds_total')).toBe('counter');

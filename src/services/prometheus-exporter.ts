@@ -1,5 +1,5 @@
 /**
- * Prometheus metrics for `/metrics`, in a registry of its own (never prom-client's global one,
+ * The Prometheus exporter: the metrics of `/metrics` (text exposition), in a registry of its own (never prom-client's global one,
  * so two servers in one process — tests — never share counters). Names and meanings follow
  * Frigate and Roboflow (DESIGN.md §7, docs/observability.md):
  *
@@ -38,7 +38,7 @@ export const DEFAULT_HEARTBEAT_STALE_MS = 60_000;
 /** The alias under which versions that agents report are exposed. */
 export const REPORTED_ALIAS = 'reported';
 
-export interface PrometheusServiceOptions {
+export interface PrometheusExporterOptions {
   /** Also export Node process metrics (CPU, memory, event loop lag, GC). Default true. */
   defaultMetrics?: boolean;
   /** A camera's heartbeat series disappear after this long without one, ms. Default 60 s. */
@@ -60,7 +60,7 @@ interface HeartbeatSeen {
   at: number;
 }
 
-export class PrometheusService {
+export class PrometheusExporter {
   readonly registry = new Registry();
   /** `text/plain; version=0.0.4; charset=utf-8`. */
   readonly contentType: string = this.registry.contentType;
@@ -79,7 +79,7 @@ export class PrometheusService {
   private readonly retrainingState: Gauge<'state'>;
   private driftShare: Gauge | null = null;
 
-  constructor(options: PrometheusServiceOptions = {}) {
+  constructor(options: PrometheusExporterOptions = {}) {
     this.now = options.now ?? Date.now;
     this.heartbeatStaleMs = options.heartbeatStaleMs ?? DEFAULT_HEARTBEAT_STALE_MS;
     const registers = [this.registry];

@@ -1,18 +1,22 @@
 /**
  * The job catalogue: every job name with its payload schema and run limits. Job names are
- * dotted (`area.verb`). Adding a job takes two edits:
+ * dotted (`area.verb`). It sits with the queue in services/ because the queue (and the services
+ * that enqueue) need the names and limits; src/jobs/ maps the names to handlers. Adding a job
+ * takes two edits:
  *
  *   1. here: `'area.verb': { payload: areaVerbPayloadSchema, maxAttempts, timeoutMs },`
- *   2. in job-handlers.ts: `'area.verb': (payload, context) => deps.area.verb(payload, context),`
- *      (plus the service in `JobHandlerDeps`); the compiler names a name without a handler.
+ *      (the payload schema in src/shared/api/, beside its area's contract)
+ *   2. in src/jobs/job-handlers.ts: `'area.verb': (payload, context) => deps.area.verb(payload,
+ *      context),` (plus the service in `JobHandlerDeps`); the compiler names a name without a
+ *      handler.
  *
  * Payloads are parsed with the schema when enqueued and again when claimed (a payload stored by
  * an older build that no longer parses fails the job without retries).
  */
 import type { z } from 'zod';
-import { driftCheckPayloadSchema } from '../shared/api/drift.js';
-import { trainingRunPayloadSchema } from '../shared/api/retraining.js';
-import { probePayloadSchema } from './probe.job.js';
+import { driftCheckPayloadSchema } from '../../shared/api/drift.js';
+import { probePayloadSchema } from '../../shared/api/jobs.js';
+import { trainingRunPayloadSchema } from '../../shared/api/retraining.js';
 
 export interface JobDefinition {
   /** Parses the payload; its output is what the handler gets. */
@@ -60,6 +64,17 @@ export type JobName = keyof typeof JOB_DEFINITIONS;
 export type JobPayload<N extends JobName> = z.output<(typeof JOB_DEFINITIONS)[N]['payload']>;
 /** What `enqueue` accepts for `N` (the schema's input: defaults may be left out). */
 export type JobPayloadInput<N extends JobName> = z.input<(typeof JOB_DEFINITIONS)[N]['payload']>;
+
+/** One job a periodic schedule entry wants enqueued (src/jobs/job-scheduler.ts fires them). */
+export type ScheduledJob = {
+  [N in JobName]: {
+    name: N;
+    payload: JobPayloadInput<N>;
+    /** Required: it is what keeps two periods from stacking up. */
+    dedupeKey: string;
+    priority?: number;
+  };
+}[JobName];
 
 export function isJobName(value: string): value is JobName {
   return Object.hasOwn(JOB_DEFINITIONS, value);

@@ -5,7 +5,7 @@
  * took the job over after it expired, or the sweeper failed it) changes nothing.
  *
  * No transactions span awaits (an SQLite connection shared with the server must never be held
- * across one), and no rules: the queue (job-queue.ts) decides what happens to a job.
+ * across one), and no rules: the queue (services/jobs/job-queue.ts) decides what happens to a job.
  */
 import type { Kysely, UpdateQueryBuilder, UpdateResult } from 'kysely';
 import type { DialectName } from '../db/database.js';
