@@ -16,7 +16,7 @@ import { Ajv2019 } from 'ajv/dist/2019.js';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
 import { buildProgram } from '../../src/cli/main.js';
-import { JOB_NAMES } from '../../src/jobs/job-catalogue.js';
+import { JOB_NAMES } from '../../src/services/jobs/job-catalogue.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const DEPLOY = join(ROOT, 'deploy');
