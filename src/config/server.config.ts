@@ -52,6 +52,11 @@ const serverEnvSchema = z.object({
     .min(1)
     .max(24 * 60)
     .default(10),
+  /**
+   * Days of prediction rows and frames to keep (the hourly retention.run job deletes older
+   * ones; frames of labels and datasets stay). 0 or unset: keep everything.
+   */
+  VISIONLOOP_RETENTION_DAYS: z.coerce.number().int().min(0).max(36_500).default(0),
 });
 
 export interface ServerConfig {
@@ -69,6 +74,8 @@ export interface ServerConfig {
   readonly heartbeatIntervalMs: number;
   readonly loopbackReads: boolean;
   readonly recentWindowMs: number;
+  /** Days of predictions and frames kept; null: retention off. */
+  readonly retentionDays: number | null;
 }
 
 /** Command-line flags that override the environment. */
@@ -114,6 +121,7 @@ export function loadServerConfig(
     heartbeatIntervalMs: Math.round(parsed.VISIONLOOP_HEARTBEAT_SECONDS * 1000),
     loopbackReads: parsed.VISIONLOOP_LOOPBACK_READS,
     recentWindowMs: Math.round(parsed.VISIONLOOP_RECENT_WINDOW_MINUTES * 60_000),
+    retentionDays: parsed.VISIONLOOP_RETENTION_DAYS === 0 ? null : parsed.VISIONLOOP_RETENTION_DAYS,
     seedModel:
       parsed.VISIONLOOP_SEED_MODEL === undefined
         ? undefined

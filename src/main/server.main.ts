@@ -46,7 +46,12 @@ import { LineStatsService } from '../services/line-stats.service.js';
 import { ModelRegistryService } from '../services/model-registry.service.js';
 import { ModelServingService } from '../services/model-serving.service.js';
 import { PrometheusExporter } from '../services/prometheus-exporter.js';
-import { createJobServices, createRetrainingService, startJobUpkeep } from './job-services.js';
+import {
+  createJobServices,
+  createRetentionService,
+  createRetrainingService,
+  startJobUpkeep,
+} from './job-services.js';
 import { createLabelingServices, startQueueDepthRefresh } from './labeling.main.js';
 import { SamplingService } from '../services/sampling.service.js';
 import type { CreatedToken } from '../shared/api/tokens.js';
@@ -83,6 +88,8 @@ export interface ServerServicesOptions {
   servingThreads?: number;
   /** Scratch space of training runs and the nominal holdout (default: the OS temp dir). */
   retrainingWorkDir?: string;
+  /** Days of predictions and frames the retention job keeps; null or unset: off. */
+  retentionDays?: number | null;
 }
 
 /**
@@ -207,6 +214,10 @@ export function createServerServices(
     labeling,
     datasets,
     retraining,
+    retention: createRetentionService(database, options.blobStore, {
+      days: options.retentionDays ?? null,
+      now,
+    }),
   };
 }
 
@@ -295,6 +306,7 @@ export async function startServer(
       now: options.now,
       servingThreads: options.servingThreads,
       retrainingWorkDir: join(config.dataDir, 'retraining'),
+      retentionDays: config.retentionDays,
     });
     const adminToken = await services.auth.ensureAdminToken();
     if (adminToken !== null) {

@@ -594,7 +594,8 @@ export class TrainingRun {
     };
     const { model } = await deps.models.register({
       artifact: await readFile(done.model),
-      weights: await readFile(done.weights),
+      // A configured trainer may write no weights.pt ('' then): the model has no warm start.
+      weights: done.weights === '' ? null : await readFile(done.weights),
       trainingLog: log.join('\n'),
       version: this.version,
       source: 'trained',
