@@ -11,6 +11,12 @@ const runtimeEnvSchema = z.object({
   VISIONLOOP_DATA_DIR: z.string().min(1).default('./data'),
   /** Python interpreter for the trainer; must be able to `import torch`. */
   VISIONLOOP_PYTHON: z.string().min(1).optional(),
+  /**
+   * The training job's trainer command (bring your own trainer, docs/retraining.md): split on
+   * whitespace, run with `train --data DIR --out DIR …` appended; it must honour the trainer
+   * process contract (DESIGN.md §4). Unset: the built-in PyTorch trainer on VISIONLOOP_PYTHON.
+   */
+  VISIONLOOP_TRAINER_COMMAND: z.string().trim().min(1).optional(),
   /** ffmpeg binary for video, RTSP and V4L2 sources. */
   VISIONLOOP_FFMPEG: z.string().min(1).optional(),
   /** ONNX Runtime intra-op threads; 0 = one per core but one (at least one). */

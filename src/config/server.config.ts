@@ -63,6 +63,11 @@ const serverEnvSchema = z.object({
    * clients too (the heaviest event traffic; off: each replica streams the frames it ingested).
    */
   VISIONLOOP_EVENTS_FANOUT_FRAMES: envBoolean.default(true),
+  /**
+   * Days of prediction rows and frames to keep (the hourly retention.run job deletes older
+   * ones; frames of labels and datasets stay). 0 or unset: keep everything.
+   */
+  VISIONLOOP_RETENTION_DAYS: z.coerce.number().int().min(0).max(36_500).default(0),
 });
 
 /** With the blob storage's variables (S3), so every problem is listed at once. */
@@ -88,6 +93,8 @@ export interface ServerConfig {
   readonly recentWindowMs: number;
   /** PostgreSQL: frame events reach other replicas' SSE clients too. */
   readonly fanOutFrames: boolean;
+  /** Days of predictions and frames kept; null: retention off. */
+  readonly retentionDays: number | null;
 }
 
 /** Command-line flags that override the environment. */
@@ -143,6 +150,7 @@ export function loadServerConfig(
     loopbackReads: parsed.VISIONLOOP_LOOPBACK_READS,
     recentWindowMs: Math.round(parsed.VISIONLOOP_RECENT_WINDOW_MINUTES * 60_000),
     fanOutFrames: parsed.VISIONLOOP_EVENTS_FANOUT_FRAMES,
+    retentionDays: parsed.VISIONLOOP_RETENTION_DAYS === 0 ? null : parsed.VISIONLOOP_RETENTION_DAYS,
     seedModel:
       parsed.VISIONLOOP_SEED_MODEL === undefined
         ? undefined

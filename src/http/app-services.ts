@@ -20,6 +20,7 @@ import type { ModelRegistryService } from '../services/registry/index.js';
 import type { ModelServingService } from '../services/model-serving.service.js';
 import type { PrometheusExporter } from '../services/prometheus-exporter.js';
 import type { DriftService } from '../services/drift/index.js';
+import type { RetentionService } from '../services/retention.service.js';
 import type { RetrainingService } from '../services/retraining.service.js';
 import type { JobQueue } from '../services/jobs/job-queue.js';
 
@@ -41,6 +42,7 @@ export interface AppServices {
   models: ModelRegistryService;
   modelServing: ModelServingService;
   retraining: RetrainingService;
+  retention: RetentionService;
 }
 
 /** Limits route plugins apply to their own routes. */

@@ -7,6 +7,7 @@
  * service added to `createServerServices` is available here.
  */
 import type { DriftService } from '../services/drift/index.js';
+import type { RetentionService } from '../services/retention.service.js';
 import type { RetrainingService } from '../services/retraining.service.js';
 import type { JobHandlers } from './job-handler.js';
 import { runProbe } from './probe.job.js';
@@ -15,12 +16,14 @@ import { runProbe } from './probe.job.js';
 export interface JobHandlerDeps {
   drift: Pick<DriftService, 'runCheck'>;
   retraining: Pick<RetrainingService, 'runTraining'>;
+  retention: Pick<RetentionService, 'run'>;
 }
 
 export function createJobHandlers(deps: JobHandlerDeps): JobHandlers {
   return {
     'drift.check': (payload, context) => deps.drift.runCheck(payload, context),
     'training.run': (payload, context) => deps.retraining.runTraining(payload, context),
+    'retention.run': (payload, context) => deps.retention.run(payload, context),
     'system.probe': (payload, context) => runProbe(payload, context),
   };
 }

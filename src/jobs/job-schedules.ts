@@ -4,12 +4,14 @@
  * `JobScheduleDeps`.
  */
 import type { DriftService } from '../services/drift/index.js';
+import type { RetentionService } from '../services/retention.service.js';
 import type { RetrainingService } from '../services/retraining.service.js';
 import type { ScheduleEntry } from './job-scheduler.js';
 
 export interface JobScheduleDeps {
   drift: Pick<DriftService, 'checkIntervalMs' | 'scheduledChecks'>;
   retraining: Pick<RetrainingService, 'policyIntervalMs' | 'scheduledTrainings'>;
+  retention: Pick<RetentionService, 'intervalMs' | 'scheduledRuns'>;
 }
 
 export function createJobSchedules(deps: JobScheduleDeps): ScheduleEntry[] {
@@ -26,6 +28,12 @@ export function createJobSchedules(deps: JobScheduleDeps): ScheduleEntry[] {
       key: 'retraining.policy',
       everyMs: () => deps.retraining.policyIntervalMs(),
       jobs: () => deps.retraining.scheduledTrainings(),
+    },
+    {
+      // Retention (VISIONLOOP_RETENTION_DAYS), hourly; nothing is queued while it is off.
+      key: 'retention.run',
+      everyMs: () => deps.retention.intervalMs(),
+      jobs: () => deps.retention.scheduledRuns(),
     },
   ];
 }

@@ -14,11 +14,18 @@ import { loadRuntimeConfig, type RuntimeConfig } from '../config/runtime.config.
 import type { DatabaseHandle } from '../db/database.js';
 import { JobRepository } from '../repositories/job.repository.js';
 import { JobQueue } from '../services/jobs/job-queue.js';
-import type { BlobStore } from '../repositories/blob-store.js';
+import { LocalBlobStore, isBlobKey, type BlobStore } from '../repositories/blob-store.js';
+import { RetentionRepository } from '../repositories/retention.repository.js';
+import { RetentionService, type FrameRemover } from '../services/retention.service.js';
 import { DriftRepository } from '../repositories/drift.repository.js';
 import { SettingsRepository } from '../repositories/settings.repository.js';
 import { DriftService, type DriftObservers } from '../services/drift/index.js';
-import { findPython, runTrainer } from '../repositories/trainer-process.js';
+import {
+  builtInTrainerCommand,
+  findPython,
+  parseTrainerCommand,
+  runTrainer,
+} from '../repositories/trainer-process.js';
 import type { DatasetService } from '../services/dataset/index.js';
 import type { ModelRegistryService } from '../services/registry/index.js';
 import type {
@@ -116,11 +123,21 @@ export interface RetrainingCompositionOptions {
   now?: () => number;
 }
 
-/** The trainer process behind the training job's port. */
+/**
+ * The trainer process behind the training job's port: the configured command
+ * (VISIONLOOP_TRAINER_COMMAND) when there is one, else the built-in PyTorch trainer.
+ */
 export function trainerPort(runtime: RuntimeConfig): TrainerPort {
+  const configured = runtime.VISIONLOOP_TRAINER_COMMAND;
   return {
     train: (request, options) =>
-      runTrainer(findPython(runtime.VISIONLOOP_PYTHON), request, options),
+      runTrainer(
+        configured === undefined
+          ? builtInTrainerCommand(findPython(runtime.VISIONLOOP_PYTHON))
+          : parseTrainerCommand(configured),
+        request,
+        options,
+      ),
   };
 }
 
@@ -288,5 +305,46 @@ export function createRetrainingService(
       workDir,
     },
     { now: options.now, gauge: options.gauge },
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// retention
+
+/**
+ * How frames leave the blob store: its own `delete(key)` when it has one (an adapter that can
+ * delete), else a file removal for the local store; null when neither (rows go, frames stay).
+ */
+export function frameRemoverOf(store: BlobStore): FrameRemover | null {
+  const withDelete = store as BlobStore & { delete?: (key: string) => Promise<unknown> };
+  if (typeof withDelete.delete === 'function') {
+    const remove = withDelete.delete.bind(store);
+    return {
+      async remove(key) {
+        await remove(key);
+      },
+    };
+  }
+  if (store instanceof LocalBlobStore) {
+    return {
+      async remove(key) {
+        if (isBlobKey(key)) await rm(store.pathOf(key), { force: true });
+      },
+    };
+  }
+  return null;
+}
+
+/** The retention job's service (docs/operations.md, Retention). */
+export function createRetentionService(
+  database: DatabaseHandle,
+  blobStore: BlobStore,
+  options: { days: number | null; now?: () => number },
+): RetentionService {
+  return new RetentionService(
+    new RetentionRepository(database.db),
+    blobStore,
+    frameRemoverOf(blobStore),
+    options,
   );
 }

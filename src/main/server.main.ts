@@ -48,7 +48,12 @@ import { ModelRegistryService } from '../services/registry/index.js';
 import { ModelServingService } from '../services/model-serving.service.js';
 import { PrometheusExporter } from '../services/prometheus-exporter.js';
 import { createBlobStore } from './blob-store.main.js';
-import { createJobServices, createRetrainingService, startJobUpkeep } from './job-services.js';
+import {
+  createJobServices,
+  createRetentionService,
+  createRetrainingService,
+  startJobUpkeep,
+} from './job-services.js';
 import { createLabelingServices, startQueueDepthRefresh } from './labeling.main.js';
 import { SamplingService } from '../services/sampling.service.js';
 import type { CreatedToken } from '../shared/api/tokens.js';
@@ -86,6 +91,8 @@ export interface ServerServicesOptions {
   servingThreads?: number;
   /** Scratch space of training runs and the nominal holdout (default: the OS temp dir). */
   retrainingWorkDir?: string;
+  /** Days of predictions and frames the retention job keeps; null or unset: off. */
+  retentionDays?: number | null;
 }
 
 /**
@@ -210,6 +217,10 @@ export function createServerServices(
     labeling,
     datasets,
     retraining,
+    retention: createRetentionService(database, options.blobStore, {
+      days: options.retentionDays ?? null,
+      now,
+    }),
   };
 }
 
@@ -332,6 +343,7 @@ export async function startServer(
       now: options.now,
       servingThreads: options.servingThreads,
       retrainingWorkDir: join(config.dataDir, 'retraining'),
+      retentionDays: config.retentionDays,
     });
     const adminToken = await services.auth.ensureAdminToken();
     if (adminToken !== null) {

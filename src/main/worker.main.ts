@@ -121,6 +121,7 @@ export async function startWorker(
         recentWindowMs: config.server.recentWindowMs,
         processMetrics: false,
         retrainingWorkDir: join(config.server.dataDir, 'retraining'),
+        retentionDays: config.server.retentionDays,
         onBackgroundError: (error) =>
           log('warn', 'background task failed', {
             error: error instanceof Error ? error.message : String(error),

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { trainerArgs, trainerThreads } from './trainer-process.js';
+import {
+  builtInTrainerCommand,
+  parseTrainerCommand,
+  trainerArgs,
+  trainerThreads,
+} from './trainer-process.js';
 
 describe('trainerThreads', () => {
   it('leaves a core to inspection on a small machine, and keeps an explicit setting', () => {
@@ -19,5 +24,37 @@ describe('trainerThreads', () => {
     ]);
     expect(args).toContain('--lr');
     expect(trainerArgs({ data: 'd', out: 'o', threads: 0 })).toContain('--threads');
+  });
+});
+
+describe('trainer commands', () => {
+  it('splits a configured command on whitespace and appends the contract arguments', () => {
+    const command = parseTrainerCommand('  /opt/yolo-trainer.py   --gpu 0 ');
+    expect(command).toEqual({
+      program: '/opt/yolo-trainer.py',
+      args: ['--gpu', '0'],
+      builtIn: false,
+    });
+    expect(trainerArgs({ data: 'd', out: 'o', epochs: 3 }, command.args)).toEqual([
+      '--gpu',
+      '0',
+      'train',
+      '--data',
+      'd',
+      '--out',
+      'o',
+      '--epochs',
+      '3',
+    ]);
+    expect(() => parseTrainerCommand('   ')).toThrow('the trainer command is empty');
+  });
+
+  it('runs the built-in trainer as a Python module', () => {
+    const command = builtInTrainerCommand('/usr/bin/python3');
+    expect(trainerArgs({ data: 'd', out: 'o' }, command.args).slice(0, 3)).toEqual([
+      '-m',
+      'visionloop_trainer',
+      'train',
+    ]);
   });
 });

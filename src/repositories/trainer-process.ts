@@ -7,10 +7,18 @@
  * Inspection comes first: the trainer can run at a lower CPU priority (`nice`, applied to the
  * child right after it starts) with a bounded thread count (`threads`; 0 picks 1 on a machine
  * with ≤ 2 cores, so detection keeps a core). The BLAS/OpenMP pools get the same bound.
+ *
+ * Bring your own trainer: the command may be a configured one (VISIONLOOP_TRAINER_COMMAND, e.g.
+ * a wrapper around Ultralytics) instead of the built-in `python -m visionloop_trainer`; it gets
+ * the same arguments (`train --data DIR --out DIR …`) and is held to the same contract: every
+ * stdout line a JSON event object, a `done` event, exit code 0 and a model.onnx in `--out`.
+ * Any breach is a TRAINER_FAILED that says which rule was broken.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { availableParallelism, setPriority } from 'node:os';
+import { isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { VisionLoopError } from '../shared/errors.js';
 
@@ -71,6 +79,41 @@ export interface TrainerRunOptions {
   signal?: AbortSignal;
 }
 
+/** The program a training runs and the arguments that come before the contract's own. */
+export interface TrainerCommand {
+  program: string;
+  /** Arguments before `train --data …` (`-m visionloop_trainer` for the built-in trainer). */
+  args: string[];
+  /** True for the built-in trainer: it runs from the trainer package with PYTHONPATH set. */
+  builtIn: boolean;
+}
+
+/** The built-in PyTorch trainer run by `python`. */
+export function builtInTrainerCommand(python: string): TrainerCommand {
+  return { program: python, args: ['-m', 'visionloop_trainer'], builtIn: true };
+}
+
+/**
+ * A configured trainer command (VISIONLOOP_TRAINER_COMMAND): split on whitespace, no shell, no
+ * quoting (put anything fancier in a wrapper script). INVALID_ARGUMENT when empty.
+ */
+export function parseTrainerCommand(text: string): TrainerCommand {
+  const words = text
+    .trim()
+    .split(/\s+/)
+    .filter((word) => word !== '');
+  const [program, ...args] = words;
+  if (program === undefined) {
+    throw new VisionLoopError('INVALID_ARGUMENT', 'the trainer command is empty');
+  }
+  return { program, args, builtIn: false };
+}
+
+/** The command as a person would type it, for messages. */
+export function describeTrainerCommand(command: TrainerCommand): string {
+  return [command.program, ...command.args].join(' ');
+}
+
 const REQUIRED_MODULES = 'import torch, numpy, PIL, onnx';
 /** coreutils' nice, which runs a command at a lower CPU priority. */
 const NICE_BINARY = '/usr/bin/nice';
@@ -125,8 +168,11 @@ export function trainerThreads(
   return cores <= 2 ? 1 : Math.min(4, cores - 1);
 }
 
-export function trainerArgs(request: TrainRequest): string[] {
-  const args = ['-m', 'visionloop_trainer', 'train', '--data', request.data, '--out', request.out];
+export function trainerArgs(
+  request: TrainRequest,
+  prefix: readonly string[] = ['-m', 'visionloop_trainer'],
+): string[] {
+  const args = [...prefix, 'train', '--data', request.data, '--out', request.out];
   const optional: [string, string | number | undefined][] = [
     ['--base', request.base],
     ['--epochs', request.epochs],
@@ -144,12 +190,78 @@ export function trainerArgs(request: TrainRequest): string[] {
   return [...args, ...(request.extraArgs ?? [])];
 }
 
-/** Runs one training to completion; resolves with the `done` event. */
-export function runTrainer(
-  python: string,
+/** How many characters of an offending stdout line an error quotes. */
+const QUOTED_LINE_CHARS = 120;
+
+/**
+ * Runs one training to completion and checks its outputs; resolves with the `done` event, its
+ * `model`, `weights` and `metrics` filled from the `--out` directory when the event leaves them
+ * out (`weights` is '' when there is no weights file). `trainer` is a Python interpreter (the
+ * built-in trainer) or a command.
+ */
+export async function runTrainer(
+  trainer: string | TrainerCommand,
   request: TrainRequest,
   options: TrainerRunOptions = {},
 ): Promise<TrainerDoneEvent> {
+  const command = typeof trainer === 'string' ? builtInTrainerCommand(trainer) : trainer;
+  const startedAt = Date.now();
+  const done = await spawnTrainer(command, request, options);
+  return checkOutputs(command, request, done, (Date.now() - startedAt) / 1000);
+}
+
+async function checkOutputs(
+  command: TrainerCommand,
+  request: TrainRequest,
+  done: TrainerDoneEvent,
+  elapsedS: number,
+): Promise<TrainerDoneEvent> {
+  const inOut = (value: unknown, fallback: string): string =>
+    typeof value === 'string' && value !== ''
+      ? isAbsolute(value)
+        ? value
+        : resolve(request.out, value)
+      : join(request.out, fallback);
+  const name = describeTrainerCommand(command);
+  const model = inOut(done.model, 'model.onnx');
+  if (!existsSync(model)) {
+    throw new VisionLoopError(
+      'TRAINER_FAILED',
+      `the trainer (${name}) reported done but wrote no model: ${model} does not exist ` +
+        '(the contract: model.onnx in --out, or the path in the done event\'s "model")',
+    );
+  }
+  const weights = inOut(done.weights, 'weights.pt');
+  let metrics = done.metrics;
+  if (typeof metrics !== 'object' || metrics === null) {
+    const file = join(request.out, 'metrics.json');
+    const text = await readFile(file, 'utf8').catch(() => null);
+    try {
+      const parsed: unknown = text === null ? {} : JSON.parse(text);
+      metrics = typeof parsed === 'object' && parsed !== null ? (parsed as typeof metrics) : {};
+    } catch {
+      throw new VisionLoopError(
+        'TRAINER_FAILED',
+        `the trainer (${name}) wrote a metrics.json that is not JSON: ${file}`,
+      );
+    }
+  }
+  return {
+    ...done,
+    model,
+    weights: existsSync(weights) ? weights : '',
+    metrics,
+    elapsed_s: typeof done.elapsed_s === 'number' ? done.elapsed_s : elapsedS,
+  };
+}
+
+function spawnTrainer(
+  command: TrainerCommand,
+  request: TrainRequest,
+  options: TrainerRunOptions,
+): Promise<TrainerDoneEvent> {
+  const name = describeTrainerCommand(command);
+  const program = command.program;
   return new Promise<TrainerDoneEvent>((resolve, reject) => {
     if (options.signal?.aborted) {
       reject(new VisionLoopError('TRAINING_CANCELLED', 'training was cancelled before it started'));
@@ -161,14 +273,16 @@ export function runTrainer(
     // binary the priority is set on the child right after it starts.
     const nice = request.nice !== undefined && request.nice > 0 ? request.nice : 0;
     const viaNice = nice > 0 && existsSync(NICE_BINARY);
+    const args = trainerArgs(request, command.args);
     const child = spawn(
-      viaNice ? NICE_BINARY : python,
-      viaNice ? ['-n', String(nice), python, ...trainerArgs(request)] : trainerArgs(request),
+      viaNice ? NICE_BINARY : program,
+      viaNice ? ['-n', String(nice), program, ...args] : args,
       {
-        cwd: TRAINER_ROOT,
+        // A configured command runs where the process runs (its paths are the user's).
+        cwd: command.builtIn ? TRAINER_ROOT : process.cwd(),
         env: {
           ...process.env,
-          PYTHONPATH: TRAINER_ROOT,
+          ...(command.builtIn ? { PYTHONPATH: TRAINER_ROOT } : {}),
           PYTHONUNBUFFERED: '1',
           // Native pools (OpenMP, BLAS) that torch.set_num_threads does not reach.
           OMP_NUM_THREADS: threads,
@@ -190,6 +304,9 @@ export function runTrainer(
     let done: TrainerDoneEvent | null = null;
     let errorMessage: string | null = null;
     let cancelled = false;
+    /** The first breach of the stdout protocol; the child is stopped when it happens. */
+    let protocolError: string | null = null;
+    let stdoutLine = 0;
     const stderrTail: string[] = [];
     let killTimer: NodeJS.Timeout | null = null;
 
@@ -217,17 +334,40 @@ export function runTrainer(
       });
     };
 
+    const breach = (message: string) => {
+      if (protocolError !== null) return;
+      protocolError = message;
+      child.kill('SIGTERM');
+      killTimer ??= setTimeout(() => child.kill('SIGKILL'), 15_000);
+    };
+
     lines(child.stdout, (line) => {
+      stdoutLine++;
       const trimmed = line.trim();
-      if (!trimmed) return;
-      let event: TrainerEvent;
+      if (!trimmed || protocolError !== null) return;
+      let event: TrainerEvent | null = null;
       try {
-        event = JSON.parse(trimmed) as TrainerEvent;
+        const parsed: unknown = JSON.parse(trimmed);
+        if (
+          typeof parsed === 'object' &&
+          parsed !== null &&
+          !Array.isArray(parsed) &&
+          typeof (parsed as { event?: unknown }).event === 'string'
+        ) {
+          event = parsed as TrainerEvent;
+        }
       } catch {
-        options.onLog?.(trimmed);
+        // reported below
+      }
+      if (event === null) {
+        const quoted =
+          trimmed.length > QUOTED_LINE_CHARS ? `${trimmed.slice(0, QUOTED_LINE_CHARS)}…` : trimmed;
+        breach(
+          `stdout line ${stdoutLine} is not a JSON event object ({"event": …}): ${quoted} ` +
+            '(progress goes to stdout as JSON lines; human logs belong on stderr)',
+        );
         return;
       }
-      if (typeof event !== 'object' || event === null || typeof event.event !== 'string') return;
       if (event.event === 'done') done = event as TrainerDoneEvent;
       if (event.event === 'error') {
         const message = (event as { message?: unknown }).message;
@@ -245,7 +385,7 @@ export function runTrainer(
     child.on('error', (error) => {
       options.signal?.removeEventListener('abort', onAbort);
       reject(
-        new VisionLoopError('TRAINER_UNAVAILABLE', `could not start ${python}: ${error.message}`, {
+        new VisionLoopError('TRAINER_UNAVAILABLE', `could not start ${name}: ${error.message}`, {
           cause: error,
         }),
       );
@@ -255,8 +395,22 @@ export function runTrainer(
       if (killTimer) clearTimeout(killTimer);
       if (cancelled) {
         reject(new VisionLoopError('TRAINING_CANCELLED', 'training was cancelled'));
+      } else if (protocolError !== null) {
+        reject(
+          new VisionLoopError(
+            'TRAINER_FAILED',
+            `the trainer (${name}) broke the process contract: ${protocolError}`,
+          ),
+        );
       } else if (code === 0 && done) {
         resolve(done);
+      } else if (code === 0) {
+        reject(
+          new VisionLoopError(
+            'TRAINER_FAILED',
+            `the trainer (${name}) exited with code 0 without a {"event":"done"} line on stdout`,
+          ),
+        );
       } else {
         const detail =
           errorMessage ??
@@ -265,7 +419,15 @@ export function runTrainer(
             .slice(-5)
             .join('\n') ||
             `exited with ${signal ? `signal ${signal}` : `code ${code}`} and no error message`);
-        reject(new VisionLoopError('TRAINER_FAILED', `the trainer failed: ${detail}`));
+        const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
+        reject(
+          new VisionLoopError(
+            'TRAINER_FAILED',
+            command.builtIn
+              ? `the trainer failed: ${detail}`
+              : `the trainer (${name}) ${how}: ${detail}`,
+          ),
+        );
       }
     });
   });

@@ -680,7 +680,8 @@ export class TrainingRun {
     };
     const { model } = await deps.models.register({
       artifact: await readFile(trained.done.model),
-      weights: await readFile(trained.done.weights),
+      // A configured trainer may write no weights.pt ('' then): the model has no warm start.
+      weights: trained.done.weights === '' ? null : await readFile(trained.done.weights),
       trainingLog: trained.log.join('\n'),
       version: this.version,
       source: 'trained',

@@ -15,7 +15,7 @@
  */
 import type { z } from 'zod';
 import { driftCheckPayloadSchema } from '../../shared/api/drift.js';
-import { probePayloadSchema } from '../../shared/api/jobs.js';
+import { probePayloadSchema, retentionRunPayloadSchema } from '../../shared/api/jobs.js';
 import { trainingRunPayloadSchema } from '../../shared/api/retraining.js';
 
 export interface JobDefinition {
@@ -49,6 +49,16 @@ export const JOB_DEFINITIONS = {
     retry: { baseMs: 10_000, maxMs: 300_000 },
     description:
       'retrain: snapshot reviewed labels, train a candidate, evaluate it against production, register it, apply the promotion gate',
+  },
+  'retention.run': {
+    payload: retentionRunPayloadSchema,
+    // Idempotent and resumable (it deletes what is still old): the next period finishes a
+    // pass cut short.
+    maxAttempts: 2,
+    timeoutMs: 60 * 60_000,
+    retry: { baseMs: 60_000, maxMs: 600_000 },
+    description:
+      'delete prediction rows and frames older than the retention, in small batches; frames of labels and datasets are kept',
   },
   'system.probe': {
     payload: probePayloadSchema,

@@ -31,6 +31,13 @@ export const probePayloadSchema = z.strictObject({
 });
 export type ProbePayload = z.output<typeof probePayloadSchema>;
 
+/** The `retention.run` job's payload (docs/operations.md, Retention). */
+export const retentionRunPayloadSchema = z.strictObject({
+  /** Keep this many days instead of the configured retention (a manual run). */
+  days: z.number().int().min(1).max(36_500).optional(),
+});
+export type RetentionRunPayload = z.output<typeof retentionRunPayloadSchema>;
+
 /** A JSON object (progress, payload, result). */
 const jsonObjectSchema = z.record(z.string(), z.unknown());
 
