@@ -23,14 +23,6 @@ const DEPLOY = join(ROOT, 'deploy');
 const K8S = join(DEPLOY, 'kubernetes');
 const require = createRequire(import.meta.url);
 
-/** Variables the AWS SDK reads itself (the S3 blob store passes them through untouched). */
-const SDK_VARIABLES = new Set([
-  'AWS_ENDPOINT_URL',
-  'AWS_REGION',
-  'AWS_ACCESS_KEY_ID',
-  'AWS_SECRET_ACCESS_KEY',
-]);
-
 /** Every variable a VisionLoop process reads: the keys of the env schemas in src/config. */
 function configVariables(): Set<string> {
   const names = new Set<string>();
@@ -38,7 +30,7 @@ function configVariables(): Set<string> {
   for (const file of readdirSync(dir)) {
     if (!file.endsWith('.ts') || file.endsWith('.test.ts')) continue;
     const text = readFileSync(join(dir, file), 'utf8');
-    for (const match of text.matchAll(/^\s+([A-Z][A-Z0-9_]+): (?:z\.|envBoolean)/gm)) {
+    for (const match of text.matchAll(/^\s+([A-Z][A-Z0-9_]+): (?:z\b|envBoolean)/gm)) {
       names.add(match[1] ?? '');
     }
   }
@@ -228,7 +220,7 @@ describe('deploy/docker-compose.yml', () => {
       const environment = (service.environment ?? {}) as Record<string, string>;
       for (const key of Object.keys(environment)) {
         expect(
-          variables.has(key) || SDK_VARIABLES.has(key),
+          variables.has(key),
           `compose ${name}: ${key} is read by no VisionLoop configuration`,
         ).toBe(true);
       }
@@ -421,7 +413,7 @@ describe('deploy/kubernetes', () => {
         if (!visionloop) continue;
         for (const name of names) {
           expect(
-            variables.has(name) || SDK_VARIABLES.has(name),
+            variables.has(name),
             `${file}: ${name} is read by no VisionLoop configuration`,
           ).toBe(true);
           checked += 1;
