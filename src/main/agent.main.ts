@@ -29,6 +29,7 @@ import {
 } from '../agent/uplink/sender.js';
 import type { AgentConfig } from '../config/agent.config.js';
 import { DEFAULT_AGENT_SETTINGS, type AgentSettings } from '../shared/api/agents.js';
+import { DEFAULT_DECISION_POLICY } from '../vision/decision.js';
 import { DEFAULT_DETECT_OPTIONS, type ModelInfo } from '../vision/detector.js';
 import { resolveModelPath, startDetect } from './detect.main.js';
 
@@ -221,6 +222,13 @@ export async function startAgent(options: StartAgentOptions): Promise<AgentRun> 
         camera: config.camera,
         // Class scores feed the sampler's informativeness (margin, entropy).
         detect: { ...(options.pipeline?.detect ?? DEFAULT_DETECT_OPTIONS), classScores: true },
+        // The server's settings, read at every frame: a change applies to the next frame.
+        thresholds:
+          options.pipeline?.thresholds ??
+          (() => ({
+            confThreshold: settings.detectionConfidence ?? DEFAULT_DETECT_OPTIONS.confThreshold,
+            failThreshold: settings.failThreshold ?? DEFAULT_DECISION_POLICY.failThreshold,
+          })),
       },
       onResult: (result, frame) => {
         resultIdPrefix ??= result.id.slice(0, result.id.lastIndexOf('-'));
