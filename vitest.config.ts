@@ -6,6 +6,9 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',
-    globalSetup: ['test/helpers/postgres-global-setup.ts'],
+    globalSetup: [
+      'test/helpers/postgres-global-setup.ts',
+      'test/browser/dashboard-build.global-setup.ts',
+    ],
   },
 });

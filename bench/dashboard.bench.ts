@@ -2,6 +2,12 @@
  * The dashboard in Chromium against a real server fed by real agents.
  *
  *   npx tsx bench/dashboard.bench.ts [--agents 4] [--fps 15] [--runs 5] [--busy-seconds 10]
+ *                                    [--in-process] [--dashboard DIR]
+ *
+ * The agents are real `visionloop agent` processes on 127.0.0.1 (the compiled CLI; built first
+ * when src/ is newer than dist/), as people run them; `--in-process` runs them inside the
+ * bench's process instead, beside the server (what earlier runs measured). `--dashboard DIR`
+ * serves an already built dashboard (e.g. an older commit's, for a before/after comparison).
  *
  * Measures, on the built dashboard (test/browser/harness.ts builds it and starts the stack):
  * - first contentful paint of `/` (performance.getEntriesByType('paint')), median of `runs`
@@ -17,10 +23,12 @@
  * Prints one JSON object on stdout.
  */
 import { readdirSync, readFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import type { Page } from 'playwright-core';
+import type { AgentListResponse } from '../src/shared/api/agents.js';
 import { startStack } from '../test/browser/harness.js';
 import { median } from './stats.js';
 
@@ -30,8 +38,11 @@ const { values } = parseArgs({
     fps: { type: 'string', default: '15' },
     runs: { type: 'string', default: '5' },
     'busy-seconds': { type: 'string', default: '10' },
+    'in-process': { type: 'boolean', default: false },
+    dashboard: { type: 'string' },
   },
 });
+const inProcess = values['in-process'];
 const agents = Math.max(1, Number(values.agents) || 4);
 const fps = Math.max(1, Number(values.fps) || 15);
 const runs = Math.max(1, Number(values.runs) || 5);
@@ -77,11 +88,18 @@ function gzipKiB(files: readonly string[]): number {
 }
 
 const progress = (message: string) => process.stderr.write(`[dashboard bench] ${message}\n`);
-progress(`starting the stack: ${agents} agents × ${fps} FPS`);
-const stack = await startStack({ agents, fps });
+progress(
+  `starting the stack: ${agents} agents × ${fps} FPS (${inProcess ? 'in-process' : 'processes'})`,
+);
+const stack = await startStack({
+  agents,
+  fps,
+  agentProcesses: !inProcess,
+  ...(values.dashboard === undefined ? {} : { dashboardDir: values.dashboard }),
+});
 progress('stack up');
 try {
-  const distDir = join(stack.dataDir, 'web-dist');
+  const distDir = stack.dashboardDir;
   const assets = join(distDir, 'assets');
   const allJs = readdirSync(assets)
     .filter((name) => name.endsWith('.js'))
@@ -127,18 +145,26 @@ try {
   const lineFps = await statText(overview, 'Frames / s');
   await overview.context().close();
 
-  const produced = stack.agents.map((run) => run.stats().producedResults);
+  // Each agent's detector rate from its last heartbeat, as the server knows it.
+  const registry = await stack.request('GET', '/api/agents', { token: stack.adminToken });
+  const agentProcessFps = ((registry.body as AgentListResponse).agents ?? [])
+    .map((agent) => ({ camera: agent.camera, processFps: agent.heartbeat?.processFps ?? null }))
+    .sort((a, b) => a.camera.localeCompare(b.camera));
   const result = {
     bench: 'dashboard',
     agents,
+    agentMode: inProcess ? 'in-process' : 'processes',
     fpsPerAgent: fps,
     lineFpsShown: Number(lineFps),
-    agentResults: produced,
+    agentProcessFps,
+    loadAverage: loadavg().map((value) => round(value, 2)),
+    cpus: cpus().length,
     runs,
     fcpMs: round(median(fcp)),
     baselineFcpMs: round(median(baselineFcp)),
     fcpRatio: round(median(fcp) / median(baselineFcp), 2),
     liveDataMs: round(median(live)),
+    liveDataRatio: round(median(live) / median(baselineFcp), 2),
     jsGzipKiB: round(gzipKiB(allJs)),
     initialJsGzipKiB: round(gzipKiB([...new Set([...entry, ...overviewChunk])])),
     mainThreadBusy: round(busy, 3),

@@ -162,4 +162,73 @@ describe('InspectionPipeline', () => {
     const pipeline = new InspectionPipeline(broken, new ScriptedDetector(), () => undefined);
     await expect(pipeline.run()).rejects.toThrow('disk gone');
   });
+
+  it('reads the thresholds at every frame: a change applies from the next frame on', async () => {
+    // Marker m: one crack at confidence m / 100, dropped by a detector below its confThreshold.
+    const seen: number[] = [];
+    const detector = new ScriptedDetector();
+    const thresholdAware: Detector = {
+      get model() {
+        return detector.model;
+      },
+      load: () => detector.load(),
+      dispose: () => detector.dispose(),
+      async detect(img, options) {
+        seen.push(options?.confThreshold ?? -1);
+        const output = await detector.detect(img);
+        const conf = options?.confThreshold ?? 0;
+        return { ...output, detections: output.detections.filter((d) => d.confidence >= conf) };
+      },
+    };
+    const thresholds = { confThreshold: 0.25, failThreshold: 0.5 };
+    const results: FrameResult[] = [];
+    const markers = [30, 60, 80, 30, 60, 80];
+    const pipeline = new InspectionPipeline(
+      listSource(
+        markers.map((m, i) => image(m, i * 4)),
+        { live: false },
+      ),
+      thresholdAware,
+      (result) => {
+        results.push(result);
+        // The operator raises both thresholds after the third frame.
+        if (result.frameIndex === 2)
+          Object.assign(thresholds, { confThreshold: 0.5, failThreshold: 0.7 });
+      },
+      { ...gateOff, maxInFlight: 1, thresholds: () => thresholds },
+    );
+    await pipeline.run();
+    expect(seen).toEqual([0.25, 0.25, 0.25, 0.5, 0.5, 0.5]);
+    expect(results.map((r) => r.detections.length)).toEqual([1, 1, 1, 0, 1, 1]);
+    // 0.6 fails under 0.5, passes under 0.7.
+    expect(results.map((r) => r.decision)).toEqual([
+      'PASS',
+      'FAIL',
+      'FAIL',
+      'PASS',
+      'PASS',
+      'FAIL',
+    ]);
+  });
+
+  it('drops carried-forward boxes of a still frame that the raised threshold would drop', async () => {
+    const thresholds = { confThreshold: 0.25, failThreshold: 0.5 };
+    const results: FrameResult[] = [];
+    // The same image twice: the motion gate carries the first frame's detections forward.
+    const still = image(30, 0);
+    const pipeline = new InspectionPipeline(
+      listSource([still, still], { live: false }),
+      new ScriptedDetector(),
+      (result) => {
+        results.push(result);
+        thresholds.confThreshold = 0.4;
+      },
+      { maxInFlight: 1, thresholds: () => thresholds },
+    );
+    await pipeline.run();
+    expect(results.map((r) => [r.inferred, r.detections.length])).toEqual([
+      [true, 1],
+      [false, 0],
+    ]);
+  });
 });

@@ -38,6 +38,20 @@ export interface PipelineOptions {
   queueCapacity: number;
   /** Frames at the detector at once. */
   maxInFlight: number;
+  /**
+   * The thresholds in force, read at every frame, so a change (an agent following the server's
+   * settings) applies to the next frame without a restart. They override `detect.confThreshold`
+   * and `decision.failThreshold`; absent, those fixed options hold.
+   */
+  thresholds?: () => InspectionThresholds;
+}
+
+/** The two thresholds an operator tunes while the line runs (the agent settings). */
+export interface InspectionThresholds {
+  /** Detections below this confidence are dropped (the detector's `confThreshold`). */
+  confThreshold: number;
+  /** A detection at or above this confidence fails the part (`DecisionPolicy.failThreshold`). */
+  failThreshold: number;
 }
 
 export const DEFAULT_PIPELINE_OPTIONS: PipelineOptions = {
@@ -203,13 +217,27 @@ export class InspectionPipeline {
     let modelVersion: string | null;
     let inferred: boolean;
     let timings = { preprocessMs: 0, inferenceMs: 0, postprocessMs: 0 };
+    const thresholds = this.options.thresholds?.();
+    const detect =
+      thresholds === undefined
+        ? this.options.detect
+        : { ...this.options.detect, confThreshold: thresholds.confThreshold };
+    const decision =
+      thresholds === undefined
+        ? this.options.decision
+        : { ...this.options.decision, failThreshold: thresholds.failThreshold };
     if (verdict === 'still') {
       this.skipped++;
       this.skipMeter.mark();
       ({ detections, version: modelVersion } = await this.lastDetections);
+      // Carried forward from a frame detected under an older, lower threshold: drop what the
+      // threshold in force would have dropped.
+      if (thresholds !== undefined) {
+        detections = detections.filter((d) => d.confidence >= thresholds.confThreshold);
+      }
       inferred = false;
     } else {
-      const pending = this.detector.detect(frame.image, this.options.detect);
+      const pending = this.detector.detect(frame.image, detect);
       this.lastDetections = pending.then(
         (output) => ({ detections: output.detections, version: output.modelVersion ?? null }),
         () => ({ detections: [], version: null }),
@@ -233,7 +261,7 @@ export class InspectionPipeline {
       height: frame.image.height,
       detections,
       uncertain: isUncertain(detections, this.options.uncertainBand),
-      decision: decideFrame(detections, this.options.decision),
+      decision: decideFrame(detections, decision),
       features,
       latencies: {
         queueMs: Math.max(0, dispatchedAt - frame.capturedAt),

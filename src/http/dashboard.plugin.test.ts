@@ -1,6 +1,7 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { brotliCompressSync, brotliDecompressSync, gunzipSync, gzipSync } from 'node:zlib';
 import Fastify from 'fastify';
 import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -43,6 +44,53 @@ describe('the dashboard plugin', () => {
     const json = await app.inject({ url: '/models', headers: { accept: 'application/json' } });
     expect(json.statusCode).toBe(503);
     expect(json.json()).toMatchObject({ error: { code: 'DASHBOARD_NOT_BUILT' } });
+  });
+
+  it('sends the build’s brotli or gzip copy to browsers that accept it, never compressing itself', async () => {
+    const dist = tempDir();
+    mkdirSync(join(dist, 'assets'));
+    const page = '<!doctype html><div id="root"></div>';
+    const script = 'console.log("a dashboard chunk");'.repeat(50);
+    writeFileSync(join(dist, 'index.html'), page);
+    writeFileSync(join(dist, 'index.html.br'), brotliCompressSync(page));
+    writeFileSync(join(dist, 'assets', 'index-abc123.js'), script);
+    writeFileSync(join(dist, 'assets', 'index-abc123.js.br'), brotliCompressSync(script));
+    writeFileSync(join(dist, 'assets', 'index-abc123.js.gz'), gzipSync(script));
+    writeFileSync(join(dist, 'assets', 'plain-1.js'), script);
+    const app = await appFor(dist);
+
+    const brotli = await app.inject({
+      url: '/assets/index-abc123.js',
+      headers: { 'accept-encoding': 'gzip, deflate, br' },
+    });
+    expect(brotli.statusCode).toBe(200);
+    expect(brotli.headers['content-encoding']).toBe('br');
+    expect(brotli.headers['content-type']).toContain('javascript');
+    expect(brotli.headers['cache-control']).toBe('public, max-age=31536000, immutable');
+    expect(brotliDecompressSync(brotli.rawPayload).toString()).toBe(script);
+    const gzip = await app.inject({
+      url: '/assets/index-abc123.js',
+      headers: { 'accept-encoding': 'gzip' },
+    });
+    expect(gzip.headers['content-encoding']).toBe('gzip');
+    expect(gunzipSync(gzip.rawPayload).toString()).toBe(script);
+    // No copy, or a client that takes none: the file as it is.
+    for (const [url, encoding] of [
+      ['/assets/plain-1.js', 'gzip, br'],
+      ['/assets/index-abc123.js', 'identity'],
+    ] as const) {
+      const answer = await app.inject({ url, headers: { 'accept-encoding': encoding } });
+      expect(answer.headers['content-encoding'], url).toBeUndefined();
+      expect(answer.body, url).toBe(script);
+    }
+    // The page too, still no-cache.
+    const html = await app.inject({
+      url: '/models',
+      headers: { accept: 'text/html', 'accept-encoding': 'br' },
+    });
+    expect(html.headers['content-encoding']).toBe('br');
+    expect(html.headers['cache-control']).toBe('no-cache');
+    expect(brotliDecompressSync(html.rawPayload).toString()).toBe(page);
   });
 
   it('serves files with cache headers and index.html for app paths', async () => {

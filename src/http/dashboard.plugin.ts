@@ -3,7 +3,8 @@
  * outside `/api`, `/docs` and `/metrics` that is not a built file and accepts text/html gets
  * `index.html`, so a reload on `/models` or a shared link works. Hashed assets
  * (`/assets/*-<hash>.js`) are cached for a year as immutable; `index.html` is `no-cache`, so a
- * new build shows on the next load.
+ * new build shows on the next load. Files go brotli- or gzip-compressed when the build holds
+ * a `.br`/`.gz` copy and the browser accepts it (nothing is compressed per request).
  *
  * When web/dist has no index.html the dashboard answers 503 with how to build it
  * (`npm run build:web`); the API is unaffected. web/dist is found from the package root (the
@@ -79,7 +80,8 @@ export interface DashboardOptions {
 export const dashboardRoutes: FastifyPluginAsync<DashboardOptions> = async (app, options) => {
   const root = resolve(options.distDir ?? defaultDashboardDir());
   // serve: false — only the reply.sendFile decorator; this plugin decides what is served.
-  await app.register(fastifyStatic, { root, serve: false });
+  // preCompressed: the build's .br/.gz copies go to browsers that accept them (web/vite.config.ts).
+  await app.register(fastifyStatic, { root, serve: false, preCompressed: true });
 
   app.get(
     '/*',

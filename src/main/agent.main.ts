@@ -4,6 +4,9 @@
  * ended, --max-frames, --duration, SIGINT/SIGTERM) stops the source, lets in-flight results
  * land in the outbox, tries to empty the outbox for the drain timeout, then closes it; what is
  * still unsent stays in the outbox file for the next start.
+ *
+ * Over 500 lines on purpose: `startAgent` reads as its named steps (outbox, detector,
+ * inspection, sender, model updater, stats, finish) and each step sits right below it.
  */
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
@@ -33,6 +36,7 @@ import {
   type AgentSettings,
   type HeartbeatResponse,
 } from '../shared/api/agents.js';
+import { DEFAULT_DECISION_POLICY } from '../vision/decision.js';
 import { DEFAULT_DETECT_OPTIONS, type ModelInfo } from '../vision/detector.js';
 import { resolveModelPath, startDetect } from './detect.main.js';
 
@@ -234,6 +238,7 @@ export async function startAgent(options: StartAgentOptions): Promise<AgentRun> 
       await writer.close();
       outbox.close();
     },
+    settings: () => state.settings,
   });
   const activeSender = startSender(options, {
     outbox,
@@ -319,6 +324,8 @@ async function startInspection(
     signal: AbortSignal;
     onResult: NonNullable<Parameters<typeof startDetect>[0]['onResult']>;
     closeOutbox: () => Promise<void>;
+    /** The server's agent settings as they are now (thresholds apply from the next frame). */
+    settings: () => AgentSettings;
   },
 ): Promise<DetectRun> {
   const { config } = options;
@@ -337,6 +344,16 @@ async function startInspection(
         camera: config.camera,
         // Class scores feed the sampler's informativeness (margin, entropy).
         detect: { ...(options.pipeline?.detect ?? DEFAULT_DETECT_OPTIONS), classScores: true },
+        // The server's settings, read at every frame: a change applies to the next frame.
+        thresholds:
+          options.pipeline?.thresholds ??
+          (() => {
+            const settings = wiring.settings();
+            return {
+              confThreshold: settings.detectionConfidence ?? DEFAULT_DETECT_OPTIONS.confThreshold,
+              failThreshold: settings.failThreshold ?? DEFAULT_DECISION_POLICY.failThreshold,
+            };
+          }),
       },
       onResult: wiring.onResult,
     });

@@ -132,4 +132,39 @@ describe('AgentRegistryService', () => {
     });
     expect((await registry.heartbeat(agentId, HEARTBEAT)).settings.revision).toBe(2);
   });
+
+  it('stores the inspection thresholds and refuses a detection confidence above the fail threshold', async () => {
+    const { agentId } = await registry.register({ camera: 'line-4', version: '1' }, null);
+    expect(await registry.agentSettings()).toMatchObject({
+      failThreshold: 0.5,
+      detectionConfidence: 0.25,
+    });
+    const changed = await registry.updateAgentSettings(
+      { failThreshold: 0.8, detectionConfidence: 0.6 },
+      'tok_admin',
+    );
+    expect(changed).toMatchObject({ revision: 1, failThreshold: 0.8, detectionConfidence: 0.6 });
+    // Agents get them in the heartbeat answer.
+    expect((await registry.heartbeat(agentId, HEARTBEAT)).settings).toMatchObject({
+      revision: 1,
+      failThreshold: 0.8,
+      detectionConfidence: 0.6,
+    });
+    // Checked against the stored fail threshold when only the confidence is sent.
+    await expect(
+      registry.updateAgentSettings({ detectionConfidence: 0.85 }, 'tok_admin'),
+    ).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      message: 'invalid agent settings: detectionConfidence (0.85) must be ≤ failThreshold (0.8)',
+    });
+    await expect(
+      registry.updateAgentSettings({ failThreshold: 0.55 }, 'tok_admin'),
+    ).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    // Nothing was stored by the refused changes.
+    expect(await registry.settingsFor(agentId)).toMatchObject({
+      revision: 1,
+      failThreshold: 0.8,
+      detectionConfidence: 0.6,
+    });
+  });
 });

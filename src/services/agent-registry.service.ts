@@ -9,7 +9,8 @@
  *   (`sweep`, run on a timer by the composition root).
  * - Settings: one `agent` entry in the settings table; every change bumps its revision, which
  *   agents compare to know they must apply it. It includes the active-learning sampling
- *   configuration (src/shared/api/sampling.ts) and the drift monitor's `driftActive` switch.
+ *   configuration (src/shared/api/sampling.ts), the drift monitor's `driftActive` switch and
+ *   the inspection thresholds (`failThreshold`, `detectionConfidence`).
  */
 import { createHash } from 'node:crypto';
 import type { AgentRow } from '../db/schema.js';
@@ -29,6 +30,8 @@ import type {
 import {
   DEFAULT_AGENT_SETTINGS,
   agentSettingsSchema,
+  detectionConfidenceSchema,
+  failThresholdSchema,
   heartbeatRequestSchema,
 } from '../shared/api/agents.js';
 import {
@@ -38,6 +41,7 @@ import {
   samplingSettingsSchema,
   type SamplingSettings,
 } from '../shared/api/sampling.js';
+import { inspectionThresholdProblems } from '../shared/api/settings.js';
 import { VisionLoopError } from '../shared/errors.js';
 import type { EventBus } from './event-bus.js';
 
@@ -213,6 +217,14 @@ export class AgentRegistryService {
           changes.sampling === undefined
             ? currentSampling
             : checkedSampling(applySamplingUpdate(currentSampling, changes.sampling)),
+        ...checkedThresholds({
+          failThreshold:
+            changes.failThreshold ?? current.failThreshold ?? DEFAULT_AGENT_SETTINGS.failThreshold,
+          detectionConfidence:
+            changes.detectionConfidence ??
+            current.detectionConfidence ??
+            DEFAULT_AGENT_SETTINGS.detectionConfidence,
+        }),
       };
       const value = JSON.stringify(next);
       const won =
@@ -322,6 +334,10 @@ export class AgentRegistryService {
       typeof value === 'object' && value !== null ? { ...value } : {};
     stored.sampling = resolveSamplingSettings(stored.sampling);
     if (typeof stored.driftActive !== 'boolean') delete stored.driftActive;
+    if (!failThresholdSchema.safeParse(stored.failThreshold).success) delete stored.failThreshold;
+    if (!detectionConfidenceSchema.safeParse(stored.detectionConfidence).success) {
+      delete stored.detectionConfidence;
+    }
     const merged = agentSettingsSchema.safeParse({
       ...DEFAULT_AGENT_SETTINGS,
       ...stored,
@@ -329,6 +345,19 @@ export class AgentRegistryService {
     });
     return merged.success ? merged.data : { ...DEFAULT_AGENT_SETTINGS, revision };
   }
+}
+
+/** The inspection thresholds after an update, or INVALID_ARGUMENT when they contradict. */
+function checkedThresholds(
+  thresholds: Pick<AgentSettings, 'failThreshold' | 'detectionConfidence'>,
+): Pick<AgentSettings, 'failThreshold' | 'detectionConfidence'> {
+  // The same rule the dashboard's settings form checks before it sends anything.
+  const problems = inspectionThresholdProblems(thresholds);
+  if (problems.length === 0) return thresholds;
+  throw new VisionLoopError(
+    'INVALID_ARGUMENT',
+    `invalid agent settings: ${problems.map((problem) => problem.message).join('; ')}`,
+  );
 }
 
 /** The sampling settings after an update, or INVALID_ARGUMENT listing what is inconsistent. */

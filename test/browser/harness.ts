@@ -3,9 +3,16 @@
  * SQLite database, the shipped seed model as production), real agents streaming the synthetic
  * line to it, an optional job worker, and Debian's Chromium driven by playwright-core.
  *
- * The dashboard is built for each stack into the stack's own directory (vite, a second or two),
- * so a test always sees the current web/ sources and never races another run rebuilding
- * web/dist. Screenshots go to `test-results/<name>.png` (gitignored).
+ * The dashboard is built once per test run (vitest): the global setup
+ * (dashboard-build.global-setup.ts) names a fresh directory, and the first stack of the run to
+ * need it builds into it while the others wait (a lock directory), so a test always sees the
+ * current web/ sources and never races another run rebuilding web/dist. Outside vitest (the
+ * bench) each stack builds into its own directory. Screenshots go to `test-results/<name>.png`
+ * (gitignored).
+ *
+ * Agents run in the test's process by default (their stats are at hand); with
+ * `agentProcesses: true` each one is a real `visionloop agent` process (bin/visionloop.js, the
+ * compiled CLI, built first when src/ is newer than dist/), as people run them.
  *
  * Usage (see web/README.md):
  *
@@ -14,8 +21,17 @@
  *     await stack.shot(page, 'overview');
  *     await stack.stop();
  */
-import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -59,6 +75,13 @@ export interface StackOptions {
   worker?: boolean;
   /** Wait until every agent has produced a result before returning. Default true. */
   waitForFrames?: boolean;
+  /**
+   * Run each agent as its own `visionloop agent` process (stack.agentProcesses) instead of in
+   * the test's process (stack.agents). Default false.
+   */
+  agentProcesses?: boolean;
+  /** Serve this already built dashboard instead of building one (the bench's before/after). */
+  dashboardDir?: string;
 }
 
 export interface NewPageOptions {
@@ -81,11 +104,16 @@ export interface StackResponse {
 
 export interface Stack {
   readonly server: RunningServer;
+  /** In-process agents (empty with `agentProcesses`). */
   readonly agents: readonly AgentRun[];
+  /** Agent processes (with `agentProcesses`), cameras cam-1…cam-N in order. */
+  readonly agentProcesses: readonly ChildProcess[];
   readonly worker: RunningWorker | null;
   readonly browser: Browser;
   readonly adminToken: string;
   readonly dataDir: string;
+  /** The built dashboard the server serves. */
+  readonly dashboardDir: string;
   /** `http://127.0.0.1:port` + path. */
   url(path?: string): string;
   /** A new token of `scope` (created directly on the server's auth service). */
@@ -123,6 +151,79 @@ export async function buildDashboard(outDir: string): Promise<void> {
   });
 }
 
+/** Set by dashboard-build.global-setup.ts: the directory this test run's dashboard goes to. */
+export const DASHBOARD_DIR_ENV = 'VISIONLOOP_TEST_DASHBOARD_DIR';
+
+/**
+ * The built dashboard for a stack whose data directory is `dataDir`: under vitest the run's one
+ * build (the first caller builds, holding a lock directory; the others wait for its `built`
+ * marker), otherwise a build into `dataDir/web-dist`.
+ */
+export async function dashboardFor(dataDir: string): Promise<string> {
+  const shared = process.env[DASHBOARD_DIR_ENV];
+  if (shared === undefined || shared === '') {
+    const own = join(dataDir, 'web-dist');
+    await buildDashboard(own);
+    return own;
+  }
+  const built = `${shared}.built`;
+  const failed = `${shared}.failed`;
+  let mine = false;
+  try {
+    mkdirSync(`${shared}.lock`);
+    mine = true;
+  } catch {
+    // another test file of this run builds it
+  }
+  if (mine) {
+    try {
+      await buildDashboard(shared);
+      writeFileSync(built, '');
+    } catch (error) {
+      writeFileSync(failed, error instanceof Error ? error.message : String(error));
+      throw error;
+    }
+    return shared;
+  }
+  await until(
+    'the test run’s dashboard build',
+    () => existsSync(built) || existsSync(failed),
+    180_000,
+  );
+  if (existsSync(failed)) {
+    throw new Error(`the dashboard build failed: ${readFileSync(failed, 'utf8')}`);
+  }
+  return shared;
+}
+
+/** Newest modification time of the files under `dir` ending in `suffix` (not `skip`), ms. */
+function newestMtime(dir: string, suffix: string, skip?: RegExp): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) newest = Math.max(newest, newestMtime(path, suffix, skip));
+    else if (entry.name.endsWith(suffix) && !skip?.test(entry.name)) {
+      newest = Math.max(newest, statSync(path).mtimeMs);
+    }
+  }
+  return newest;
+}
+
+/** Compiles the CLI (tsc -p tsconfig.build.json) when dist/ is missing or older than src/. */
+export function ensureCliBuilt(): void {
+  const distMain = join(ROOT, 'dist', 'cli', 'main.js');
+  const distNewest = existsSync(join(ROOT, 'dist')) ? newestMtime(join(ROOT, 'dist'), '.js') : 0;
+  const srcNewest = newestMtime(join(ROOT, 'src'), '.ts', /\.test\.ts$/);
+  if (existsSync(distMain) && distNewest >= srcNewest) return;
+  // Type errors elsewhere do not stop tsc from emitting; missing output is what fails.
+  spawnSync(
+    process.execPath,
+    [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'],
+    { cwd: ROOT, stdio: 'ignore', timeout: 300_000 },
+  );
+  if (!existsSync(distMain)) throw new Error('the build did not produce dist/cli/main.js');
+}
+
 /** Polls `check` every 100 ms until it is true; fails after `timeoutMs` naming `what`. */
 export async function until(
   what: string,
@@ -143,7 +244,6 @@ export async function launchChromium(): Promise<Browser> {
 
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const dataDir = mkdtempSync(join(tmpdir(), 'vl-browser-'));
-  const distDir = join(dataDir, 'web-dist');
   const cleanups: (() => Promise<void> | void)[] = [
     () => rmSync(dataDir, { recursive: true, force: true }),
   ];
@@ -160,7 +260,11 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     }
   };
   try {
-    const [browser] = await Promise.all([launchChromium(), buildDashboard(distDir)]);
+    if (options.agentProcesses === true) ensureCliBuilt();
+    const [browser, distDir] = await Promise.all([
+      launchChromium(),
+      options.dashboardDir ?? dashboardFor(dataDir),
+    ]);
 
     const env = {
       VISIONLOOP_DATA_DIR: dataDir,
@@ -198,12 +302,27 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     }
 
     const agents: AgentRun[] = [];
+    const agentProcesses: ChildProcess[] = [];
     const agentCount = options.agents ?? 1;
     for (let index = 1; index <= agentCount; index += 1) {
       const agentToken = await server.services.auth.createToken(
         { name: `cam-${index} agent`, scope: 'agent' },
         null,
       );
+      if (options.agentProcesses === true) {
+        const child = spawnAgentProcess({
+          serverUrl: server.url,
+          token: agentToken.token,
+          source: `synth:${options.scenario ?? 'nominal'}`,
+          camera: `cam-${index}`,
+          fps: options.fps ?? 5,
+          seed: index,
+          dataDir,
+        });
+        agentProcesses.push(child);
+        cleanups.push(() => stopProcess(child));
+        continue;
+      }
       const run = await startAgent({
         config: resolveAgentConfig(
           {
@@ -228,11 +347,29 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         await run.done;
       });
     }
-    if (options.waitForFrames !== false) {
+    if (options.waitForFrames !== false && agents.length > 0) {
       await until(
         'every agent to produce a frame',
         () => agents.every((run) => run.stats().producedResults > 0),
         60_000,
+      );
+    }
+    if (options.waitForFrames !== false && agentProcesses.length > 0) {
+      // A process's results are seen once the server stored them.
+      const stored = async (camera: string): Promise<boolean> => {
+        const query = `/api/inspection-logs?camera=${camera}&limit=1`;
+        const answer = await fetch(`${server.url}${query}`, {
+          headers: { authorization: `Bearer ${adminToken}` },
+        });
+        const body = (await answer.json()) as { items?: unknown[] };
+        return (body.items?.length ?? 0) > 0;
+      };
+      // Many agent processes starting at once on a busy machine can take minutes.
+      await until(
+        'every agent process to deliver a result',
+        async () =>
+          (await Promise.all(agentProcesses.map((_, i) => stored(`cam-${i + 1}`)))).every(Boolean),
+        300_000,
       );
     }
 
@@ -246,10 +383,12 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     const stack: Stack = {
       server,
       agents,
+      agentProcesses,
       worker,
       browser,
       adminToken,
       dataDir,
+      dashboardDir: distDir,
       url,
       token,
       async revoke(secret) {
@@ -325,4 +464,73 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     await cleanup();
     throw error;
   }
+}
+
+interface AgentProcessOptions {
+  serverUrl: string;
+  token: string;
+  source: string;
+  camera: string;
+  fps: number;
+  seed: number;
+  dataDir: string;
+}
+
+/**
+ * Starts `visionloop agent` (bin/visionloop.js) as its own process, one inference thread, its
+ * outbox under `dataDir`; the token goes in the environment, as the CLI's help advises. Its
+ * output is kept and printed if it exits on its own.
+ */
+function spawnAgentProcess(options: AgentProcessOptions): ChildProcess {
+  const args = [
+    join(ROOT, 'bin', 'visionloop.js'),
+    'agent',
+    '--server',
+    options.serverUrl,
+    '--source',
+    options.source,
+    '--camera',
+    options.camera,
+    '--model',
+    SEED_MODEL,
+    '--fps',
+    String(options.fps),
+    '--seed',
+    String(options.seed),
+    '--outbox',
+    join(options.dataDir, `agent-${options.camera}`, 'outbox.db'),
+    '--drain-timeout',
+    '1',
+  ];
+  const child = spawn(process.execPath, args, {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      VISIONLOOP_AGENT_TOKEN: options.token,
+      VISIONLOOP_THREADS: '1',
+      VISIONLOOP_DATA_DIR: options.dataDir,
+      VISIONLOOP_AGENT_BATCH_DELAY_MS: '100',
+    },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let output = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    output = (output + chunk.toString()).slice(-4000);
+  });
+  child.once('exit', (code, signal) => {
+    if (signal === null && code !== 0) {
+      console.error(`agent ${options.camera} exited with ${code}:\n${output}`);
+    }
+  });
+  return child;
+}
+
+/** SIGTERM, then SIGKILL after 10 s; resolves when the process is gone. */
+async function stopProcess(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  await gone;
+  clearTimeout(timer);
 }

@@ -18,6 +18,11 @@ import {
   samplingSettingsUpdateSchema,
 } from './sampling.js';
 
+/** The agent setting `failThreshold`: a detection at or above it fails the part. */
+export const failThresholdSchema = z.number().min(0.01).max(1);
+/** The agent setting `detectionConfidence`: the detector keeps boxes at or above it. */
+export const detectionConfidenceSchema = z.number().min(0.01).max(0.99);
+
 /**
  * What the server tells agents to do. `revision` increases with every change; an agent
  * applies settings whose revision is newer than the one it has. The server always sends
@@ -38,6 +43,17 @@ export const agentSettingsSchema = z
     driftActive: z.boolean().optional(),
     /** Active-learning sampling (docs/sampling.md). */
     sampling: samplingSettingsSchema.optional(),
+    /**
+     * A part FAILs when a detection's confidence is at or above this (0.01..1). Absent (a
+     * server from before it was a setting): 0.5.
+     */
+    failThreshold: failThresholdSchema.optional(),
+    /**
+     * The detector drops boxes below this confidence (0.01..0.99); at most `failThreshold`.
+     * Keep it below the uncertainty band's low, or the band's lower part is never seen.
+     * Absent: 0.25.
+     */
+    detectionConfidence: detectionConfidenceSchema.optional(),
   })
   .meta({ id: 'AgentSettings' });
 export type AgentSettings = z.infer<typeof agentSettingsSchema>;
@@ -48,6 +64,8 @@ export const DEFAULT_AGENT_SETTINGS: AgentSettings = {
   jpegQuality: 85,
   driftActive: false,
   sampling: DEFAULT_SAMPLING_SETTINGS,
+  failThreshold: 0.5,
+  detectionConfidence: 0.25,
 };
 
 export const registerAgentRequestSchema = z
@@ -153,6 +171,9 @@ export const updateAgentSettingsRequestSchema = z
     driftActive: z.boolean().optional(),
     /** Any sampling fields; the others keep their values. */
     sampling: samplingSettingsUpdateSchema.optional(),
+    failThreshold: failThresholdSchema.optional(),
+    /** Must stay ≤ `failThreshold` (the one stored or the one sent with it). */
+    detectionConfidence: detectionConfidenceSchema.optional(),
   })
   .meta({ id: 'UpdateAgentSettings' });
 export type UpdateAgentSettingsRequest = z.infer<typeof updateAgentSettingsRequestSchema>;

@@ -7,6 +7,7 @@
  * Each problem names the field it belongs to (a dotted path into the settings object), so a
  * form can put the message beside that field.
  */
+import type { AgentSettings } from './agents.js';
 import type { DriftSettings } from './drift.js';
 import type { SamplingSettings } from './sampling.js';
 import { samplingSettingsProblems } from './sampling.js';
@@ -62,4 +63,24 @@ export function samplingSettingsFieldProblems(settings: SamplingSettings): Setti
       ? { path: '', message }
       : { path: field[1], message: message.slice(field[0].length).trim() };
   });
+}
+
+/**
+ * The cross-field rule of the agent's inspection thresholds (empty when consistent): the
+ * detection confidence at most the fail threshold, since a box the detector drops can fail
+ * nothing (a lower fail threshold would silently act as the detection confidence). Absent
+ * fields are not checked.
+ */
+export function inspectionThresholdProblems(
+  values: Pick<AgentSettings, 'failThreshold' | 'detectionConfidence'>,
+): SettingsProblem[] {
+  const { failThreshold, detectionConfidence } = values;
+  if (failThreshold === undefined || detectionConfidence === undefined) return [];
+  if (detectionConfidence <= failThreshold) return [];
+  return [
+    {
+      path: 'detectionConfidence',
+      message: `detectionConfidence (${detectionConfidence}) must be ≤ failThreshold (${failThreshold})`,
+    },
+  ];
 }

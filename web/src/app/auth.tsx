@@ -15,7 +15,8 @@ import { ApiClient, ApiError, api, errorMessage } from '../lib/api';
 import { events } from '../lib/events';
 import { allows } from './scopes';
 
-const STORAGE_KEY = 'visionloop.token';
+/** Where the token is kept (index.html's inline script reads it too). */
+export const STORAGE_KEY = 'visionloop.token';
 
 export type AuthState =
   | { status: 'checking' }
@@ -35,7 +36,7 @@ export interface AuthContextValue {
 
 const AuthContext = createContext<AuthContextValue | null>(null);
 
-function readStoredToken(): string | null {
+export function readStoredToken(): string | null {
   try {
     return window.localStorage.getItem(STORAGE_KEY);
   } catch {
@@ -57,6 +58,24 @@ async function checkToken(token: string): Promise<SessionResponse> {
   const probe = new ApiClient();
   probe.setToken(token);
   return probe.get('/api/session', sessionResponseSchema);
+}
+
+/** What index.html's inline script leaves: the stored token's session check, already sent. */
+declare global {
+  interface Window {
+    __visionloopSession?: { token: string; response: Promise<Response> };
+  }
+}
+
+/**
+ * The start-up check of the stored `token`: the request index.html sent while the app's code
+ * was loading when it was for this token (taken once), else a new one.
+ */
+function checkStoredToken(token: string): Promise<SessionResponse> {
+  const early = window.__visionloopSession;
+  delete window.__visionloopSession;
+  if (early === undefined || early.token !== token) return checkToken(token);
+  return new ApiClient().adopt('/api/session', early.response, sessionResponseSchema);
 }
 
 export const SESSION_ENDED_NOTICE =
@@ -105,11 +124,13 @@ export function AuthProvider({ children }: { children: ReactNode }) {
     [accept],
   );
 
-  // A stored token: check it once at start.
+  // A stored token: check it once at start. The live channel opens meanwhile (a token the
+  // check refuses signs out, which closes it): the overview's live data does not wait.
   useEffect(() => {
     const token = readStoredToken();
     if (token === null) return;
-    checkToken(token).then(
+    events.start(token);
+    checkStoredToken(token).then(
       (session) => accept(token, session),
       (error: unknown) => {
         const ended = error instanceof ApiError && error.status === 401;

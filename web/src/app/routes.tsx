@@ -10,6 +10,7 @@
 import type { ComponentType, LazyExoticComponent } from 'react';
 import { lazy } from 'react';
 import type { Scope } from '../../../src/shared/api/common';
+import { matchPath } from './router';
 
 export interface PageProps {
   /** The `:params` of the matched path, decoded. */
@@ -22,6 +23,20 @@ export interface PageRoute {
   nav: boolean;
   scopes?: readonly Scope[];
   component: LazyExoticComponent<ComponentType<PageProps>>;
+  /** Starts loading the page's code (main.tsx calls it for the first page, before React). */
+  preload: () => Promise<unknown>;
+}
+
+type PageModule = Promise<{ default: ComponentType<PageProps> }>;
+
+/** A lazily loaded page and the function that starts loading it (the same import). */
+function page(load: () => PageModule): Pick<PageRoute, 'component' | 'preload'> {
+  return { component: lazy(load), preload: load };
+}
+
+/** The route of `pathname` (first match), or undefined. */
+export function routeOf(pathname: string): PageRoute | undefined {
+  return ROUTES.find((route) => matchPath(route.path, pathname) !== null);
 }
 
 export const ROUTES: readonly PageRoute[] = [
@@ -29,60 +44,60 @@ export const ROUTES: readonly PageRoute[] = [
     path: '/',
     title: 'Overview',
     nav: true,
-    component: lazy(() => import('../pages/overview/OverviewPage')),
+    ...page(() => import('../pages/overview/OverviewPage')),
   },
   {
     path: '/inspections',
     title: 'Inspections',
     nav: true,
-    component: lazy(() => import('../pages/inspections/InspectionsPage')),
+    ...page(() => import('../pages/inspections/InspectionsPage')),
   },
   {
     path: '/inspections/:id',
     title: 'Inspection',
     nav: false,
-    component: lazy(() => import('../pages/inspections/InspectionPage')),
+    ...page(() => import('../pages/inspections/InspectionPage')),
   },
   {
     path: '/labeling',
     title: 'Labeling',
     nav: true,
-    component: lazy(() => import('../pages/labeling/LabelingPage')),
+    ...page(() => import('../pages/labeling/LabelingPage')),
   },
   {
     path: '/labeling/review',
     title: 'Review labels',
     nav: false,
-    component: lazy(() => import('../pages/labeling/ReviewPage')),
+    ...page(() => import('../pages/labeling/ReviewPage')),
   },
   {
     path: '/drift',
     title: 'Drift',
     nav: true,
-    component: lazy(() => import('../pages/drift/DriftPage')),
+    ...page(() => import('../pages/drift/DriftPage')),
   },
   {
     path: '/retraining',
     title: 'Retraining',
     nav: true,
-    component: lazy(() => import('../pages/retraining/RetrainingPage')),
+    ...page(() => import('../pages/retraining/RetrainingPage')),
   },
   {
     path: '/models',
     title: 'Models',
     nav: true,
-    component: lazy(() => import('../pages/models/ModelsPage')),
+    ...page(() => import('../pages/models/ModelsPage')),
   },
   {
     path: '/models/:version',
     title: 'Model',
     nav: false,
-    component: lazy(() => import('../pages/models/ModelsPage')),
+    ...page(() => import('../pages/models/ModelsPage')),
   },
   {
     path: '/settings',
     title: 'Settings',
     nav: true,
-    component: lazy(() => import('../pages/settings/SettingsPage')),
+    ...page(() => import('../pages/settings/SettingsPage')),
   },
 ];

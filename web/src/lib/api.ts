@@ -104,6 +104,24 @@ export class ApiClient {
     return response.blob();
   }
 
+  /**
+   * A GET of `path` answered by `pending`, a fetch someone started earlier (index.html starts
+   * the session check before the app's code loads), handled like `get`: errors, 401, schema.
+   */
+  async adopt<S extends z.ZodType>(
+    path: string,
+    pending: Promise<Response>,
+    schema: S,
+  ): Promise<z.output<S>> {
+    let response: Response;
+    try {
+      response = await pending;
+    } catch {
+      throw new ApiError(0, 'NETWORK', `cannot reach the server (GET ${path})`);
+    }
+    return this.parse('GET', path, await this.check(response), schema);
+  }
+
   private async json<S extends z.ZodType>(
     method: Method,
     path: string,
@@ -111,7 +129,15 @@ export class ApiClient {
     schema: S,
     options?: RequestOptions,
   ): Promise<z.output<S>> {
-    const response = await this.send(method, path, body, options);
+    return this.parse(method, path, await this.send(method, path, body, options), schema);
+  }
+
+  private async parse<S extends z.ZodType>(
+    method: Method,
+    path: string,
+    response: Response,
+    schema: S,
+  ): Promise<z.output<S>> {
     let payload: unknown;
     try {
       payload = await response.json();
@@ -154,6 +180,11 @@ export class ApiClient {
       if (error instanceof DOMException && error.name === 'AbortError') throw error;
       throw new ApiError(0, 'NETWORK', `cannot reach the server (${method} ${path})`);
     }
+    return this.check(response);
+  }
+
+  /** `response` when it is a success; otherwise its ApiError (a 401 signs out). */
+  private async check(response: Response): Promise<Response> {
     if (response.ok) return response;
     const failure = await readError(response);
     if (response.status === 401) this.onUnauthenticated?.(failure);

@@ -42,8 +42,9 @@ export class EventsHub {
   /** Called before reconnecting after the server refused the stream; may sign the user out. */
   onGiveUp: (() => Promise<void>) | null = null;
 
-  /** Opens the stream with `token` (closes any previous one). */
+  /** Opens the stream with `token` (closes any previous one; keeps one open with `token`). */
   start(token: string): void {
+    if (this.token === token && this.source !== null) return;
     this.stop();
     this.token = token;
     this.open();

@@ -8,7 +8,7 @@
  * Numbers come from the HTTP API (polled, and refreshed when a live event says they changed);
  * frames come from the live channel, applied once per animation frame.
  */
-import { useMemo, useRef, useState } from 'react';
+import { Suspense, lazy, useMemo, useRef, useState } from 'react';
 import { agentListResponseSchema } from '../../../../src/shared/api/agents';
 import type { AgentStatus } from '../../../../src/shared/api/agents';
 import { driftStatusResponseSchema } from '../../../../src/shared/api/drift';
@@ -24,7 +24,6 @@ import type { RetrainingStatus } from '../../../../src/shared/api/retraining';
 import { Link } from '../../app/router';
 import { ErrorBanner } from '../../components/ErrorBanner';
 import { FrameWithBoxes } from '../../components/FrameWithBoxes';
-import { Histogram } from '../../components/Histogram';
 import { StateBadge } from '../../components/StateBadge';
 import type { StateLevel } from '../../components/StateBadge';
 import { Panel, Stat } from '../../components/Stat';
@@ -41,6 +40,14 @@ import {
 import { useEvents } from '../../lib/use-events';
 import { useQuery } from '../../lib/use-query';
 import './overview.css';
+
+/**
+ * uPlot (the chart) loads after the page's numbers: the overview's first paint and live data
+ * do not wait for it (docs/dashboard.md#speed).
+ */
+const Histogram = lazy(async () => ({
+  default: (await import('../../components/Histogram')).Histogram,
+}));
 
 /** The metrics window the overview shows, seconds. */
 const WINDOW_SECONDS = 60;
@@ -419,13 +426,15 @@ export default function OverviewPage() {
             <p className="muted">Waiting for frames…</p>
           ) : (
             <>
-              <Histogram
-                edges={histogram.edges}
-                counts={histogram.counts}
-                xLabel="confidence"
-                yLabel="detections"
-                label={`Confidence of ${histogram.counts.reduce((a, b) => a + b, 0)} detections in the last ${WINDOW_SECONDS} s`}
-              />
+              <Suspense fallback={<p className="loading histogram-loading">Loading the chart…</p>}>
+                <Histogram
+                  edges={histogram.edges}
+                  counts={histogram.counts}
+                  xLabel="confidence"
+                  yLabel="detections"
+                  label={`Confidence of ${histogram.counts.reduce((a, b) => a + b, 0)} detections in the last ${WINDOW_SECONDS} s`}
+                />
+              </Suspense>
               <p className="muted">
                 Uncertain band {histogram.uncertainBand.low}–{histogram.uncertainBand.high}:{' '}
                 {histogram.inBand} detections inside it.

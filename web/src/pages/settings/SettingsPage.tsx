@@ -1,5 +1,6 @@
 /**
- * Settings: the uncertainty band and sampling, the drift monitor, the retraining policy, the
+ * Settings: the inspection thresholds (fail threshold, detection confidence), the uncertainty
+ * band and sampling, the drift monitor, the retraining policy, the
  * labeling review, and API tokens. Everyone signed in reads the settings; only admins see Save
  * buttons and the tokens (the API refuses the rest anyway). docs/dashboard.md#settings.
  */
@@ -13,6 +14,7 @@ import { classesSettingsSchema } from '../../../../src/shared/api/labeling';
 import { SettingsSection } from './SettingsSection';
 import {
   DRIFT_SECTION,
+  INSPECTION_SECTION,
   LABELING_SECTION,
   RETRAINING_SECTION,
   SAMPLING_SECTION,
@@ -27,10 +29,11 @@ export default function SettingsPage() {
       <h1>Settings</h1>
       <p className="muted settings-intro">
         {isAdmin
-          ? 'Changes apply at once: agents pick up sampling changes with their next heartbeat; the drift monitor and the retraining policy at their next check. Each form is checked before anything is sent.'
+          ? 'Changes apply at once: agents pick up thresholds and sampling with their next heartbeat; the drift monitor and the retraining policy at their next check. Each form is checked before anything is sent.'
           : 'You can read the settings; only an admin token may change them.'}
       </p>
       <nav aria-label="Settings sections" className="settings-toc">
+        <a href="#settings-inspection">Inspection thresholds</a>
         <a href="#settings-sampling">Uncertainty band and sampling</a>
         <a href="#settings-drift">Drift monitor</a>
         <a href="#settings-retraining">Retraining policy</a>
@@ -38,6 +41,9 @@ export default function SettingsPage() {
         {isAdmin && <a href="#settings-tokens">API tokens</a>}
       </nav>
       <div className="settings-grid">
+        <div id="settings-inspection">
+          <SettingsSection spec={INSPECTION_SECTION} />
+        </div>
         <div id="settings-sampling">
           <SettingsSection spec={SAMPLING_SECTION} />
         </div>

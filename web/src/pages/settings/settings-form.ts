@@ -32,6 +32,7 @@ import {
 import { DEFAULT_SAMPLING_SETTINGS } from '../../../../src/shared/api/sampling.js';
 import {
   driftSettingsProblems,
+  inspectionThresholdProblems,
   samplingSettingsFieldProblems,
   type SettingsProblem,
 } from '../../../../src/shared/api/settings.js';
@@ -69,7 +70,7 @@ export type FormValues = Readonly<Record<string, FormValue>>;
 /** Field path → the message to show beside it ('' for problems that belong to no field). */
 export type FieldErrors = Readonly<Record<string, string>>;
 
-export type SectionId = 'sampling' | 'drift' | 'retraining' | 'labeling';
+export type SectionId = 'inspection' | 'sampling' | 'drift' | 'retraining' | 'labeling';
 
 /** One settings section: its endpoint, its fields, and how it validates. */
 export interface SectionSpec<TSettings extends object> {
@@ -108,6 +109,43 @@ function inContract(groups: readonly FieldGroup[]): FieldGroup[] {
     ),
   }));
 }
+
+/**
+ * The inspection thresholds agents apply at their next heartbeat (part of the agent settings,
+ * `PUT /api/settings/agent`, like the sampling section, which sends its own fields only).
+ */
+export const INSPECTION_SECTION: SectionSpec<AgentSettings> = {
+  id: 'inspection',
+  title: 'Inspection thresholds',
+  url: '/api/settings/agent',
+  groups: [
+    {
+      title: 'Decision',
+      fields: [
+        {
+          path: 'failThreshold',
+          label: 'Fail threshold',
+          help: 'A part FAILs when a detection’s confidence is at or above this (0.01..1)',
+          kind: probability,
+        },
+        {
+          path: 'detectionConfidence',
+          label: 'Detection confidence',
+          help: 'Boxes below this confidence are dropped (0.01..0.99, at most the fail threshold)',
+          kind: probability,
+        },
+      ],
+    },
+  ],
+  normalize: (settings) => ({
+    ...settings,
+    failThreshold: settings.failThreshold ?? DEFAULT_AGENT_SETTINGS.failThreshold,
+    detectionConfidence: settings.detectionConfidence ?? DEFAULT_AGENT_SETTINGS.detectionConfidence,
+  }),
+  fullSchema: agentSettingsSchema,
+  updateSchema: updateAgentSettingsRequestSchema,
+  crossProblems: (candidate) => inspectionThresholdProblems(candidate),
+};
 
 export const SAMPLING_SECTION: SectionSpec<AgentSettings> = {
   id: 'sampling',
