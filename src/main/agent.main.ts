@@ -29,6 +29,7 @@ import {
 } from '../agent/uplink/sender.js';
 import type { AgentConfig } from '../config/agent.config.js';
 import { DEFAULT_AGENT_SETTINGS, type AgentSettings } from '../shared/api/agents.js';
+import { DEFAULT_RANKING_SETTINGS } from '../shared/api/sampling.js';
 import { DEFAULT_DETECT_OPTIONS, type ModelInfo } from '../vision/detector.js';
 import { resolveModelPath, startDetect } from './detect.main.js';
 
@@ -219,13 +220,18 @@ export async function startAgent(options: StartAgentOptions): Promise<AgentRun> 
       pipeline: {
         ...options.pipeline,
         camera: config.camera,
-        // Class scores feed the sampler's informativeness (margin, entropy).
-        detect: { ...(options.pipeline?.detect ?? DEFAULT_DETECT_OPTIONS), classScores: true },
+        // Class scores feed the sampler's informativeness (margin, entropy); the candidates
+        // below the cut its candidate uncertainty (the threshold in force at start applies).
+        detect: {
+          ...(options.pipeline?.detect ?? DEFAULT_DETECT_OPTIONS),
+          classScores: true,
+          ...candidateDetectOptions(settings),
+        },
       },
-      onResult: (result, frame) => {
+      onResult: (result, frame, candidates) => {
         resultIdPrefix ??= result.id.slice(0, result.id.lastIndexOf('-'));
         recent.add(result);
-        writer.add(sampling.apply(result, frame.image), frame);
+        writer.add(sampling.apply(result, frame.image, candidates), frame);
       },
     });
   } catch (error) {
@@ -379,4 +385,10 @@ export async function startAgent(options: StartAgentOptions): Promise<AgentRun> 
     },
     done,
   };
+}
+
+/** The detector's candidate cut for the sampler's ranking; none when ranking asks for none. */
+function candidateDetectOptions(settings: AgentSettings): { candidateThreshold?: number } {
+  const threshold = (settings.sampling?.ranking ?? DEFAULT_RANKING_SETTINGS).candidateThreshold;
+  return threshold > 0 ? { candidateThreshold: threshold } : {};
 }
