@@ -1,40 +1,53 @@
 /**
- * Label efficiency of the labeling queue's ordering (issue 5): starting from the seed model
- * on the `night` preset, fine-tune on N frames chosen by the queue's ordering against N frames
- * chosen at random (N = 100, 200), with the same training budget, and compare mAP@0.5 on a
- * fixed `night` test set (the seed recipe's). Reported as it comes out, either way.
+ * Label efficiency of the labeling queue (issues 5 and 17): from the seed model, fine-tune on
+ * the N frames the queue would hand reviewers first against N random frames (several seeds),
+ * with the same training budget and the retraining job's nominal replay, and compare mAP@0.5
+ * on the drift's fixed test set (the seed recipe's) and on nominal. Reported either way.
  *
- *   npx tsx bench/label-efficiency.bench.ts [--seed-model models/seed] [--pool 1500]
- *       [--sizes 100,200] [--epochs 15] [--random-seeds 7,8] [--work data/bench/label-efficiency]
+ *   npx tsx bench/label-efficiency.bench.ts [--presets glare,night,nominal] [--sizes 50,100,200]
+ *       [--pool 1500] [--epochs 12] [--random-seeds 7,8,9] [--arms queue] [--whole-pool]
+ *       [--out bench/results/label-efficiency.json] [--work data/bench/label-efficiency]
  *
- * 1. A pool of `night` frames with exact ground truth (the synthetic line), distinct from the
- *    test set's seeds.
- * 2. The seed model runs over every pool frame through the real ONNX detector (class scores
- *    on, confidence ≥ 0.25: what an agent keeps), and each frame gets the priority the
- *    labeling queue orders by: the agent sampler's `samplingPriority(reasons,
- *    frameInformativeness(detections).score)` (src/agent/sampling/frame-sampler.ts), with the
- *    reason `low_confidence` when a detection lies in the default uncertainty band (0.4, 0.7),
- *    else `random` — as if every frame had been sampled. Queue order: priority desc, then
- *    arrival (pool index), as `GET /api/labeling-queue` and `next` serve it.
- * 3. Top-N by that order vs seeded random N; "labelled" with their ground truth; each set
- *    fine-tunes the seed weights with the same epochs, image size, batch and trainer seed.
- * 4. mAP@0.5 on the night test set (and on nominal, to show forgetting), through the same
- *    evaluation the product uses.
- *
- * When the seed model is missing, a substitute is trained from scratch on a small nominal
- * set (and the output says so). Prints one JSON object on stdout; progress on stderr. Takes
- * tens of minutes on 2 cores.
+ * Per drift preset (`glare`: partial, `night`: total, `nominal`: a new day of the same line):
+ * 1. A pool of frames with exact ground truth (the synthetic line), distinct from the test set.
+ * 2. The seed model runs over every pool frame through the real ONNX detector with class
+ *    scores, keeping candidates down to `--candidate-threshold` (0.05; the product's cut is
+ *    0.25): what the sampler sees below the threshold. Each frame gets its embedding
+ *    (frame-embedding.ts: 16×12 thumbnail + light), as the agent computes it.
+ * 3. Arms (src/agent/sampling/selection.ts):
+ *    - `queue` — the shipped default: PPAL's two stages, the 3·N frames of highest candidate
+ *      uncertainty (least confidence, noisy-or over candidates) then k-means++ over their
+ *      embeddings (seeded);
+ *    - `uncertainty` — the top N by candidate uncertainty alone;
+ *    - `kcenter` — k-center greedy from the replayed nominal frames, by embedding;
+ *    - `tiers` — the previous queue order (reason tier + informativeness of detections ≥ 0.25);
+ *    - `random` — seeded random N, one run per `--random-seeds`.
+ * 4. Each set, plus a seeded sample of as many nominal frames from the seed's training
+ *    distribution (the retraining job's `replayRatio` 1), fine-tunes the seed weights with the
+ *    same epochs, image size, batch, rate and trainer seed; mAP@0.5 on the drift's test set and
+ *    on nominal through the product's evaluation.
+ * 5. With `--whole-pool`, the whole pool (plus replay) gives the reference mAP, and each arm's
+ *    "N at 95%" is the smallest N reaching 95% of it.
+ * Results are written to `--out` after every run (so a cut-short run still reports), and one
+ * JSON object is printed on stdout at the end. Progress on stderr. CPU-heavy: every run is a
+ * fine-tune.
  */
 import { copyFile, mkdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
-import { basename, extname, join, resolve } from 'node:path';
+import { basename, dirname, extname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import YAML from 'yaml';
 import { OnnxDetector } from '../src/inference/onnx-detector.js';
+import { embedFrame, novelty, type FrameEmbedding } from '../src/agent/sampling/frame-embedding.js';
 import {
   frameInformativeness,
   inBand,
   samplingPriority,
 } from '../src/agent/sampling/frame-sampler.js';
+import {
+  candidateUncertainty,
+  kCenterGreedy,
+  twoStageSelect,
+} from '../src/agent/sampling/selection.js';
 import { loadRuntimeConfig } from '../src/config/runtime.config.js';
 import {
   ensureSynthDataset,
@@ -46,6 +59,7 @@ import {
 import { findPython, runTrainer } from '../src/repositories/trainer-process.js';
 import { YoloDatasetRepository } from '../src/repositories/yolo-dataset.repository.js';
 import type { YoloImage } from '../src/repositories/yolo-dataset.repository.js';
+import { DEFAULT_RETRAINING_SETTINGS } from '../src/shared/api/retraining.js';
 import { DEFAULT_SAMPLING_SETTINGS } from '../src/shared/api/sampling.js';
 import { SYNTH_CLASSES } from '../src/shared/domain.js';
 import { Rng } from '../src/synth/rng.js';
@@ -54,10 +68,18 @@ const { values } = parseArgs({
   options: {
     'seed-model': { type: 'string', default: SEED_MODEL_DIR },
     work: { type: 'string', default: 'data/bench/label-efficiency' },
+    out: { type: 'string', default: 'bench/results/label-efficiency.json' },
+    presets: { type: 'string', default: 'glare,night,nominal' },
     pool: { type: 'string', default: '1500' },
-    sizes: { type: 'string', default: '100,200' },
-    epochs: { type: 'string', default: '15' },
-    'random-seeds': { type: 'string', default: '7,8' },
+    sizes: { type: 'string', default: '50,100,200' },
+    epochs: { type: 'string', default: String(DEFAULT_RETRAINING_SETTINGS.epochs) },
+    lr: { type: 'string', default: String(DEFAULT_RETRAINING_SETTINGS.lr) },
+    arms: { type: 'string', default: 'queue' },
+    'random-seeds': { type: 'string', default: '7,8,9' },
+    'candidate-threshold': { type: 'string', default: '0.05' },
+    'pool-factor': { type: 'string', default: '3' },
+    'whole-pool': { type: 'boolean', default: false },
+    'skip-nominal-eval': { type: 'boolean', default: false },
     'substitute-frames': { type: 'string', default: '600' },
     'substitute-epochs': { type: 'string', default: '15' },
   },
@@ -65,14 +87,24 @@ const { values } = parseArgs({
 const config = loadRuntimeConfig();
 const python = findPython(config.VISIONLOOP_PYTHON);
 const work = resolve(values.work);
+const outFile = resolve(values.out);
+const presets = values.presets.split(',') as SeedTestPreset[];
 const poolSize = Number(values.pool);
 const sizes = values.sizes.split(',').map(Number);
 const epochs = Number(values.epochs);
+const lr = Number(values.lr);
+const arms = values.arms.split(',').filter((a) => a !== 'random');
 const randomSeeds = values['random-seeds'].split(',').map(Number);
-const IMGSZ = 320;
-const BATCH = 16;
+const candidateThreshold = Number(values['candidate-threshold']);
+const poolFactor = Number(values['pool-factor']);
+const IMGSZ = DEFAULT_RETRAINING_SETTINGS.imgsz;
+const BATCH = DEFAULT_RETRAINING_SETTINGS.batch;
 const TRAINER_SEED = 0;
 const POOL_SEED = 300_000;
+const REPLAY_SEED = 1;
+const SELECTION_SEED = 0;
+const CONF_THRESHOLD = 0.25;
+const replayRatio = DEFAULT_RETRAINING_SETTINGS.replayRatio;
 const band = DEFAULT_SAMPLING_SETTINGS.strategies.uncertainty;
 const log = (message: string) => process.stderr.write(`[label-efficiency] ${message}\n`);
 const round = (value: number) => Math.round(value * 1000) / 1000;
@@ -80,10 +112,6 @@ const started = Date.now();
 
 async function exists(file: string): Promise<boolean> {
   return (await stat(file).catch(() => null)) !== null;
-}
-
-async function map50(modelPath: string, preset: SeedTestPreset): Promise<number> {
-  return seedTestMap50(config, modelPath, work, preset);
 }
 
 /** The seed model, or a substitute trained from scratch on a small nominal set. */
@@ -136,12 +164,17 @@ async function seedModel(): Promise<{ dir: string; substitute: boolean; note: st
 interface ScoredFrame {
   index: number;
   image: YoloImage;
-  priority: number;
+  /** The previous queue order's priority (tier + informativeness of detections ≥ 0.25). */
+  tierPriority: number;
+  /** Candidate uncertainty, least confidence (noisy-or over candidates ≥ the candidate cut). */
+  uncertainty: number;
+  embedding: FrameEmbedding;
   inBand: boolean;
   detections: number;
+  candidates: number;
 }
 
-/** Runs the model over the pool and gives each frame its queue priority. */
+/** Runs the model over the pool: candidates below the cut, embeddings, the old priority. */
 async function scorePool(modelPath: string, images: readonly YoloImage[]): Promise<ScoredFrame[]> {
   const reader = new YoloDatasetRepository();
   const detector = new OnnxDetector({ threads: 2 });
@@ -150,18 +183,22 @@ async function scorePool(modelPath: string, images: readonly YoloImage[]): Promi
     const scored: ScoredFrame[] = [];
     for (const [index, image] of images.entries()) {
       const pixels = await reader.loadImage(image.imagePath);
-      const { detections } = await detector.detect(pixels, {
-        confThreshold: 0.25,
+      const { detections: candidates } = await detector.detect(pixels, {
+        confThreshold: candidateThreshold,
         classScores: true,
       });
+      const detections = candidates.filter((d) => d.confidence >= CONF_THRESHOLD);
       const uncertain = detections.some((d) => inBand(d, band.low, band.high));
       const reasons = uncertain ? ['low_confidence'] : ['random'];
       scored.push({
         index,
         image,
-        priority: samplingPriority(reasons, frameInformativeness(detections).score),
+        tierPriority: samplingPriority(reasons, frameInformativeness(detections).score),
+        uncertainty: candidateUncertainty(candidates).leastConfidence,
+        embedding: embedFrame(pixels),
         inBand: uncertain,
         detections: detections.length,
+        candidates: candidates.length,
       });
       if ((index + 1) % 250 === 0) log(`scored ${index + 1}/${images.length} pool frames`);
     }
@@ -171,21 +208,50 @@ async function scorePool(modelPath: string, images: readonly YoloImage[]): Promi
   }
 }
 
-/** The labeling queue's order: priority desc, then arrival. */
-function queueOrder(frames: readonly ScoredFrame[]): ScoredFrame[] {
-  return [...frames].sort((a, b) => b.priority - a.priority || a.index - b.index);
-}
-
-function randomPick(frames: readonly ScoredFrame[], n: number, seed: number): ScoredFrame[] {
-  const order = [...frames];
+function shuffled<T>(items: readonly T[], seed: number): T[] {
+  const order = [...items];
   const rng = new Rng(seed);
   for (let i = order.length - 1; i > 0; i--) {
     const j = rng.int(i + 1);
-    const t = order[i] as ScoredFrame;
-    order[i] = order[j] as ScoredFrame;
+    const t = order[i] as T;
+    order[i] = order[j] as T;
     order[j] = t;
   }
-  return order.slice(0, n);
+  return order;
+}
+
+/** The arm's N frames. */
+function select(
+  arm: string,
+  frames: readonly ScoredFrame[],
+  n: number,
+  replayEmbeddings: readonly FrameEmbedding[],
+): ScoredFrame[] {
+  switch (arm) {
+    case 'queue': {
+      const rng = new Rng(SELECTION_SEED);
+      return twoStageSelect(frames, n, novelty, () => rng.next(), poolFactor).map(
+        (i) => frames[i] as ScoredFrame,
+      );
+    }
+    case 'uncertainty':
+      return [...frames]
+        .sort((a, b) => b.uncertainty - a.uncertainty || a.index - b.index)
+        .slice(0, n);
+    case 'kcenter':
+      return kCenterGreedy(
+        frames.map((f) => f.embedding),
+        n,
+        novelty,
+        { covered: replayEmbeddings },
+      ).map((p) => frames[p.index] as ScoredFrame);
+    case 'tiers':
+      return [...frames]
+        .sort((a, b) => b.tierPriority - a.tierPriority || a.index - b.index)
+        .slice(0, n);
+    default:
+      throw new Error(`unknown arm ${arm}`);
+  }
 }
 
 function describeSelection(frames: readonly ScoredFrame[]) {
@@ -203,22 +269,33 @@ function describeSelection(frames: readonly ScoredFrame[]) {
     objects,
     framesWithoutDefects: frames.filter((f) => f.image.objects.length === 0).length,
     framesWithInBandDetection: frames.filter((f) => f.inBand).length,
-    meanPriority: round(frames.reduce((s, f) => s + f.priority, 0) / Math.max(1, frames.length)),
+    framesWithCandidates: frames.filter((f) => f.candidates > 0).length,
+    meanUncertainty: round(
+      frames.reduce((s, f) => s + f.uncertainty, 0) / Math.max(1, frames.length),
+    ),
     objectsPerClass: perClass,
   };
 }
 
-/** A YOLO training set of the chosen frames, "labelled" with their ground truth. */
-async function buildTrainingSet(name: string, frames: readonly ScoredFrame[]): Promise<string> {
+/** A YOLO training set of the chosen frames plus the replayed ones, "labelled" with their ground truth. */
+async function buildTrainingSet(
+  name: string,
+  frames: readonly ScoredFrame[],
+  replay: readonly YoloImage[],
+): Promise<string> {
   const dir = join(work, `set-${name}`);
   await rm(dir, { recursive: true, force: true });
   await mkdir(join(dir, 'images', 'train'), { recursive: true });
   await mkdir(join(dir, 'labels', 'train'), { recursive: true });
-  for (const frame of frames) {
-    const file = basename(frame.image.imagePath);
+  const images = [
+    ...frames.map((f) => ({ image: f.image, prefix: 'new-' })),
+    ...replay.map((image) => ({ image, prefix: 'replay-' })),
+  ];
+  for (const { image, prefix } of images) {
+    const file = basename(image.imagePath);
     const stem = basename(file, extname(file));
-    await symlink(frame.image.imagePath, join(dir, 'images', 'train', file));
-    await copyFile(frame.image.labelPath, join(dir, 'labels', 'train', `${stem}.txt`));
+    await symlink(image.imagePath, join(dir, 'images', 'train', `${prefix}${file}`));
+    await copyFile(image.labelPath, join(dir, 'labels', 'train', `${prefix}${stem}.txt`));
   }
   await writeFile(
     join(dir, 'data.yaml'),
@@ -232,7 +309,7 @@ async function buildTrainingSet(name: string, frames: readonly ScoredFrame[]): P
   return dir;
 }
 
-async function fineTune(name: string, data: string, seedDir: string) {
+async function fineTune(name: string, data: string, seedDir: string, preset: SeedTestPreset) {
   const out = join(work, `run-${name}`);
   await rm(out, { recursive: true, force: true });
   const begun = Date.now();
@@ -246,11 +323,12 @@ async function fineTune(name: string, data: string, seedDir: string) {
       imgsz: IMGSZ,
       batch: BATCH,
       seed: TRAINER_SEED,
+      lr,
       extraArgs: ['--val-interval', '0'],
     },
     {
       onEvent: (event) => {
-        if (event.event === 'epoch' && Number(event.epoch) % 5 === 0) {
+        if (event.event === 'epoch') {
           log(
             `${name}: epoch ${String(event.epoch)}/${String(event.epochs)} loss ${Number(event.loss).toFixed(3)}`,
           );
@@ -258,119 +336,228 @@ async function fineTune(name: string, data: string, seedDir: string) {
       },
     },
   );
-  const night = await map50(done.model, 'night');
-  const nominal = await map50(done.model, 'nominal');
-  log(`${name}: night mAP50 ${night.toFixed(3)}, nominal ${nominal.toFixed(3)}`);
+  const drift = await seedTestMap50(config, done.model, work, preset);
+  const nominal =
+    preset === 'nominal' || values['skip-nominal-eval']
+      ? null
+      : await seedTestMap50(config, done.model, work, 'nominal');
+  log(`${name}: ${preset} mAP50 ${drift.toFixed(3)}, nominal ${nominal?.toFixed(3) ?? '-'}`);
   return {
-    map50Night: round(night),
-    map50Nominal: round(nominal),
+    map50: round(drift),
+    map50Nominal: nominal === null ? null : round(nominal),
     trainSeconds: Math.round((Date.now() - begun) / 1000),
   };
 }
 
-const seed = await seedModel();
-const seedOnnx = join(seed.dir, 'model.onnx');
-const seedNight = round(await map50(seedOnnx, 'night'));
-const seedNominal = round(await map50(seedOnnx, 'nominal'));
-log(`seed: night mAP50 ${seedNight}, nominal ${seedNominal}`);
-
-const poolDir = join(work, `pool-night-${poolSize}`);
-log(`rendering ${poolSize} night frames`);
-await ensureSynthDataset(poolDir, {
-  presets: 'night',
-  count: poolSize,
-  seed: POOL_SEED,
-  valFraction: 0,
-});
-const pool = (await new YoloDatasetRepository().loadSplit(poolDir, 'train')).images;
-const scored = await scorePool(seedOnnx, pool);
-const ordered = queueOrder(scored);
-
-const results = [];
-for (const n of sizes) {
-  const queue = ordered.slice(0, n);
-  log(`N=${n}: fine-tune on the queue's top ${n}`);
-  const queueRun = await fineTune(
-    `queue-${n}`,
-    await buildTrainingSet(`queue-${n}`, queue),
-    seed.dir,
-  );
-  const randomRuns = [];
-  for (const randomSeed of randomSeeds) {
-    const pick = randomPick(scored, n, randomSeed);
-    log(`N=${n}: fine-tune on random ${n} (seed ${randomSeed})`);
-    const run = await fineTune(
-      `random-${n}-s${randomSeed}`,
-      await buildTrainingSet(`random-${n}-s${randomSeed}`, pick),
-      seed.dir,
-    );
-    randomRuns.push({ seed: randomSeed, selection: describeSelection(pick), ...run });
-  }
-  const randomNight = round(randomRuns.reduce((s, r) => s + r.map50Night, 0) / randomRuns.length);
-  const randomNominal = round(
-    randomRuns.reduce((s, r) => s + r.map50Nominal, 0) / randomRuns.length,
-  );
-  results.push({
-    n,
-    queue: { selection: describeSelection(queue), ...queueRun },
-    random: randomRuns,
-    randomMean: { map50Night: randomNight, map50Nominal: randomNominal },
-    /** Queue minus mean random, mAP@0.5 on night: > 0 means the ordering labelled more usefully. */
-    nightDelta: round(queueRun.map50Night - randomNight),
-    nominalDelta: round(queueRun.map50Nominal - randomNominal),
-  });
+interface ArmRun {
+  arm: string;
+  seed?: number;
+  selection: ReturnType<typeof describeSelection>;
+  map50: number;
+  map50Nominal: number | null;
+  trainSeconds: number;
 }
 
-const wins = results.filter((r) => r.nightDelta > 0).length;
-const withPriority = scored.filter((f) => f.priority > 0).length;
-const largest = Math.max(...sizes);
-// With no detections to rank by, the queue's order is arrival order: a random sample.
-const caveat =
-  withPriority < largest
-    ? `only ${withPriority} of ${scored.length} pool frames have a priority above 0 (the model ` +
-      `finds ${scored.filter((f) => f.detections > 0).length} frames with any detection at night): ` +
-      `beyond them the queue order is arrival order, i.e. random, so the comparison cannot ` +
-      `show an ordering effect for N > ${withPriority}`
-    : null;
-console.log(
-  JSON.stringify({
-    bench: 'label-efficiency',
-    seedModel: {
-      note: seed.note,
-      substitute: seed.substitute,
-      map50Night: seedNight,
-      map50Nominal: seedNominal,
-    },
+const seed = await seedModel();
+const seedOnnx = join(seed.dir, 'model.onnx');
+
+// The nominal replay source: frames of the seed's training distribution (the seed recipe's
+// data seed), sampled per N with one seed, the same for every arm.
+const replayDir = join(work, 'replay-nominal-400');
+await ensureSynthDataset(replayDir, {
+  presets: 'nominal',
+  count: 400,
+  seed: SEED_RECIPE.dataSeed,
+  valFraction: 0,
+});
+const replayPool = (await new YoloDatasetRepository().loadSplit(replayDir, 'train')).images;
+const replayReader = new YoloDatasetRepository();
+const replayEmbeddings: FrameEmbedding[] = [];
+for (const image of replayPool)
+  replayEmbeddings.push(embedFrame(await replayReader.loadImage(image.imagePath)));
+
+const report: Record<string, unknown> = {
+  bench: 'label-efficiency',
+  seedModel: { note: seed.note, substitute: seed.substitute },
+  budget: {
+    epochs,
+    lr,
+    imgsz: IMGSZ,
+    batch: BATCH,
+    trainerSeed: TRAINER_SEED,
+    base: 'seed weights.pt',
+    replayRatio,
+  },
+  selection: {
+    candidateThreshold,
+    confThreshold: CONF_THRESHOLD,
+    poolFactor,
+    selectionSeed: SELECTION_SEED,
+    queue:
+      'two stages (src/agent/sampling/selection.ts twoStageSelect): top poolFactor·N by candidate uncertainty (least confidence), then k-means++ over frame embeddings',
+  },
+  testSets: { frames: SEED_RECIPE.testFrames, seeds: 'seed recipe test sets' },
+  presets: {},
+};
+const presetReports = report.presets as Record<
+  string,
+  {
+    seedMap50: number;
+    seedMap50Nominal: number;
+    pool: Record<string, unknown>;
+    wholePool: { map50: number; map50Nominal: number | null } | null;
+    results: {
+      n: number;
+      arms: ArmRun[];
+      random: ArmRun[];
+      randomMean: number;
+      randomSpread: { min: number; max: number; std: number };
+      deltas: Record<string, number>;
+      beatsRandomBeyondSpread: Record<string, boolean>;
+    }[];
+  }
+>;
+
+async function save(): Promise<void> {
+  await mkdir(dirname(outFile), { recursive: true });
+  report.seconds = Math.round((Date.now() - started) / 1000);
+  await writeFile(outFile, JSON.stringify(report, null, 2));
+}
+
+const seedNominal = round(await seedTestMap50(config, seedOnnx, work, 'nominal'));
+const pools = new Map<SeedTestPreset, ScoredFrame[]>();
+for (const [p, preset] of presets.entries()) {
+  const poolDir = join(work, `pool-${preset}-${poolSize}`);
+  log(`rendering ${poolSize} ${preset} frames`);
+  await ensureSynthDataset(poolDir, {
+    presets: preset,
+    count: poolSize,
+    seed: POOL_SEED + 10_000 * p,
+    valFraction: 0,
+  });
+  const pool = (await new YoloDatasetRepository().loadSplit(poolDir, 'train')).images;
+  const scored = await scorePool(seedOnnx, pool);
+  pools.set(preset, scored);
+  const seedMap = round(await seedTestMap50(config, seedOnnx, work, preset));
+  log(`seed: ${preset} mAP50 ${seedMap}`);
+  presetReports[preset] = {
+    seedMap50: seedMap,
+    seedMap50Nominal: seedNominal,
     pool: {
-      preset: 'night',
-      frames: pool.length,
-      seed: POOL_SEED,
-      framesWithInBandDetection: scored.filter((f) => f.inBand).length,
-      framesWithoutDefects: pool.filter((image) => image.objects.length === 0).length,
+      frames: scored.length,
+      seed: POOL_SEED + 10_000 * p,
+      framesWithoutDefects: scored.filter((f) => f.image.objects.length === 0).length,
       framesWithDetections: scored.filter((f) => f.detections > 0).length,
-      framesWithPriorityAboveZero: withPriority,
+      framesWithInBandDetection: scored.filter((f) => f.inBand).length,
+      framesWithCandidates: scored.filter((f) => f.candidates > 0).length,
     },
-    ordering:
-      'labeling-queue order (priority desc, arrival): samplingPriority(reasons, frameInformativeness(detections).score) ' +
-      `from src/agent/sampling/frame-sampler.ts; reason low_confidence when a detection is in (${band.low}, ${band.high}), else random`,
-    budget: {
-      epochs,
-      imgsz: IMGSZ,
-      batch: BATCH,
-      trainerSeed: TRAINER_SEED,
-      base: 'seed weights.pt',
-    },
-    testSets: {
-      night: SEED_RECIPE.testFrames,
-      nominal: SEED_RECIPE.testFrames,
-      seeds: 'seed recipe test sets',
-    },
-    results,
-    summary:
-      `queue ordering beat mean random on night mAP@0.5 at ${wins} of ${results.length} sizes (` +
-      results.map((r) => `N=${r.n}: ${r.nightDelta >= 0 ? '+' : ''}${r.nightDelta}`).join(', ') +
-      ')',
-    caveat,
-    seconds: Math.round((Date.now() - started) / 1000),
-  }),
-);
+    wholePool: null,
+    results: [],
+  };
+}
+await save();
+
+function replayFor(n: number): YoloImage[] {
+  return shuffled(replayPool, REPLAY_SEED).slice(0, Math.round(replayRatio * n));
+}
+
+for (const n of sizes) {
+  for (const preset of presets) {
+    const frames = pools.get(preset) as ScoredFrame[];
+    const replay = replayFor(n);
+    const runArm = async (arm: string, pick: ScoredFrame[], seedNo?: number): Promise<ArmRun> => {
+      const name = `${preset}-${arm}-${n}${seedNo === undefined ? '' : `-s${seedNo}`}`;
+      log(`${name}: fine-tune on ${pick.length} + ${replay.length} replayed`);
+      const run = await fineTune(
+        name,
+        await buildTrainingSet(name, pick, replay),
+        seed.dir,
+        preset,
+      );
+      return {
+        arm,
+        ...(seedNo === undefined ? {} : { seed: seedNo }),
+        selection: describeSelection(pick),
+        ...run,
+      };
+    };
+    const entry = {
+      n,
+      arms: [] as ArmRun[],
+      random: [] as ArmRun[],
+      randomMean: 0,
+      randomSpread: { min: 0, max: 0, std: 0 },
+      deltas: {} as Record<string, number>,
+      beatsRandomBeyondSpread: {} as Record<string, boolean>,
+    };
+    presetReports[preset]!.results.push(entry);
+    const update = () => {
+      const maps = entry.random.map((r) => r.map50);
+      if (maps.length === 0) return;
+      const mean = maps.reduce((s, v) => s + v, 0) / maps.length;
+      const std = Math.sqrt(maps.reduce((s, v) => s + (v - mean) ** 2, 0) / maps.length);
+      const min = Math.min(...maps);
+      const max = Math.max(...maps);
+      entry.randomMean = round(mean);
+      entry.randomSpread = { min, max, std: round(std) };
+      for (const run of entry.arms) {
+        entry.deltas[run.arm] = round(run.map50 - mean);
+        // "Beats random by more than the random runs' spread": above the best random run.
+        entry.beatsRandomBeyondSpread[run.arm] = run.map50 > max;
+      }
+    };
+    for (const arm of arms) {
+      entry.arms.push(await runArm(arm, select(arm, frames, n, replayEmbeddings)));
+      update();
+      await save();
+    }
+    for (const randomSeed of randomSeeds) {
+      entry.random.push(
+        await runArm('random', shuffled(frames, randomSeed).slice(0, n), randomSeed),
+      );
+      update();
+      await save();
+    }
+  }
+}
+
+if (values['whole-pool']) {
+  for (const preset of presets) {
+    const frames = pools.get(preset) as ScoredFrame[];
+    const replay = shuffled(replayPool, REPLAY_SEED).slice(
+      0,
+      Math.round(replayRatio * frames.length),
+    );
+    const name = `${preset}-whole-pool`;
+    const run = await fineTune(
+      name,
+      await buildTrainingSet(name, frames, replay),
+      seed.dir,
+      preset,
+    );
+    const entry = presetReports[preset]!;
+    entry.wholePool = { map50: run.map50, map50Nominal: run.map50Nominal };
+    const target = 0.95 * run.map50;
+    const firstN = (maps: { n: number; map50: number }[]) =>
+      maps.find((m) => m.map50 >= target)?.n ?? null;
+    (entry as Record<string, unknown>).nAt95 = {
+      target: round(target),
+      ...Object.fromEntries(
+        arms.map((arm) => [
+          arm,
+          firstN(
+            entry.results.map((r) => ({
+              n: r.n,
+              map50: r.arms.find((a) => a.arm === arm)?.map50 ?? 0,
+            })),
+          ),
+        ]),
+      ),
+      random: firstN(entry.results.map((r) => ({ n: r.n, map50: r.randomMean }))),
+    };
+    await save();
+  }
+}
+
+await save();
+console.log(JSON.stringify(report));

@@ -84,11 +84,20 @@ export interface PipelineStats {
   uncertainFrames: number;
 }
 
-export type ResultHandler = (result: FrameResult, frame: CapturedFrame) => void | Promise<void>;
+/**
+ * Receives each result in capture order, with the detector's below-threshold candidates of
+ * that frame (empty when not asked for, or when the motion gate skipped inference).
+ */
+export type ResultHandler = (
+  result: FrameResult,
+  frame: CapturedFrame,
+  candidates: readonly Detection[],
+) => void | Promise<void>;
 
 interface Settled {
   result: FrameResult;
   frame: CapturedFrame;
+  candidates: readonly Detection[];
 }
 
 function yieldToEventLoop(): Promise<void> {
@@ -203,8 +212,8 @@ export class InspectionPipeline {
 
   private async emit(pending: Promise<Settled> | undefined): Promise<void> {
     if (!pending) return;
-    const { result, frame } = await pending;
-    await this.onResult(result, frame);
+    const { result, frame, candidates } = await pending;
+    await this.onResult(result, frame, candidates);
   }
 
   private async process(frame: CapturedFrame): Promise<Settled> {
@@ -212,6 +221,7 @@ export class InspectionPipeline {
     const verdict = this.gate.check(frame.image, frame.capturedAt);
     const features = computeFeatures(frame.image);
     let detections: Detection[];
+    let candidates: readonly Detection[] = [];
     // The version of the model that produced these detections: a hot swap may happen while
     // this frame is at the detector, and the result must name the model that ran.
     let modelVersion: string | null;
@@ -244,6 +254,7 @@ export class InspectionPipeline {
       );
       const output = await pending;
       detections = output.detections;
+      candidates = output.candidates ?? [];
       modelVersion = output.modelVersion ?? null;
       timings = output.timings;
       inferred = true;
@@ -276,6 +287,6 @@ export class InspectionPipeline {
     this.totalMs.add(result.latencies.totalMs);
     if (result.uncertain) this.uncertainCount++;
     if (result.decision === 'FAIL') this.failed++;
-    return { result, frame };
+    return { result, frame, candidates };
   }
 }

@@ -163,6 +163,9 @@ export interface LabelingQueueTable {
   /** Higher first; the sampler's informativeness score. */
   priority: Defaulted<number>;
   reason: SamplingReason;
+  /** (0009) The ranking strategy that contributed most to `priority`, and its score 0..1. */
+  strategy: string | null;
+  strategy_score: number | null;
   /** The model version whose detections are the pre-labels. */
   model_version: string | null;
   /** JSON array of `Detection`: the model's boxes, for the reviewer to correct. */

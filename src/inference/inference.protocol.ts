@@ -43,6 +43,8 @@ export type WorkerResponse =
       type: 'detected';
       requestId: number;
       detections: Detection[];
+      /** Below-threshold boxes, when the request's options asked for them. */
+      candidates?: Detection[];
       /** Inference and postprocessing; preprocessing happens on the caller's side. */
       timings: Omit<DetectorTimings, 'preprocessMs'>;
       /** The request's tensor, handed back for reuse (buffer transferred). */

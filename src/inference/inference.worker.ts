@@ -15,7 +15,7 @@ import { parentPort } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import type { Detection } from '../shared/domain.js';
 import { isVisionLoopError, VisionLoopError } from '../shared/errors.js';
-import type { DetectOptions, ModelInfo } from '../vision/detector.js';
+import { MAX_CANDIDATES, type DetectOptions, type ModelInfo } from '../vision/detector.js';
 import { boxToSource, type LetterboxTransform } from '../vision/letterbox.js';
 import { decodeOutput, resolveLayout } from '../vision/layouts.js';
 import { parseModelMetadata } from '../vision/metadata.js';
@@ -158,6 +158,7 @@ function detect(
   options: DetectOptions,
 ): Promise<{
   detections: Detection[];
+  candidates?: Detection[];
   timings: { inferenceMs: number; postprocessMs: number };
 }> {
   const model = loaded;
@@ -190,23 +191,28 @@ function detect(
     const output = outputs[info.outputName];
     if (!output)
       throw new VisionLoopError('MODEL_LAYOUT_UNSUPPORTED', `no output '${info.outputName}'`);
+    const below =
+      options.candidateThreshold !== undefined &&
+      options.candidateThreshold < options.confThreshold;
     const candidates = decodeOutput(
       output.data as Float32Array,
       output.dims,
       info.layout,
       info.classNames.length,
-      options.confThreshold,
+      below ? (options.candidateThreshold as number) : options.confThreshold,
       { classScores: options.classScores === true, calibration: info.calibration ?? null },
     );
     output.dispose();
     const kept =
       info.layout === 'end2end'
-        ? candidates.sort((a, b) => b.score - a.score).slice(0, options.maxDetections)
+        ? candidates
+            .sort((a, b) => b.score - a.score)
+            .slice(0, below ? options.maxDetections + MAX_CANDIDATES : options.maxDetections)
         : nonMaxSuppression(candidates, {
             iouThreshold: options.iouThreshold,
-            maxDetections: options.maxDetections,
+            maxDetections: below ? options.maxDetections + MAX_CANDIDATES : options.maxDetections,
           });
-    const detections: Detection[] = kept.map((candidate) => {
+    const toDetection = (candidate: (typeof kept)[number]): Detection => {
       const detection: Detection = {
         classId: candidate.classId,
         className: info.classNames[candidate.classId] ?? `class${candidate.classId}`,
@@ -215,9 +221,22 @@ function detect(
       };
       if (candidate.classScores) detection.classScores = Array.from(candidate.classScores);
       return detection;
-    });
+    };
+    if (!below) {
+      return {
+        detections: kept.map(toDetection),
+        timings: { inferenceMs: end - start, postprocessMs: performance.now() - end },
+      };
+    }
+    // Suppressed together, so a weak duplicate of a kept box is not a candidate; then split.
+    const sure = kept.filter((c) => c.score >= options.confThreshold);
+    const weak = kept
+      .filter((c) => c.score < options.confThreshold)
+      .sort((a, b) => b.score - a.score)
+      .slice(0, MAX_CANDIDATES);
     return {
-      detections,
+      detections: sure.slice(0, options.maxDetections).map(toDetection),
+      candidates: weak.map(toDetection),
       timings: { inferenceMs: end - start, postprocessMs: performance.now() - end },
     };
   });

@@ -130,6 +130,7 @@ export class OnnxDetector implements Detector {
     }
     return {
       detections: response.detections,
+      ...(response.candidates === undefined ? {} : { candidates: response.candidates }),
       timings: { preprocessMs, ...response.timings },
     };
   }

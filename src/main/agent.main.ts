@@ -37,6 +37,7 @@ import {
   type HeartbeatResponse,
 } from '../shared/api/agents.js';
 import { DEFAULT_DECISION_POLICY } from '../vision/decision.js';
+import { DEFAULT_RANKING_SETTINGS } from '../shared/api/sampling.js';
 import { DEFAULT_DETECT_OPTIONS, type ModelInfo } from '../vision/detector.js';
 import { resolveModelPath, startDetect } from './detect.main.js';
 
@@ -229,10 +230,10 @@ export async function startAgent(options: StartAgentOptions): Promise<AgentRun> 
   const detect = await startInspection(options, {
     detector,
     signal: stopping.signal,
-    onResult: (result, frame) => {
+    onResult: (result, frame, candidates) => {
       state.resultIdPrefix ??= result.id.slice(0, result.id.lastIndexOf('-'));
       recent.add(result);
-      writer.add(sampling.apply(result, frame.image), frame);
+      writer.add(sampling.apply(result, frame.image, candidates), frame);
     },
     closeOutbox: async () => {
       await writer.close();
@@ -342,8 +343,13 @@ async function startInspection(
       pipeline: {
         ...options.pipeline,
         camera: config.camera,
-        // Class scores feed the sampler's informativeness (margin, entropy).
-        detect: { ...(options.pipeline?.detect ?? DEFAULT_DETECT_OPTIONS), classScores: true },
+        // Class scores feed the sampler's informativeness (margin, entropy); the candidates
+        // below the cut its candidate uncertainty (the threshold in force at start applies).
+        detect: {
+          ...(options.pipeline?.detect ?? DEFAULT_DETECT_OPTIONS),
+          classScores: true,
+          ...candidateDetectOptions(wiring.settings()),
+        },
         // The server's settings, read at every frame: a change applies to the next frame.
         thresholds:
           options.pipeline?.thresholds ??
@@ -536,4 +542,10 @@ function summarize(
     durationS: Math.round((Date.now() - parts.startedAt) / 100) / 10,
     error: failure === null ? null : describeFailure(failure),
   };
+}
+
+/** The detector's candidate cut for the sampler's ranking; none when ranking asks for none. */
+function candidateDetectOptions(settings: AgentSettings): { candidateThreshold?: number } {
+  const threshold = (settings.sampling?.ranking ?? DEFAULT_RANKING_SETTINGS).candidateThreshold;
+  return threshold > 0 ? { candidateThreshold: threshold } : {};
 }

@@ -29,6 +29,8 @@ function item(index: number, overrides: Partial<LabelingItem> = {}): LabelingIte
     status: 'claimed',
     priority: 1.5,
     reason: 'novelty',
+    strategy: null,
+    strategyScore: null,
     modelVersion: 'seed-v1',
     preLabels: [],
     claim: null,

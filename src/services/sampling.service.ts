@@ -97,6 +97,8 @@ export class SamplingService {
       status: 'pending',
       priority: sampling.priority,
       reason,
+      strategy: sampling.strategy ?? null,
+      strategy_score: sampling.strategyScore ?? null,
       model_version: row.model_version,
       pre_labels: JSON.stringify(preLabels),
       phash: sampling.phash,

@@ -94,4 +94,9 @@ export interface FrameSampling {
   entropy?: number;
   /** How new the frame was against earlier samples, 0..1 (the `novelty` strategy's score). */
   novelty?: number;
+  /** The ranking strategy that contributed most to the priority, and its score 0..1. */
+  strategy?: string;
+  strategyScore?: number;
+  /** Uncertainty over the detector's below-threshold candidates, 0..1. */
+  candidateUncertainty?: number;
 }

@@ -50,7 +50,17 @@ export interface DetectOptions {
   maxDetections: number;
   /** Attach each kept box's class-score vector (`Detection.classScores`). Default false. */
   classScores?: boolean;
+  /**
+   * When set below `confThreshold`: boxes scoring in [candidateThreshold, confThreshold) are
+   * decoded and suppressed with the others and returned apart, as `DetectorOutput.candidates`
+   * (at most MAX_CANDIDATES, highest first) — what the model half-sees, for the sampler's
+   * candidate uncertainty (src/agent/sampling/selection.ts). Never part of `detections`.
+   */
+  candidateThreshold?: number;
 }
+
+/** Most below-threshold candidates a detector returns per frame. */
+export const MAX_CANDIDATES = 32;
 
 export const DEFAULT_DETECT_OPTIONS: DetectOptions = {
   confThreshold: 0.25,
@@ -67,6 +77,8 @@ export interface DetectorTimings {
 export interface DetectorOutput {
   /** Boxes in the pixels of the image passed in. */
   detections: Detection[];
+  /** Boxes below `confThreshold` (see DetectOptions.candidateThreshold); absent when not asked. */
+  candidates?: Detection[];
   timings: DetectorTimings;
   /**
    * The version of the model that produced these detections, when the detector can change

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { makeResult } from '../../../test/helpers/frame-results.js';
 import {
+  DEFAULT_RANKING_SETTINGS,
   DEFAULT_SAMPLING_SETTINGS,
   type SamplingSettings,
   type SamplingSettingsUpdate,
@@ -12,6 +13,7 @@ import { Rng } from '../../synth/rng.js';
 import { parseScenario } from '../../synth/scenario.js';
 import { dHash, type PerceptualHash } from '../../vision/phash.js';
 import { embedFrame } from './frame-embedding.js';
+import { mixScores } from './selection.js';
 import {
   FrameSampler,
   frameInformativeness,
@@ -575,8 +577,17 @@ describe('novelty under drift (a total drift: the model sees nothing)', () => {
     for (const { sampling } of kept) {
       expect(sampling.reasons).toEqual(['novelty']);
       expect(sampling.novelty).toBeGreaterThanOrEqual(0.25);
-      // Priority: the drift tier (1) plus the novelty score.
-      expect(sampling.priority).toBeCloseTo(1 + (sampling.novelty ?? 0), 4);
+      // Priority: the drift tier (1) plus the ranking mix. At night nothing the default
+      // weights count scores (no detections, no candidates; diversity's weight is 0): 1 + 0,
+      // so novelty frames wait in arrival order, as the bench found best.
+      const mixed = mixScores(
+        { diversity: sampling.novelty ?? 0 },
+        DEFAULT_RANKING_SETTINGS.weights,
+      );
+      expect(mixed.score).toBe(0);
+      expect(sampling.priority).toBe(1);
+      expect(sampling.strategy).toBe('uncertainty');
+      expect(sampling.strategyScore).toBe(0);
     }
     // Frames a few belt steps apart are rarely new against each other: picks are spread out.
     const gaps = kept.slice(1).map((p, i) => p.k - kept[i]!.k);

@@ -20,6 +20,13 @@
  *    from the recent samples by its embedding (the hash cannot tell dim frames apart). The
  *    hash is computed only for frames that got this far (and recorded for every sample).
  * A sampled frame counts against the caps and suppresses its near-duplicates from then on.
+ * 4. ranking (issue 17, only for a sampled frame): with a `ranking` section, the priority is the
+ *    first reason's tier plus the weighted mean (`ranking.weights`) of the strategies' scores —
+ *    informativeness of the detections, uncertainty of the candidates below the confidence cut
+ *    (selection.ts), novelty against the latest samples (the embedding is then computed for
+ *    every sample, so the cover holds them all), the class-balance floor's rare classes and a
+ *    random draw; the mark records the strategy that contributed most and its score. Without a
+ *    `ranking` section: tier + informativeness (novelty for a novelty-chosen frame).
  *
  * Pure: no I/O, no timers. The clock and the random source are injected, so a seeded test
  * replays every decision exactly. Frames the motion gate skipped (`inferred: false`, their
@@ -36,6 +43,7 @@ import { informativeness } from '../../vision/decision.js';
 import { iou } from '../../vision/nms.js';
 import { hammingDistance, hashToHex, type PerceptualHash } from '../../vision/phash.js';
 import { noveltyAgainst, type FrameEmbedding } from './frame-embedding.js';
+import { candidateUncertainty, mixScores, uncertaintyBy } from './selection.js';
 
 const MINUTE_MS = 60_000;
 const HOUR_MS = 60 * MINUTE_MS;
@@ -62,6 +70,8 @@ export interface SampleInput {
    * strategy runs (drift reported, caps not reached). Without it, novelty never matches.
    */
   embedding?: () => FrameEmbedding;
+  /** The detector's boxes below its confidence cut (DetectOptions.candidateThreshold). */
+  candidates?: readonly Detection[];
 }
 
 /** Why a frame was not sampled. */
@@ -212,6 +222,8 @@ export class FrameSampler {
   private recent: RecentSample[] = [];
   /** Embeddings of the latest samples (any reason), newest last, for novelty. */
   private embeddings: FrameEmbedding[] = [];
+  /** Embeddings of the latest samples when diversity ranks them (`ranking.weights.diversity`). */
+  private rankCover: FrameEmbedding[] = [];
   private readonly counters: SamplerStats = {
     frames: 0,
     sampled: 0,
@@ -311,9 +323,21 @@ export class FrameSampler {
     if (this.recent.length > dedupe.maxRecent) {
       this.recent.splice(0, this.recent.length - dedupe.maxRecent);
     }
+    const ranking = settings.ranking;
+    // Diversity ranks every sample against every recent sample (its own cover, so novelty's
+    // keep-rule is unchanged): embed it (once) when its weight counts.
+    let diversity = 0;
+    if (ranking !== undefined && ranking.weights.diversity > 0 && input.embedding !== undefined) {
+      embedding ??= input.embedding();
+      diversity = round4(noveltyAgainst(embedding, this.rankCover));
+      this.rankCover.push(embedding);
+      if (this.rankCover.length > noveltyRule.memory) {
+        this.rankCover.splice(0, this.rankCover.length - noveltyRule.memory);
+      }
+    }
     // Every sample (whatever chose it) is part of the cover novelty measures against; while
     // novelty does not run, nothing is embedded and the cover keeps what it had.
-    if (embedding !== undefined) {
+    if (embedding !== undefined && noveltyScore !== undefined) {
       this.embeddings.push(embedding);
       const memory = noveltyRule.memory;
       if (this.embeddings.length > memory) {
@@ -321,13 +345,38 @@ export class FrameSampler {
       }
     }
     const info = frameInformativeness(result.detections);
-    // A novelty-chosen frame ranks by how new it is; the others by informativeness.
-    const score = reasons[0] === 'novelty' ? (noveltyScore ?? 0) : info.score;
-    const sampling: FrameSampling = {
-      reasons,
-      priority: samplingPriority(reasons, score),
-      phash: hashToHex(hash),
-    };
+    let sampling: FrameSampling;
+    if (ranking === undefined) {
+      // A novelty-chosen frame ranks by how new it is; the others by informativeness.
+      const score = reasons[0] === 'novelty' ? (noveltyScore ?? 0) : info.score;
+      sampling = { reasons, priority: samplingPriority(reasons, score), phash: hashToHex(hash) };
+    } else {
+      const candidates = input.candidates ?? [];
+      const uncertainty = uncertaintyBy(candidateUncertainty(candidates), ranking.candidateMetric);
+      const rare = new Set(ranking.rareClasses);
+      const showsRare =
+        rare.size > 0 &&
+        (result.detections.some((d) => rare.has(d.className)) ||
+          candidates.some((d) => rare.has(d.className)));
+      const mixed = mixScores(
+        {
+          uncertainty: info.score,
+          candidates: uncertainty,
+          diversity,
+          class_balance: showsRare ? 1 : 0,
+          random: ranking.weights.random > 0 ? this.random() : 0,
+        },
+        ranking.weights,
+      );
+      sampling = {
+        reasons,
+        priority: samplingPriority(reasons, mixed.score),
+        phash: hashToHex(hash),
+        strategy: mixed.strategy,
+        strategyScore: round4(mixed.strategyScore),
+      };
+      if (candidates.length > 0) sampling.candidateUncertainty = round4(uncertainty);
+    }
     if (info.margin !== undefined) sampling.margin = round4(info.margin);
     if (info.entropy !== undefined) sampling.entropy = round4(info.entropy);
     if (noveltyScore !== undefined) sampling.novelty = noveltyScore;

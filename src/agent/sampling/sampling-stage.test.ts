@@ -56,6 +56,9 @@ describe('SamplingStage', () => {
       phash: '0000000100000000',
       margin: expect.any(Number) as number,
       entropy: expect.any(Number) as number,
+      // The default ranking: the in-band detection's informativeness leads.
+      strategy: 'uncertainty',
+      strategyScore: expect.any(Number) as number,
     });
     expect(out.detections[0]?.classScores).toEqual([0.1235, 0.5, 0, 0]);
     // What the outbox stores passes the strict wire contract.

@@ -44,7 +44,7 @@ export class SamplingStage {
   }
 
   /** The result to store: marked when sampled, class scores kept only then. */
-  apply(result: FrameResult, image: RgbImage): FrameResult {
+  apply(result: FrameResult, image: RgbImage, candidates: readonly Detection[] = []): FrameResult {
     const settings = this.options.settings();
     const sampling = settings.sampling ?? DEFAULT_SAMPLING_SETTINGS;
     if (sampling !== this.applied) {
@@ -56,6 +56,7 @@ export class SamplingStage {
       hash: () => this.hash(image),
       embedding: () => this.embed(image),
       driftActive: settings.driftActive ?? false,
+      candidates,
     });
     if (outcome.sampled) {
       return {

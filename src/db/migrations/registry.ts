@@ -12,6 +12,7 @@ import { samplingMigration } from './0005-sampling.js';
 import { labelingReviewMigration } from './0006-labeling-review.js';
 import { jobsDriftMigration } from './0007-jobs-drift.js';
 import { modelRegistryMigration } from './0008-model-registry.js';
+import { labelingStrategyMigration } from './0009-labeling-strategy.js';
 import type { SchemaMigration } from './migration.js';
 
 export const MIGRATIONS: readonly SchemaMigration[] = [
@@ -23,4 +24,5 @@ export const MIGRATIONS: readonly SchemaMigration[] = [
   labelingReviewMigration,
   jobsDriftMigration,
   modelRegistryMigration,
+  labelingStrategyMigration,
 ];

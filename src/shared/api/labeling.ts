@@ -184,6 +184,13 @@ export const labelingItemSchema = z
     priority: z.number(),
     /** Why it was sampled (`low_confidence`, `random`, `drift`, …). */
     reason: z.string(),
+    /**
+     * The ranking strategy that contributed most to its priority (`uncertainty`,
+     * `candidates`, `diversity`, `class_balance`, `random`) and that strategy's score 0..1;
+     * null for items queued without a ranking (docs/sampling.md, "Ranking").
+     */
+    strategy: z.string().nullable(),
+    strategyScore: z.number().nullable(),
     /** The model version whose detections are the pre-labels. */
     modelVersion: modelVersionSchema.nullable(),
     /** The model's detections, for the reviewer to correct. */

@@ -123,6 +123,8 @@ export const labelingQueueItem: LabelingQueueRow = {
   status: 'approved',
   priority: 0.8765432109,
   reason: 'low_confidence',
+  strategy: 'candidates',
+  strategy_score: 0.42,
   model_version: 'v12',
   pre_labels: detections,
   phash: 'f0e1d2c3b4a59687',

@@ -26,6 +26,7 @@ const TABLES_BY_MIGRATION: Record<string, string[]> = {
   '0006_labeling_review': [],
   '0007_jobs_drift': ['job_schedules', 'job_workers'],
   '0008_model_registry': [],
+  '0009_labeling_strategy': [],
 };
 
 const ALL_TABLES = Object.values(TABLES_BY_MIGRATION).flat();
@@ -121,8 +122,12 @@ for (const target of databaseTargets()) {
         expect(await listIndexes(handle)).toEqual(EXPECTED_INDEXES);
         expect(await migrateToLatest(handle)).toEqual([]);
 
-        // Stepping down past 0007 removes exactly its tables; 0008 only added columns.
-        expect(await migrateDown(handle, 2)).toEqual(['0008_model_registry', '0007_jobs_drift']);
+        // Stepping down past 0007 removes exactly its tables; 0008 and 0009 only added columns.
+        expect(await migrateDown(handle, 3)).toEqual([
+          '0009_labeling_strategy',
+          '0008_model_registry',
+          '0007_jobs_drift',
+        ]);
         const without0007 = ALL_TABLES.filter(
           (t) => !TABLES_BY_MIGRATION['0007_jobs_drift']?.includes(t),
         );
@@ -131,7 +136,7 @@ for (const target of databaseTargets()) {
         expect(status.map((s) => [s.name, s.appliedAt === null])).toEqual(
           MIGRATIONS.map((m) => [
             m.name,
-            ['0007_jobs_drift', '0008_model_registry'].includes(m.name),
+            ['0007_jobs_drift', '0008_model_registry', '0009_labeling_strategy'].includes(m.name),
           ]),
         );
 

@@ -548,6 +548,12 @@ function ItemFacts({
           <span data-reason={item.reason}>{reasonText(item.reason)}</span>{' '}
           <span className="muted">(score {formatNumber(item.priority, 3)})</span>
         </dd>
+        <dt>Ranked by</dt>
+        <dd data-strategy={item.strategy ?? 'none'}>
+          {item.strategy === null
+            ? '—'
+            : `${strategyText(item.strategy)} (${formatNumber(item.strategyScore ?? 0, 3)})`}
+        </dd>
         <dt>Camera</dt>
         <dd>
           {item.camera}
@@ -788,4 +794,22 @@ function FlagDialog({
       </form>
     </dialog>
   );
+}
+
+/** A ranking strategy as reviewers read it (docs/sampling.md, "Ranking"). */
+function strategyText(strategy: string): string {
+  switch (strategy) {
+    case 'uncertainty':
+      return 'uncertain detections';
+    case 'candidates':
+      return 'half-seen (below the threshold)';
+    case 'diversity':
+      return 'unlike recent samples';
+    case 'class_balance':
+      return 'rare class';
+    case 'random':
+      return 'random';
+    default:
+      return strategy;
+  }
 }
