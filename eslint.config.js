@@ -4,7 +4,7 @@ import reactHooks from 'eslint-plugin-react-hooks';
 import tseslint from 'typescript-eslint';
 
 /**
- * The layer rules of DESIGN.md §8 (docs/architecture-rules.md): for each folder of src/, the
+ * The layer rules of DESIGN.md §8 (docs/architecture.md): for each folder of src/, the
  * other folders of src/ it may import. Arrows point down — main → cli/http/jobs → services →
  * repositories/inference → db/vision/synth → shared — and the agent is a process of its own
  * that reaches the server only over HTTP. Anything not listed is refused by
@@ -54,7 +54,7 @@ function layerRules() {
               patterns: [
                 {
                   regex: `^(?:\\.\\./){${depth + 1}}(?:${forbidden.join('|')})(?:/|$)`,
-                  message: `src/${layer} may import only ${may} (DESIGN.md §8, docs/architecture-rules.md).`,
+                  message: `src/${layer} may import only ${may} (DESIGN.md §8, docs/architecture.md).`,
                 },
               ],
             },

@@ -21,7 +21,7 @@
  * memory after a session is released. Targets: 0 failed requests and at most
  * TARGET_RSS_GROWTH_MB of RSS growth over the swaps (after the last swap against just before
  * the first, same run): each model runs in its own worker thread, terminated when the model is
- * retired, so its session's native memory goes with it (docs/architecture-inference.md). The
+ * retired, so its session's native memory goes with it (docs/architecture.md, "Inference"). The
  * request path is warmed with --warm-requests requests first: RSS grows while a fresh server
  * serves its first few hundred requests (V8 heap, sharp), which is not the swaps' doing; the
  * steady phase's own growth (no swaps) is reported beside it as the traffic-only baseline.
