@@ -14,7 +14,7 @@ import { loadRuntimeConfig, type RuntimeConfig } from '../config/runtime.config.
 import type { DatabaseHandle } from '../db/database.js';
 import { JobRepository } from '../repositories/job.repository.js';
 import { JobQueue } from '../services/jobs/job-queue.js';
-import { LocalBlobStore, isBlobKey, type BlobStore } from '../repositories/blob-store.js';
+import { isBlobKey, type BlobStore } from '../repositories/blob-store.js';
 import { RetentionRepository } from '../repositories/retention.repository.js';
 import { RetentionService, type FrameRemover } from '../services/retention.service.js';
 import { DriftRepository } from '../repositories/drift.repository.js';
@@ -311,28 +311,13 @@ export function createRetrainingService(
 // ---------------------------------------------------------------------------------------------
 // retention
 
-/**
- * How frames leave the blob store: its own `delete(key)` when it has one (an adapter that can
- * delete), else a file removal for the local store; null when neither (rows go, frames stay).
- */
-export function frameRemoverOf(store: BlobStore): FrameRemover | null {
-  const withDelete = store as BlobStore & { delete?: (key: string) => Promise<unknown> };
-  if (typeof withDelete.delete === 'function') {
-    const remove = withDelete.delete.bind(store);
-    return {
-      async remove(key) {
-        await remove(key);
-      },
-    };
-  }
-  if (store instanceof LocalBlobStore) {
-    return {
-      async remove(key) {
-        if (isBlobKey(key)) await rm(store.pathOf(key), { force: true });
-      },
-    };
-  }
-  return null;
+/** How frames leave the blob store (local or S3): the store's own `delete(key)`. */
+export function frameRemoverOf(store: BlobStore): FrameRemover {
+  return {
+    async remove(key) {
+      if (isBlobKey(key)) await store.delete(key);
+    },
+  };
 }
 
 /** The retention job's service (docs/operations.md, Retention). */

@@ -46,6 +46,11 @@ async function sha256OfStream(stream: NodeJS.ReadableStream): Promise<string> {
   return hash.digest('hex');
 }
 
+/** Where a store keeps the object of `key`, relative to its root. */
+function blobPath(key: string): string {
+  return `${key.slice(0, 2)}/${key.slice(2, 4)}/${key}`;
+}
+
 interface StoreHarness {
   store: BlobStore;
   /** Every object the store holds, by name relative to its root (temp objects included). */
@@ -99,6 +104,20 @@ function blobStoreSuite(open: () => Promise<StoreHarness>, close: () => Promise<
       await expect(store.get(bad)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
       await expect(store.stream(bad)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
     }
+  });
+
+  it('deletes one object, leaves the others, and takes a missing key or a bad one as such', async () => {
+    const kept = await store.put(Buffer.from('kept'));
+    await store.put(Buffer.from('hello'));
+    await store.delete(HELLO_SHA256);
+    expect(await store.has(HELLO_SHA256)).toBe(false);
+    expect(await store.get(HELLO_SHA256)).toBeNull();
+    expect((await store.get(kept.key))?.toString()).toBe('kept');
+    await expect(store.delete(HELLO_SHA256)).resolves.toBeUndefined();
+    await expect(store.delete('../../etc/passwd')).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+    });
+    expect(await harness.objectNames()).toEqual([blobPath(kept.key)]);
   });
 
   it('passes its check when usable and fails it when not', async () => {

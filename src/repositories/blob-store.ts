@@ -91,6 +91,8 @@ export interface BlobStore {
   stream(key: BlobKey): Promise<NodeJS.ReadableStream | null>;
   /** Throws when the store cannot be read and written (for health checks). */
   check(): Promise<void>;
+  /** Removes the object (retention); no error when there is none with this key. */
+  delete(key: BlobKey): Promise<void>;
 }
 
 function assertKey(key: string): void {
@@ -211,6 +213,10 @@ export class LocalBlobStore implements BlobStore {
   async check(): Promise<void> {
     await this.ensureDirs();
     await access(this.tmpDir, fsConstants.R_OK | fsConstants.W_OK);
+  }
+  async delete(key: BlobKey): Promise<void> {
+    assertKey(key);
+    await rm(this.pathOf(key), { force: true });
   }
 
   private ensureDirs(): Promise<void> {

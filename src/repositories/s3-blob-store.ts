@@ -178,6 +178,13 @@ export class S3BlobStore implements BlobStore {
     await this.client.send(new HeadBucketCommand({ Bucket: this.options.bucket }));
   }
 
+  async delete(key: BlobKey): Promise<void> {
+    // S3's DeleteObject succeeds for a missing key too.
+    await this.client.send(
+      new DeleteObjectCommand({ Bucket: this.options.bucket, Key: this.objectName(key) }),
+    );
+  }
+
   /** Closes the client's sockets. */
   destroy(): void {
     this.client.destroy();
