@@ -34,6 +34,10 @@
  *
  * It never spawns processes or loads models itself: the trainer, evaluator and holdout ports
  * do (src/main composes them).
+ *
+ * Over 500 lines on purpose: the steps above are this class's methods, one each, in the order
+ * they run, so one training reads top to bottom in one file; the pieces shared with other
+ * modules (snapshot, trainer process, evaluation, registry) live in their own services.
  */
 import { copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
