@@ -59,12 +59,13 @@ describe('migrations on a SQLite file', () => {
     expect(status.every((s) => typeof s.appliedAt === 'number')).toBe(true);
 
     expect(await migrateDown(handle, 0)).toEqual([]);
-    // Six steps undo 0008 … 0003: the jobs (0004) and drift (0003) tables go, 0002's stay.
-    expect(await migrateDown(handle, 6)).toEqual([...NAMES].reverse().slice(0, 6));
+    // Seven steps undo 0009 … 0003: the jobs (0004) and drift (0003) tables go, 0002's stay.
+    expect(NAMES.at(-1)).toBe('0009_labeling_strategy');
+    expect(await migrateDown(handle, 7)).toEqual([...NAMES].reverse().slice(0, 7));
     expect(await tableNames(handle)).not.toContain('jobs');
     expect(await tableNames(handle)).not.toContain('drift_reports');
     expect(await tableNames(handle)).toContain('labeling_queue');
-    expect(await migrateToLatest(handle)).toEqual(NAMES.slice(-6));
+    expect(await migrateToLatest(handle)).toEqual(NAMES.slice(-7));
     expect(await tableNames(handle)).toContain('jobs');
   });
 
