@@ -131,7 +131,7 @@ describe('visionloop up', () => {
         const retraining = (await (
           await fetch(`${url}/api/settings/retraining`, auth)
         ).json()) as object;
-        expect(retraining).toMatchObject({ autoPromote: true, driftMinNewLabels: 100 });
+        expect(retraining).toMatchObject({ autoPromote: true, driftMinNewLabels: 200 });
         const agent = (await (await fetch(`${url}/api/settings/agent`, auth)).json()) as {
           sampling?: { caps?: object; strategies?: { novelty?: object } };
         };
