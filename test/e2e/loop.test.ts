@@ -176,7 +176,9 @@ describe.skipIf(python === null)('the loop closes by itself (`visionloop up --fa
       const [recoveredRate, normalRate] = [Number(recovered[1]), Number(recovered[2])];
       expect(recovered[3]).toBe(candidate);
       expect(normalRate).toBeGreaterThan(0);
-      expect(Number(fell![1])).toBeLessThan(normalRate / 2);
+      // The narrator compares unrounded rates (fell: rate < normal / 2) and prints whole
+      // percents, so the printed pair can differ from that by the rounding (≤ 0.75 point).
+      expect(Number(fell![1])).toBeLessThan(normalRate / 2 + 0.75);
       expect(recoveredRate).toBeGreaterThanOrEqual(0.8 * normalRate);
 
       // Drift: no red or yellow report before night, red after it.
