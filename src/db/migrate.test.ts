@@ -59,13 +59,16 @@ describe('migrations on a SQLite file', () => {
     expect(status.every((s) => typeof s.appliedAt === 'number')).toBe(true);
 
     expect(await migrateDown(handle, 0)).toEqual([]);
-    // Seven steps undo 0009 … 0003: the jobs (0004) and drift (0003) tables go, 0002's stay.
-    expect(NAMES.at(-1)).toBe('0009_labeling_strategy');
-    expect(await migrateDown(handle, 7)).toEqual([...NAMES].reverse().slice(0, 7));
+    // Eight steps undo 0010 … 0003: the jobs (0004) and drift (0003) tables go, 0002's stay.
+    expect(NAMES.at(-1)).toBe('0010_inspection_chain_rollouts');
+    expect(await tableNames(handle)).toContain('rollouts');
+    expect(await migrateDown(handle, 8)).toEqual([...NAMES].reverse().slice(0, 8));
+    expect(await tableNames(handle)).not.toContain('rollouts');
+    expect(await tableNames(handle)).not.toContain('shadow_predictions');
     expect(await tableNames(handle)).not.toContain('jobs');
     expect(await tableNames(handle)).not.toContain('drift_reports');
     expect(await tableNames(handle)).toContain('labeling_queue');
-    expect(await migrateToLatest(handle)).toEqual(NAMES.slice(-7));
+    expect(await migrateToLatest(handle)).toEqual(NAMES.slice(-8));
     expect(await tableNames(handle)).toContain('jobs');
   });
 

@@ -18,13 +18,14 @@
  * - In a multi-row insert give every row the same keys: for a column some rows omit, Kysely
  *   writes DEFAULT on PostgreSQL but NULL on SQLite (which has no DEFAULT in VALUES), and a
  *   NOT NULL column with a default then fails on SQLite only.
- * - A statement binds at most 32,766 parameters on SQLite (65,535 on PostgreSQL): with the 22
- *   columns of prediction_logs, at most ~1,400 rows per INSERT.
+ * - A statement binds at most 32,766 parameters on SQLite (65,535 on PostgreSQL): with the 24
+ *   columns of prediction_logs, at most ~1,300 rows per INSERT.
  * - Class filtering uses `prediction_classes` (one row per distinct class of a prediction,
  *   with `captured_at` copied) through `EXISTS`, never a LIKE over the detections JSON.
  */
 import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
-import type { Decision } from '../shared/domain.js';
+import type { RolloutKind, RolloutState } from '../shared/api/rollouts.js';
+import type { Decision, ModelTask } from '../shared/domain.js';
 import type { OutputLayout } from '../vision/detector.js';
 
 /** Milliseconds since the Unix epoch (UTC). */
@@ -80,6 +81,13 @@ export interface PredictionLogTable {
    * Optional on insert (null).
    */
   sampling: ColumnType<JsonText | null, JsonText | null | undefined, JsonText | null>;
+  /**
+   * (0010) JSON `InspectionStages` when the camera's chain ran classify/segment stages, else
+   * null. Optional on insert (null).
+   */
+  stages: ColumnType<JsonText | null, JsonText | null | undefined, JsonText | null>;
+  /** (0010) The decision rule that failed the part; null on PASS. Optional on insert (null). */
+  decided_by: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 /**
@@ -315,6 +323,8 @@ export interface ModelTable {
   metadata: Defaulted<JsonText>;
   /** (0008) The ONNX producer name and version, e.g. `pytorch 2.5`. */
   producer: string | null;
+  /** (0010) What the model does in an inspection chain; `detect` for every older model. */
+  task: Defaulted<ModelTask>;
 }
 
 export interface ModelAliasTable {
@@ -336,10 +346,18 @@ export interface AliasHistoryTable {
   created_at: EpochMs;
   /** (0008) What moved it. */
   action: Defaulted<AliasAction>;
+  /**
+   * (0010) JSON array of the cameras a canary step applied to; null: every camera. Optional on
+   * insert (null).
+   */
+  scope: ColumnType<JsonText | null, JsonText | null | undefined, JsonText | null>;
 }
 
-/** How an alias moved (0008): an explicit promotion or a rollback to its previous version. */
-export type AliasAction = 'promote' | 'rollback';
+/**
+ * How an alias moved: an explicit promotion or a rollback to its previous version (0008); a
+ * canary step for some cameras, or its rollback (0010).
+ */
+export type AliasAction = 'promote' | 'rollback' | 'canary' | 'canary-rollback';
 
 export type RetrainingTrigger = 'drift' | 'labels' | 'manual';
 
@@ -418,6 +436,47 @@ export interface JobWorkerTable {
 }
 
 // ---------------------------------------------------------------------------------------------
+// 0010 inspection chain and rollouts
+
+/** A shadow candidate's output for one frame; `id` is the production prediction's id. */
+export interface ShadowPredictionTable {
+  id: Immutable<string>;
+  camera: string;
+  captured_at: EpochMs;
+  model_version: string;
+  /** The production version it ran beside. */
+  production_version: string;
+  rollout_id: string | null;
+  /** JSON array of `Detection`. */
+  detections: JsonText;
+  decision: Decision;
+  /** 1 − F1 of the shadow's detections against production's (IoU ≥ 0.5, same class), 0..1. */
+  disagreement: number;
+  disagrees: SqlBool;
+  inference_ms: number;
+  received_at: EpochMs;
+}
+
+export interface RolloutTable {
+  id: Immutable<string>;
+  kind: RolloutKind;
+  stage: ModelTask;
+  candidate_version: string;
+  baseline_version: string;
+  /** JSON array of camera names; null when `share` chooses them. */
+  cameras: JsonText | null;
+  share: number | null;
+  state: RolloutState;
+  /** JSON `RolloutRules`. */
+  rules: JsonText;
+  reason: string | null;
+  created_by: string | null;
+  started_at: EpochMs;
+  ended_at: EpochMs | null;
+  end_reason: string | null;
+}
+
+// ---------------------------------------------------------------------------------------------
 
 /** The whole schema at the latest migration. */
 export interface Database {
@@ -438,6 +497,8 @@ export interface Database {
   jobs: JobTable;
   job_schedules: JobScheduleTable;
   job_workers: JobWorkerTable;
+  shadow_predictions: ShadowPredictionTable;
+  rollouts: RolloutTable;
 }
 
 export type TableName = keyof Database;
@@ -484,3 +545,8 @@ export type NewJob = Insertable<JobTable>;
 export type JobUpdate = Updateable<JobTable>;
 export type JobScheduleRow = Selectable<JobScheduleTable>;
 export type JobWorkerRow = Selectable<JobWorkerTable>;
+export type ShadowPredictionRow = Selectable<ShadowPredictionTable>;
+export type NewShadowPrediction = Insertable<ShadowPredictionTable>;
+export type RolloutRow = Selectable<RolloutTable>;
+export type NewRollout = Insertable<RolloutTable>;
+export type RolloutUpdate = Updateable<RolloutTable>;

@@ -79,6 +79,85 @@ export interface FrameResult {
   inferred: boolean;
   /** Present when the agent sampled this frame for labeling (its JPEG is uploaded). */
   sampling?: FrameSampling;
+  /**
+   * What the stages after `detect` said (docs/pipeline.md): present when the camera's chain
+   * has a `classify` or `segment` stage and inference ran on this frame.
+   */
+  stages?: InspectionStages;
+  /**
+   * The id of the decision rule that failed the part (a rule of the camera's chain, or
+   * `fail-threshold` for the default rule); absent when the part passed.
+   */
+  decidedBy?: string;
+  /**
+   * A shadow model's output on this frame (docs/rollouts.md): it ran beside the serving model,
+   * never decided, and is stored apart. Present only on the shadow's sampled share of frames.
+   */
+  shadow?: ShadowResult;
+}
+
+/** What a model in the registry does: the stage it can serve. Ultralytics' metadata `task`. */
+export type ModelTask = 'detect' | 'classify' | 'segment';
+
+/** The classify stage's answer on one detection's crop. */
+export interface CropClassification {
+  classId: number;
+  className: string;
+  confidence: number;
+}
+
+/** The segment stage's measurement of one detection's crop. */
+export interface CropSegmentation {
+  /** Defect pixels of the mask, counted at frame resolution. */
+  areaPx: number;
+  /** `areaPx` × mmPerPixel², when the camera has a calibration; else null. */
+  areaMm2: number | null;
+  /**
+   * The mask's outer outline in frame pixels, flat `[x0, y0, x1, y1, …]`, at most 64 points;
+   * empty when the mask is empty.
+   */
+  polygon: number[];
+}
+
+/** The later stages' outputs for one detection (same index as in `FrameResult.detections`). */
+export interface DetectionStages {
+  classification?: CropClassification;
+  segmentation?: CropSegmentation;
+  /** The classifier called the crop the chain's veto class: it does not count for the decision. */
+  vetoed: boolean;
+}
+
+export interface InspectionStages {
+  /** Registry versions of the stage models that ran. */
+  versions: { classify?: string; segment?: string };
+  /** One entry per detection, in `FrameResult.detections` order. */
+  detections: DetectionStages[];
+  /** Sum of the segmented areas of non-vetoed detections; null without a segment stage. */
+  totalAreaPx: number | null;
+  /** Same in mm²; null without a segment stage or a calibration. */
+  totalAreaMm2: number | null;
+  /**
+   * Highest severity among non-vetoed detections: the classifier's class id (a classifier's
+   * classes are listed in severity order); null without a classify stage or detections.
+   */
+  maxSeverity: number | null;
+  /** Time of each stage's one batched session run (all crops of the frame), ms. */
+  timings: { classifyMs?: number; segmentMs?: number };
+}
+
+/** A shadow model's output on one frame, compared with the serving model's. */
+export interface ShadowResult {
+  version: string;
+  detections: Detection[];
+  decision: Decision;
+  /**
+   * 1 − F1 of the shadow's boxes against the serving model's (a match: same class, IoU ≥ 0.5),
+   * 0..1; 0 when both found nothing.
+   */
+  disagreement: number;
+  /** The decisions differ, or `disagreement` ≥ 0.5: the frame is worth a label. */
+  disagrees: boolean;
+  inferenceMs: number;
 }
 
 /** Why and how urgently a frame was sampled for labeling (docs/sampling.md). */

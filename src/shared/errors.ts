@@ -24,6 +24,14 @@ export const ERROR_CATALOGUE = {
   MODEL_CLASSES_MISMATCH: 422,
   /** No model is being served on this server yet (or it could not be loaded). */
   MODEL_NOT_SERVING: 503,
+  /** The model serves another stage than asked (a classifier given as a detector, …). */
+  MODEL_TASK_MISMATCH: 422,
+  // inspection chain and rollouts
+  /** An inspection chain that cannot run (a rule needs a stage the chain lacks, …). */
+  CHAIN_INVALID: 400,
+  ROLLOUT_NOT_FOUND: 404,
+  /** A rollout of that stage is already running, or this one has ended. */
+  ROLLOUT_CONFLICT: 409,
   // sources and images
   SOURCE_NOT_FOUND: 404,
   SOURCE_EMPTY: 422,

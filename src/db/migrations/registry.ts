@@ -13,6 +13,7 @@ import { labelingReviewMigration } from './0006-labeling-review.js';
 import { jobsDriftMigration } from './0007-jobs-drift.js';
 import { modelRegistryMigration } from './0008-model-registry.js';
 import { labelingStrategyMigration } from './0009-labeling-strategy.js';
+import { inspectionChainRolloutsMigration } from './0010-inspection-chain-rollouts.js';
 import type { SchemaMigration } from './migration.js';
 
 export const MIGRATIONS: readonly SchemaMigration[] = [
@@ -25,4 +26,5 @@ export const MIGRATIONS: readonly SchemaMigration[] = [
   jobsDriftMigration,
   modelRegistryMigration,
   labelingStrategyMigration,
+  inspectionChainRolloutsMigration,
 ];

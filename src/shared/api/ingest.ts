@@ -55,6 +55,58 @@ export const frameLatenciesSchema = z.strictObject({
   totalMs: z.number().min(0),
 });
 
+/** Most points of a segmented outline (x, y pairs). */
+export const MAX_POLYGON_POINTS = 64;
+
+export const cropClassificationSchema = z.strictObject({
+  classId: z.number().int().min(0).max(10_000),
+  className: plainText(z.string().min(1).max(64)),
+  confidence: z.number().min(0).max(1),
+});
+
+export const cropSegmentationSchema = z.strictObject({
+  areaPx: z.number().min(0),
+  areaMm2: z.number().min(0).nullable(),
+  polygon: z.array(finite).max(MAX_POLYGON_POINTS * 2),
+});
+
+export const detectionStagesSchema = z.strictObject({
+  classification: cropClassificationSchema.optional(),
+  segmentation: cropSegmentationSchema.optional(),
+  vetoed: z.boolean(),
+});
+
+export const inspectionStagesSchema = z
+  .strictObject({
+    versions: z.strictObject({
+      classify: modelVersionSchema.optional(),
+      segment: modelVersionSchema.optional(),
+    }),
+    detections: z.array(detectionStagesSchema).max(MAX_DETECTIONS_PER_FRAME),
+    totalAreaPx: z.number().min(0).nullable(),
+    totalAreaMm2: z.number().min(0).nullable(),
+    maxSeverity: z.number().int().min(0).nullable(),
+    timings: z.strictObject({
+      classifyMs: z.number().min(0).optional(),
+      segmentMs: z.number().min(0).optional(),
+    }),
+  })
+  .meta({ id: 'InspectionStages' });
+
+export const shadowResultSchema = z
+  .strictObject({
+    version: modelVersionSchema,
+    detections: z.array(detectionSchema).max(MAX_DETECTIONS_PER_FRAME),
+    decision: z.enum(['PASS', 'FAIL']),
+    disagreement: z.number().min(0).max(1),
+    disagrees: z.boolean(),
+    inferenceMs: z.number().min(0),
+  })
+  .meta({ id: 'ShadowResult' });
+
+/** Rule ids (`decidedBy`): as chain rule ids (inspection-chain.ts). */
+const ruleIdSchema = z.string().regex(/^[a-z][a-z0-9-]{0,63}$/);
+
 export const frameResultSchema = z
   .strictObject({
     id: idSchema,
@@ -71,6 +123,9 @@ export const frameResultSchema = z
     modelVersion: modelVersionSchema,
     inferred: z.boolean(),
     sampling: frameSamplingSchema.optional(),
+    stages: inspectionStagesSchema.optional(),
+    decidedBy: ruleIdSchema.optional(),
+    shadow: shadowResultSchema.optional(),
   })
   .meta({ id: 'FrameResult' });
 

@@ -54,7 +54,12 @@ const notesSchema = plainText(z.string().max(4000));
 
 export const modelSourceSchema = z.enum(['seed', 'trained', 'uploaded']);
 export const outputLayoutSchema = z.enum(['yolov8', 'yolov8-transposed', 'yolov5', 'end2end']);
-export const aliasActionSchema = z.enum(['promote', 'rollback']);
+/**
+ * `canary`: production moved for some cameras only (the entry's `scope` names them);
+ * `canary-rollback`: those cameras went back to the baseline. A canary that passes ends with
+ * a `promote` (production moves for every camera).
+ */
+export const aliasActionSchema = z.enum(['promote', 'rollback', 'canary', 'canary-rollback']);
 
 /** JSON objects stored as given (trainer parameters, evaluation metrics). */
 export const jsonObjectSchema = z.record(z.string(), z.unknown());
@@ -193,6 +198,8 @@ export const aliasHistoryEntrySchema = z
     actor: z.string().nullable(),
     reason: z.string().nullable(),
     at: epochMsSchema,
+    /** Which cameras the move applied to (`canary` steps: e.g. `cameras cam-a, cam-b`); absent: all. */
+    scope: z.string().nullable().optional(),
   })
   .meta({ id: 'AliasHistoryEntry' });
 export type AliasHistoryEntry = z.infer<typeof aliasHistoryEntrySchema>;

@@ -22,7 +22,9 @@ import type {
   PredictionLogRow,
   RetrainingEventRow,
   ReviewedLabelRow,
+  RolloutRow,
   SettingRow,
+  ShadowPredictionRow,
   TableName,
 } from '../../../src/db/schema.js';
 
@@ -70,6 +72,17 @@ export const predictionLog: PredictionLogRow = {
     priority: 4.3125,
     phash: 'f0e1d2c3b4a59687',
   }),
+  stages: JSON.stringify({
+    versions: { classify: 'cls-3' },
+    detections: [
+      { classification: { classId: 3, className: 'critical', confidence: 0.8 }, vetoed: false },
+    ],
+    totalAreaPx: 0,
+    totalAreaMm2: null,
+    maxSeverity: 3,
+    timings: { classifyMs: 1.25 },
+  }),
+  decided_by: 'severe',
 };
 
 export const predictionClass: PredictionClassRow = {
@@ -228,6 +241,7 @@ export const model: ModelRow = {
   created_at: T0 + 40_000,
   metadata: JSON.stringify({ visionloop_version: 'v12', names: "{0: 'scratch'}" }),
   producer: 'visionloop-trainer 0.1.0',
+  task: 'detect',
 };
 
 export const modelAlias: ModelAliasRow = {
@@ -245,7 +259,8 @@ export const aliasHistory: AliasHistoryRow = {
   actor: 'admin',
   reason: 'better on night holdout (+0.21 mAP@0.5)',
   created_at: T0 + 50_000,
-  action: 'promote',
+  action: 'canary',
+  scope: JSON.stringify(['line-1', 'line-ü']),
 };
 
 export const retrainingEvent: RetrainingEventRow = {
@@ -301,6 +316,38 @@ export const jobWorker: JobWorkerRow = {
   expires_at: T0 + 30_000,
 };
 
+export const shadowPrediction: ShadowPredictionRow = {
+  id: 'agent-7:000000000042',
+  camera: 'line-1',
+  captured_at: T0,
+  model_version: 'v13',
+  production_version: 'v12',
+  rollout_id: 'ro-1',
+  detections,
+  decision: 'PASS',
+  disagreement: 0.6666666666666667,
+  disagrees: 1,
+  inference_ms: 11.5,
+  received_at: T0 + 18,
+};
+
+export const rollout: RolloutRow = {
+  id: 'ro-1',
+  kind: 'canary',
+  stage: 'detect',
+  candidate_version: 'v13',
+  baseline_version: 'v12',
+  cameras: JSON.stringify(['line-1']),
+  share: null,
+  state: 'rolled-back',
+  rules: JSON.stringify({ minFrames: 200, maxDefectRateDelta: 0.1 }),
+  reason: 'night retrain',
+  created_by: 'admin',
+  started_at: T0 + 60_000,
+  ended_at: T0 + 90_000,
+  end_reason: 'defect rate +0.31 > +0.10',
+};
+
 /** Every table's fixture row, in an order that satisfies the foreign keys. */
 export const ROW_INSERT_ORDER = [
   ['prediction_logs', predictionLog],
@@ -320,6 +367,8 @@ export const ROW_INSERT_ORDER = [
   ['jobs', job],
   ['job_schedules', jobSchedule],
   ['job_workers', jobWorker],
+  ['shadow_predictions', shadowPrediction],
+  ['rollouts', rollout],
 ] as const satisfies readonly (readonly [TableName, object])[];
 
 /** The primary-key column(s) of each table, for reading a fixture back. */
@@ -341,4 +390,6 @@ export const PRIMARY_KEYS = {
   jobs: 'id',
   job_schedules: 'key',
   job_workers: 'id',
+  shadow_predictions: 'id',
+  rollouts: 'id',
 } as const satisfies Record<TableName, string>;

@@ -27,6 +27,7 @@ const TABLES_BY_MIGRATION: Record<string, string[]> = {
   '0007_jobs_drift': ['job_schedules', 'job_workers'],
   '0008_model_registry': [],
   '0009_labeling_strategy': [],
+  '0010_inspection_chain_rollouts': ['rollouts', 'shadow_predictions'],
 };
 
 const ALL_TABLES = Object.values(TABLES_BY_MIGRATION).flat();
@@ -69,6 +70,11 @@ const EXPECTED_INDEXES = [
   'reviewed_labels_created_at_idx',
   'reviewed_labels_image_blob_idx',
   'reviewed_labels_used_for_training_created_at_idx',
+  'rollouts_started_at_idx',
+  'rollouts_state_started_at_idx',
+  'shadow_predictions_camera_captured_at_idx',
+  'shadow_predictions_captured_at_idx',
+  'shadow_predictions_rollout_id_captured_at_idx',
 ];
 
 /** Children before parents, so deletes satisfy the foreign keys. */
@@ -122,21 +128,30 @@ for (const target of databaseTargets()) {
         expect(await listIndexes(handle)).toEqual(EXPECTED_INDEXES);
         expect(await migrateToLatest(handle)).toEqual([]);
 
-        // Stepping down past 0007 removes exactly its tables; 0008 and 0009 only added columns.
-        expect(await migrateDown(handle, 3)).toEqual([
+        // Stepping down past 0007 removes exactly its and 0010's tables; 0008 and 0009 only
+        // added columns.
+        expect(await migrateDown(handle, 4)).toEqual([
+          '0010_inspection_chain_rollouts',
           '0009_labeling_strategy',
           '0008_model_registry',
           '0007_jobs_drift',
         ]);
         const without0007 = ALL_TABLES.filter(
-          (t) => !TABLES_BY_MIGRATION['0007_jobs_drift']?.includes(t),
+          (t) =>
+            !TABLES_BY_MIGRATION['0007_jobs_drift']?.includes(t) &&
+            !TABLES_BY_MIGRATION['0010_inspection_chain_rollouts']?.includes(t),
         );
         expect(await listTables(handle)).toEqual([...without0007, ...KYSELY_TABLES].sort());
         const status = await migrationStatus(handle);
         expect(status.map((s) => [s.name, s.appliedAt === null])).toEqual(
           MIGRATIONS.map((m) => [
             m.name,
-            ['0007_jobs_drift', '0008_model_registry', '0009_labeling_strategy'].includes(m.name),
+            [
+              '0007_jobs_drift',
+              '0008_model_registry',
+              '0009_labeling_strategy',
+              '0010_inspection_chain_rollouts',
+            ].includes(m.name),
           ]),
         );
 
@@ -228,6 +243,8 @@ for (const target of databaseTargets()) {
         await db.insertInto('jobs').values(rows.job).execute();
         await db.insertInto('job_schedules').values(rows.jobSchedule).execute();
         await db.insertInto('job_workers').values(rows.jobWorker).execute();
+        await db.insertInto('shadow_predictions').values(rows.shadowPrediction).execute();
+        await db.insertInto('rollouts').values(rows.rollout).execute();
 
         expect(rows.ROW_INSERT_ORDER.map(([table]) => table).sort()).toEqual(
           [...ALL_TABLES].sort(),
