@@ -27,6 +27,7 @@ import type { ColumnType, Generated, Insertable, Selectable, Updateable } from '
 import type { RolloutKind, RolloutState } from '../shared/api/rollouts.js';
 import type { Decision, ModelTask } from '../shared/domain.js';
 import type { OutputLayout } from '../vision/detector.js';
+import type { StageLayout } from '../vision/stage-model.js';
 
 /** Milliseconds since the Unix epoch (UTC). */
 export type EpochMs = number;
@@ -305,7 +306,8 @@ export interface ModelTable {
   artifact_bytes: number;
   /** PyTorch weights for warm starts; null for uploaded ONNX-only models. */
   weights_blob: BlobKey | null;
-  layout: OutputLayout;
+  /** (0010) A stage model's layout (`classify`, `crop-mask`, `yolo-seg`) besides detectors'. */
+  layout: OutputLayout | StageLayout;
   /** JSON array of class names, in class-id order. */
   class_names: JsonText;
   imgsz: number | null;

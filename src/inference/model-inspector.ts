@@ -3,14 +3,18 @@
  * (OnnxModelProbe implements it). Lives with the runtime, below services, so the registry
  * service and the probe both depend downward on it.
  */
+import type { ModelTask } from '../shared/domain.js';
 import type { OutputLayout } from '../vision/detector.js';
+import type { StageLayout } from '../vision/stage-model.js';
 
 /** What the runtime saw when it loaded a model. */
 export interface InspectedModel {
   /** The version the runtime reports (the file's `visionloop_version`). */
   version: string;
   sha256: string;
-  layout: OutputLayout;
+  /** What the model does: a detector, or a classify/segment stage model (docs/pipeline.md). */
+  task: ModelTask;
+  layout: OutputLayout | StageLayout;
   classNames: string[];
   inputWidth: number;
   inputHeight: number;

@@ -49,6 +49,7 @@ export class OnnxModelProbe implements ModelInspector {
       return {
         version: info.version,
         sha256: info.sha256,
+        task: 'detect',
         layout: info.layout,
         classNames: info.classNames,
         inputWidth: width,

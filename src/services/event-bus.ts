@@ -5,6 +5,7 @@
  *
  * In-process: with several server replicas each replica streams the events it saw itself.
  */
+import type { ChainEvent, RolloutEvent } from '../shared/api/events.js';
 import type { FrameResult } from '../shared/domain.js';
 
 export type SystemEvent =
@@ -41,7 +42,9 @@ export type SystemEvent =
       /** The acting token's id. */
       reviewer: string;
     }
-  | DriftLevelEvent;
+  | DriftLevelEvent
+  | RolloutEvent
+  | ChainEvent;
 
 /** A camera's drift level changed (src/services/drift/). */
 export interface DriftLevelEvent {

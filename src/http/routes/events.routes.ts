@@ -138,8 +138,11 @@ class LiveEventStream {
       case 'labeling':
       case 'drift':
         return event.camera === camera;
+      case 'chain':
+        return event.camera === null || event.camera === camera;
       case 'system':
       case 'model':
+      case 'rollout':
         return true;
     }
   }

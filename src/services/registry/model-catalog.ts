@@ -123,6 +123,7 @@ function summaryOf(row: ModelRow, aliases: readonly AliasWithSha[]): ModelSummar
     source: row.source,
     sha256: row.artifact_sha256,
     bytes: row.artifact_bytes,
+    task: row.task,
     layout: row.layout,
     classNames: stringArray(row.class_names),
     imgsz: row.imgsz,

@@ -209,6 +209,7 @@ export class ModelRegistration {
       artifact_sha256: model.sha256,
       artifact_bytes: stamped.byteLength,
       weights_blob: weights?.key ?? null,
+      task: inspected.task,
       layout: inspected.layout,
       class_names: JSON.stringify(inspected.classNames),
       imgsz: Math.max(inspected.inputWidth, inspected.inputHeight),

@@ -18,7 +18,16 @@ import { z } from 'zod';
 import { cameraNameSchema, epochMsSchema, idSchema } from './common.js';
 import { frameResultSchema } from './ingest.js';
 
-export const EVENT_TYPES = ['frame', 'agent', 'system', 'model', 'labeling', 'drift'] as const;
+export const EVENT_TYPES = [
+  'frame',
+  'agent',
+  'system',
+  'model',
+  'labeling',
+  'drift',
+  'rollout',
+  'chain',
+] as const;
 export const eventTypeSchema = z.enum(EVENT_TYPES);
 export type EventType = z.infer<typeof eventTypeSchema>;
 
@@ -161,6 +170,33 @@ export const driftEventSchema = z
   })
   .meta({ id: 'DriftEvent' });
 
+/** A shadow or canary rollout started or ended (docs/rollouts.md). */
+export const rolloutEventSchema = z
+  .strictObject({
+    type: z.literal('rollout'),
+    at: epochMsSchema,
+    action: z.enum(['started', 'promoted', 'rolled-back']),
+    rolloutId: idSchema,
+    kind: z.enum(['shadow', 'canary']),
+    stage: z.enum(['detect', 'classify', 'segment']),
+    candidateVersion: z.string(),
+    baselineVersion: z.string(),
+    /** Who or what acted: a token id, or `auto` for the rules. */
+    actor: z.string().nullable(),
+    reason: z.string().nullable(),
+  })
+  .meta({ id: 'RolloutEvent' });
+
+/** The inspection chain of one camera (`camera`) or the default (`camera` null) changed. */
+export const chainEventSchema = z
+  .strictObject({
+    type: z.literal('chain'),
+    at: epochMsSchema,
+    camera: z.string().nullable(),
+    actor: z.string().nullable(),
+  })
+  .meta({ id: 'ChainEvent' });
+
 /** The `data` of any event on the stream. */
 export const liveEventSchema = z.discriminatedUnion('type', [
   frameEventSchema,
@@ -169,6 +205,8 @@ export const liveEventSchema = z.discriminatedUnion('type', [
   modelEventSchema,
   labelingEventSchema,
   driftEventSchema,
+  rolloutEventSchema,
+  chainEventSchema,
 ]);
 export type LiveEvent = z.infer<typeof liveEventSchema>;
 export type FrameEvent = z.infer<typeof frameEventSchema>;
@@ -177,3 +215,5 @@ export type SystemNotice = z.infer<typeof systemEventSchema>;
 export type ModelEvent = z.infer<typeof modelEventSchema>;
 export type LabelingEvent = z.infer<typeof labelingEventSchema>;
 export type DriftEvent = z.infer<typeof driftEventSchema>;
+export type RolloutEvent = z.infer<typeof rolloutEventSchema>;
+export type ChainEvent = z.infer<typeof chainEventSchema>;

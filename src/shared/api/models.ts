@@ -53,7 +53,18 @@ const reasonSchema = plainText(z.string().max(1000));
 const notesSchema = plainText(z.string().max(4000));
 
 export const modelSourceSchema = z.enum(['seed', 'trained', 'uploaded']);
-export const outputLayoutSchema = z.enum(['yolov8', 'yolov8-transposed', 'yolov5', 'end2end']);
+/** Detector layouts, then the stage models' (`classify`, `crop-mask`, `yolo-seg`). */
+export const outputLayoutSchema = z.enum([
+  'yolov8',
+  'yolov8-transposed',
+  'yolov5',
+  'end2end',
+  'classify',
+  'crop-mask',
+  'yolo-seg',
+]);
+/** What a registered model does in an inspection chain (docs/pipeline.md). */
+export const registryModelTaskSchema = z.enum(['detect', 'classify', 'segment']);
 /**
  * `canary`: production moved for some cameras only (the entry's `scope` names them);
  * `canary-rollback`: those cameras went back to the baseline. A canary that passes ends with
@@ -71,6 +82,7 @@ export const modelSummarySchema = z
     /** sha256 of model.onnx as stored (after the registry wrote `visionloop_version` into it). */
     sha256: sha256Schema,
     bytes: z.number().int().min(0),
+    task: registryModelTaskSchema,
     layout: outputLayoutSchema,
     classNames: z.array(z.string()),
     /** Network input size (the larger side when not square); null when the model did not say. */

@@ -39,6 +39,7 @@ class StubInspector implements ModelInspector {
     return Promise.resolve({
       version: metadata.version ?? 'none',
       sha256: createHash('sha256').update(bytes).digest('hex'),
+      task: 'detect',
       layout: 'yolov8',
       classNames: metadata.names,
       inputWidth: 32,
