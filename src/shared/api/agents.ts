@@ -11,6 +11,7 @@ import {
   modelVersionSchema,
   plainText,
 } from './common.js';
+import { agentModelPlanSchema } from './inspection-chain.js';
 import { productionRefSchema } from './models.js';
 import {
   DEFAULT_SAMPLING_SETTINGS,
@@ -123,6 +124,12 @@ export const heartbeatResponseSchema = z
      * absent from servers without a registry.
      */
     production: productionRefSchema.nullable().optional(),
+    /**
+     * Everything this agent's camera must run (docs/pipeline.md, docs/rollouts.md): the
+     * detector (production, or a canary's candidate), the stage models, the chain and a shadow.
+     * Polling fallback of the `plan` events; absent from servers without a registry.
+     */
+    plan: agentModelPlanSchema.optional(),
   })
   .meta({ id: 'HeartbeatAck' });
 export type HeartbeatResponse = z.infer<typeof heartbeatResponseSchema>;
