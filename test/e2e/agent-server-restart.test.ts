@@ -8,12 +8,9 @@
  * The CLI runs from dist/: `npm test` builds it in its pretest step; when dist/ is older than
  * src/ (running this file alone), beforeAll rebuilds it with `tsc -p tsconfig.build.json`.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import BetterSqlite3 from 'better-sqlite3';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { SYNTH_CLASSES } from '../../src/shared/domain.js';
@@ -22,219 +19,29 @@ import {
   encodeLayoutTensor,
   ultralyticsMetadata,
 } from '../helpers/onnx-fixtures.js';
-
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const BIN = join(ROOT, 'bin', 'visionloop.js');
-const TOKEN = /vl_[A-Za-z0-9_-]{43}/;
-
-/** Newest modification time of the compiled sources under `dir` with `suffix`, ms. */
-function newestMtime(dir: string, suffix: string, skip?: RegExp): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) newest = Math.max(newest, newestMtime(path, suffix, skip));
-    else if (entry.name.endsWith(suffix) && !skip?.test(entry.name)) {
-      newest = Math.max(newest, statSync(path).mtimeMs);
-    }
-  }
-  return newest;
-}
-
-function ensureBuilt(): void {
-  const distMain = join(ROOT, 'dist', 'cli', 'main.js');
-  const distNewest = existsSync(join(ROOT, 'dist')) ? newestMtime(join(ROOT, 'dist'), '.js') : 0;
-  const srcNewest = newestMtime(join(ROOT, 'src'), '.ts', /\.test\.ts$/);
-  if (existsSync(distMain) && distNewest >= srcNewest) return;
-  // Type errors elsewhere do not stop tsc from emitting; missing output is what fails.
-  spawnSync(
-    process.execPath,
-    [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'],
-    {
-      cwd: ROOT,
-      stdio: 'ignore',
-      timeout: 170_000,
-    },
-  );
-  if (!existsSync(distMain)) throw new Error('the build did not produce dist/cli/main.js');
-}
-
-/**
- * Runs the CLI with the `agent`, `server` and `token` commands. Uses bin/visionloop.js once
- * src/cli/main.ts wires them; until then, a stand-in entry that adds the missing commands from
- * their dist/cli/<name>.command.js files to the program main.ts builds.
- */
-const FALLBACK_ENTRY = `
-// Stand-in for bin/visionloop.js until src/cli/main.ts wires agent, server and token.
-import { pathToFileURL } from 'node:url';
-const root = process.env.VISIONLOOP_E2E_ROOT;
-const load = (path) => import(pathToFileURL(root + path).href);
-const { buildProgram } = await load('dist/cli/main.js');
-const { formatError } = await load('dist/cli/output.js');
-const program = buildProgram();
-for (const name of ['agent', 'server', 'token']) {
-  if (program.commands.some((command) => command.name() === name)) continue;
-  const module = await load('dist/cli/' + name + '.command.js');
-  for (const [key, value] of Object.entries(module)) {
-    if (/^register.*Commands$/.test(key) && typeof value === 'function') value(program);
-  }
-}
-try {
-  await program.parseAsync(process.argv);
-} catch (error) {
-  if (error && typeof error === 'object' && 'exitCode' in error) process.exitCode = error.exitCode === 0 ? 0 : 2;
-  else { process.stderr.write(formatError(error) + '\\n'); process.exitCode = 1; }
-}
-`;
-
-let cliPrefix: string[] = [BIN];
-
-function commandsWired(): boolean {
-  // `visionloop <unknown> --help` prints the program's help, so read the command list instead.
-  const help = spawnSync(process.execPath, [BIN, '--help'], { cwd: ROOT, encoding: 'utf8' });
-  return ['agent', 'server', 'token'].every((name) =>
-    new RegExp(`^\\s+${name}\\b`, 'm').test(help.stdout),
-  );
-}
-
-interface Proc {
-  child: ChildProcess;
-  stdout: () => string;
-  stderr: () => string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-const running = new Set<Proc>();
-
-function cli(args: string[], env: Record<string, string>): Proc {
-  const child = spawn(process.execPath, [...cliPrefix, ...args], {
-    cwd: ROOT,
-    env: { ...process.env, VISIONLOOP_E2E_ROOT: ROOT, VISIONLOOP_THREADS: '1', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  child.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
-  child.stderr?.on('data', (chunk: Buffer) => (err += chunk.toString('utf8')));
-  const proc: Proc = {
-    child,
-    stdout: () => out,
-    stderr: () => err,
-    exited: new Promise((resolve) => {
-      child.once('exit', (code, signal) => {
-        running.delete(proc);
-        resolve({ code, signal });
-      });
-    }),
-  };
-  running.add(proc);
-  return proc;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      probe.close(() => resolve(port));
-    });
-  });
-}
-
-async function sleep(ms: number): Promise<void> {
-  await new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Throws when `proc` has exited (a crashed agent should fail the test at once). */
-function assertRunning(proc: Proc, what: string): void {
-  if (proc.child.exitCode !== null || proc.child.signalCode !== null) {
-    throw new Error(`${what} exited early:\n${proc.stderr()}\n${proc.stdout()}`);
-  }
-}
-
-async function until<T>(
-  what: string,
-  probe: () => T | null | undefined | false | Promise<T | null | undefined | false>,
-  timeoutMs: number,
-  context: () => string = () => '',
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n${context()}`);
-    await sleep(100);
-  }
-}
-
-interface ServerHandle {
-  proc: Proc;
-  url: string;
-}
+import {
+  agentSummaryOf as summaryOf,
+  assertRunning,
+  cli,
+  createToken,
+  ensureBuilt,
+  freePort,
+  killAll,
+  sleep,
+  startServer as startServerProcess,
+  until,
+  withServerDb,
+  type Proc,
+  type ServerHandle,
+} from '../helpers/processes.js';
 
 async function startServer(port: number, dataDir: string): Promise<ServerHandle> {
-  const proc = cli(
-    ['server', '--host', '127.0.0.1', '--port', String(port), '--data-dir', dataDir],
-    {
-      VISIONLOOP_LOG_LEVEL: 'warn',
-      // The agent runs a test model; the shipped seed as production would replace it.
-      VISIONLOOP_SEED_MODEL: 'none',
-    },
-  );
-  const url = `http://127.0.0.1:${port}`;
-  let exited = false;
-  void proc.exited.then(() => (exited = true));
-  await until(
-    'the server to answer /api/health',
-    async () => {
-      if (exited) throw new Error(`the server exited early:\n${proc.stderr()}\n${proc.stdout()}`);
-      try {
-        const response = await fetch(`${url}/api/health`, { signal: AbortSignal.timeout(1000) });
-        return response.status < 500;
-      } catch {
-        return false;
-      }
-    },
-    30_000,
-    () => proc.stderr(),
-  );
-  return { proc, url };
+  // The agent runs a test model; the shipped seed as production would replace it.
+  return startServerProcess(port, dataDir, { VISIONLOOP_SEED_MODEL: 'none' });
 }
 
 async function createAgentToken(dataDir: string): Promise<string> {
-  const proc = cli(
-    ['token', 'create', '--scope', 'agent', '--name', 'e2e-agent', '--data-dir', dataDir],
-    {
-      VISIONLOOP_LOG_LEVEL: 'warn',
-    },
-  );
-  const { code } = await proc.exited;
-  const token = TOKEN.exec(proc.stdout())?.[0];
-  if (code !== 0 || !token) {
-    throw new Error(`token create failed (${code}):\n${proc.stdout()}\n${proc.stderr()}`);
-  }
-  return token;
-}
-
-interface AgentSummary {
-  camera: string;
-  resultIdPrefix: string | null;
-  framesProduced: number;
-  framesCaptured: number;
-  droppedFrames: number;
-  resultsAcknowledged: number;
-  accepted: number;
-  duplicates: number;
-  rejected: number;
-  shed: number;
-  lost: number;
-  framesUploaded: number;
-  sendFailures: number;
-  stillInOutbox: number;
-  framesStillInOutbox: number;
-  drained: boolean;
-  authFailed: boolean;
+  return createToken(dataDir, 'agent', 'e2e-agent');
 }
 
 function startAgent(options: {
@@ -268,16 +75,6 @@ function startAgent(options: {
   );
 }
 
-function summaryOf(proc: Proc): AgentSummary {
-  const line = proc
-    .stdout()
-    .split('\n')
-    .find((text) => text.includes('"event":"agent-summary"'));
-  if (!line)
-    throw new Error(`no summary line; stdout:\n${proc.stdout()}\nstderr:\n${proc.stderr()}`);
-  return JSON.parse(line) as AgentSummary;
-}
-
 interface StoredRow {
   id: string;
   frame_index: number;
@@ -286,19 +83,15 @@ interface StoredRow {
 
 /** The rows the server stored for a camera, read straight from its SQLite file. */
 function storedRows(dataDir: string, camera: string): StoredRow[] {
-  const db = new BetterSqlite3(join(dataDir, 'visionloop.db'), {
-    readonly: true,
-    fileMustExist: true,
-  });
-  try {
-    return db
-      .prepare(
-        'SELECT id, frame_index, frame_blob FROM prediction_logs WHERE camera = ? ORDER BY frame_index',
-      )
-      .all(camera) as StoredRow[];
-  } finally {
-    db.close();
-  }
+  return withServerDb(
+    dataDir,
+    (db) =>
+      db
+        .prepare(
+          'SELECT id, frame_index, frame_blob FROM prediction_logs WHERE camera = ? ORDER BY frame_index',
+        )
+        .all(camera) as StoredRow[],
+  );
 }
 
 function countStored(dataDir: string, camera: string): number {
@@ -327,12 +120,6 @@ let model: string;
 beforeAll(() => {
   ensureBuilt();
   work = mkdtempSync(join(tmpdir(), 'visionloop-e2e-'));
-  if (!commandsWired()) {
-    // A file, not `node -e`: worker threads inherit the parent's exec arguments.
-    const entry = join(work, 'visionloop-e2e-entry.mjs');
-    writeFileSync(entry, FALLBACK_ENTRY);
-    cliPrefix = [entry];
-  }
   // A 32×32 detector that always sees one scratch at confidence 0.5: every frame is a FAIL
   // and uncertain, so every frame's JPEG is uploaded too.
   const { dims, values } = encodeLayoutTensor(
@@ -352,10 +139,7 @@ beforeAll(() => {
   );
 }, 180_000);
 
-afterEach(async () => {
-  for (const proc of running) proc.child.kill('SIGKILL');
-  await Promise.all([...running].map((proc) => proc.exited));
-});
+afterEach(killAll);
 
 afterAll(() => {
   if (work) rmSync(work, { recursive: true, force: true });

@@ -20,7 +20,6 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,39 +32,23 @@ import type { QueueListResponse } from '../../src/shared/api/labeling.js';
 import type { ModelDetail } from '../../src/shared/api/models.js';
 import type { RetrainingStatus } from '../../src/shared/api/retraining.js';
 import { trainerPython } from '../integration/retraining/fixtures.js';
+import { freePort, until } from '../helpers/processes.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const BIN = join(ROOT, 'bin', 'visionloop.js');
 const python = trainerPython();
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      probe.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitFor<T>(
+/** Seconds since start of the first narrator line matching `pattern` (`[mm:ss] …`). */
+/** `until`, polling every 500 ms (the loop takes minutes). */
+function waitForStep<T>(
   what: string,
   probe: () => Promise<T | null | undefined | false> | T | null | undefined | false,
   timeoutMs: number,
   context: () => string,
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n${context()}`);
-    await new Promise((resolve) => setTimeout(resolve, 500));
-  }
+  return until(what, probe, timeoutMs, context, 500);
 }
 
-/** Seconds since start of the first narrator line matching `pattern` (`[mm:ss] …`). */
 function stepAt(stderr: string, pattern: RegExp): number | null {
   for (const line of stderr.split('\n')) {
     const m = /^\[(\d+):(\d\d)\] (.*)$/.exec(line);
@@ -109,7 +92,7 @@ describe.skipIf(python === null)('the loop closes by itself (`visionloop up --fa
     try {
       // A first start renders the seed's training set and the nominal holdout first (~1 min on a
       // quiet machine; several under load).
-      await waitFor('the banner', () => stderr.includes('Press Ctrl-C to stop'), 300_000, tail);
+      await waitForStep('the banner', () => stderr.includes('Press Ctrl-C to stop'), 300_000, tail);
       expect(stderr).toContain('synth:nominal:60,night');
       const token = readFileSync(join(dataDir, 'admin-token'), 'utf8').trim();
       const api = async <T>(path: string): Promise<T> => {
@@ -129,17 +112,17 @@ describe.skipIf(python === null)('the loop closes by itself (`visionloop up --fa
       expect(settings).toMatchObject({ driftMinNewLabels: 60, autoPromote: true, epochs: 5 });
 
       // Night falls at 60 s of the camera's clock; drift turns red after it, not before.
-      await waitFor(
+      await waitForStep(
         'night to fall',
         () => /night fell on synth-line-1/.test(stderr),
         150_000,
         tail,
       );
       const nightAtMs = Date.now();
-      await waitFor('drift red', () => /drift RED on synth-line-1/.test(stderr), 150_000, tail);
+      await waitForStep('drift red', () => /drift RED on synth-line-1/.test(stderr), 150_000, tail);
 
       // The policy starts the training by itself, and it completes with a promotion.
-      const final = await waitFor(
+      const final = await waitForStep(
         'the retraining to finish',
         async () => {
           const status = await api<RetrainingStatus>('/api/retraining/status');
@@ -154,7 +137,7 @@ describe.skipIf(python === null)('the loop closes by itself (`visionloop up --fa
         decision: 'production',
       });
       const candidate = final.candidateVersion!;
-      await waitFor(
+      await waitForStep(
         'the agent to hot-swap',
         () => new RegExp(`hot-swapped its model: seed-v1 → ${candidate}`).test(stderr),
         120_000,
@@ -162,7 +145,7 @@ describe.skipIf(python === null)('the loop closes by itself (`visionloop up --fa
       );
       // The defect rate on night comes back to the nominal level (the narrator's 60-s window
       // against the mean of the nominal windows) with the new version; then a clean stop.
-      const recovered = await waitFor(
+      const recovered = await waitForStep(
         'the defect rate to recover',
         () =>
           /defect rate on synth-line-1 recovered: ([\d.]+)% in the last 60 s \(normal ([\d.]+)%\) with model (\S+)/.exec(

@@ -18,6 +18,7 @@ import { migrateToLatest } from '../../src/db/migrate.js';
 import { JobRepository } from '../../src/repositories/job.repository.js';
 import { JobQueue } from '../../src/services/jobs/job-queue.js';
 import type { JobView } from '../../src/shared/api/jobs.js';
+import { until } from '../helpers/processes.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const LEASE_SECONDS = 2;
@@ -74,21 +75,6 @@ function startWorker(dataDir: string): Proc {
   };
   running.add(proc);
   return proc;
-}
-
-async function until<T>(
-  what: string,
-  probe: () => Promise<T | null | undefined | false>,
-  timeoutMs: number,
-  context: () => string,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n${context()}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
 }
 
 describe('a worker killed mid-job', () => {
