@@ -8,6 +8,7 @@ import { Command, CommanderError } from 'commander';
 import { loadRuntimeConfig } from '../config/runtime.config.js';
 import { createEvaluation } from '../main/evaluation.main.js';
 import { registerAgentCommands } from './agent.command.js';
+import { registerChainCommands } from './chain.command.js';
 import { registerDatasetCommands } from './dataset.command.js';
 import { registerDbCommands } from './db.command.js';
 import { registerDetectCommands } from './detect.command.js';
@@ -41,6 +42,7 @@ export function buildProgram(): Command {
   registerSynthCommands(program);
   registerTrainCommands(program);
   registerModelsCommands(program);
+  registerChainCommands(program);
   registerRetrainCommands(program);
   registerLabelCommands(program);
   registerDatasetCommands(program);

@@ -6,6 +6,7 @@
  * Types only.
  */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import type { AgentPlanService } from '../services/agent-plan.service.js';
 import type { AgentRegistryService } from '../services/agent-registry.service.js';
 import type { AuthService } from '../services/auth.service.js';
 import type { DatasetService } from '../services/dataset/index.js';
@@ -13,6 +14,7 @@ import type { EventBus } from '../services/event-bus.js';
 import type { FrameService } from '../services/frame.service.js';
 import type { HealthService } from '../services/health.service.js';
 import type { IngestService } from '../services/ingest.service.js';
+import type { InspectionChainService } from '../services/inspection-chain.service.js';
 import type { InspectionLogService } from '../services/inspection-log.service.js';
 import type { LabelingService } from '../services/labeling.service.js';
 import type { LineStatsService } from '../services/line-stats.service.js';
@@ -43,6 +45,10 @@ export interface AppServices {
   modelServing: ModelServingService;
   retraining: RetrainingService;
   retention: RetentionService;
+  /** The inspection chains (docs/inspection-chain.md). */
+  inspectionChain: InspectionChainService;
+  /** The agents' model plans (the `plan` events of /api/agents/{id}/events). */
+  agentPlans: AgentPlanService;
 }
 
 /** Limits route plugins apply to their own routes. */

@@ -41,6 +41,7 @@ import { eventsRoutes } from './routes/events.routes.js';
 import { framesRoutes } from './routes/frames.routes.js';
 import { healthRoutes } from './routes/health.routes.js';
 import { ingestRoutes } from './routes/ingest.routes.js';
+import { inspectionChainRoutes } from './routes/inspection-chain.routes.js';
 import { inspectionLogsRoutes } from './routes/inspection-logs.routes.js';
 import { labelingRoutes } from './routes/labeling.routes.js';
 import { metricsRoutes } from './routes/metrics.routes.js';
@@ -65,6 +66,7 @@ export const ROUTE_PLUGINS: readonly RoutePlugin[] = [
   framesRoutes,
   agentsRoutes,
   inspectionLogsRoutes,
+  inspectionChainRoutes,
   tokensRoutes,
   sessionRoutes,
   // The labeling queue and dataset snapshots.

@@ -33,6 +33,7 @@ import { PredictionRepository } from '../repositories/prediction.repository.js';
 import { SamplingRepository } from '../repositories/sampling.repository.js';
 import { SettingsRepository } from '../repositories/settings.repository.js';
 import { TokenRepository } from '../repositories/token.repository.js';
+import { AgentPlanService, NO_RUNNING_ROLLOUTS } from '../services/agent-plan.service.js';
 import { AgentRegistryService } from '../services/agent-registry.service.js';
 import { AuthService } from '../services/auth.service.js';
 import { InProcessEventBus } from '../services/event-bus.js';
@@ -42,6 +43,7 @@ import type { EventBus } from '../services/event-bus.js';
 import { FrameService } from '../services/frame.service.js';
 import { HealthService } from '../services/health.service.js';
 import { IngestService } from '../services/ingest.service.js';
+import { InspectionChainService } from '../services/inspection-chain.service.js';
 import { InspectionLogService } from '../services/inspection-log.service.js';
 import { LineStatsService } from '../services/line-stats.service.js';
 import { ModelRegistryService } from '../services/registry/index.js';
@@ -139,6 +141,14 @@ export function createServerServices(
     events,
     { now, gauge: prometheus, deployer: modelServing },
   );
+  const inspectionChain = new InspectionChainService(
+    new SettingsRepository(database.db),
+    models,
+    events,
+    { now },
+  );
+  // The rollouts service replaces NO_RUNNING_ROLLOUTS once it is wired (docs/rollouts.md).
+  const agentPlans = new AgentPlanService(models, inspectionChain, NO_RUNNING_ROLLOUTS);
   const agents = new AgentRegistryService(
     new AgentRepository(database.db),
     new SettingsRepository(database.db),
@@ -150,6 +160,7 @@ export function createServerServices(
         (agent, heartbeat) => prometheus.observeHeartbeat(agent.camera, heartbeat),
       ],
       production: () => models.production(),
+      plan: (camera) => agentPlans.planFor(camera),
     },
   );
   const { jobs, drift } = createJobServices(database, {
@@ -221,6 +232,8 @@ export function createServerServices(
       days: options.retentionDays ?? null,
       now,
     }),
+    inspectionChain,
+    agentPlans,
   };
 }
 

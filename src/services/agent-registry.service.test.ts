@@ -5,6 +5,7 @@ import { migrateToLatest } from '../db/migrate.js';
 import { AgentRepository } from '../repositories/agent.repository.js';
 import { SettingsRepository } from '../repositories/settings.repository.js';
 import { DEFAULT_AGENT_SETTINGS } from '../shared/api/agents.js';
+import { DEFAULT_CHAIN } from '../shared/api/inspection-chain.js';
 import type { HeartbeatRequest } from '../shared/api/agents.js';
 import { AgentRegistryService, agentIdFor } from './agent-registry.service.js';
 import { InProcessEventBus } from './event-bus.js';
@@ -166,5 +167,39 @@ describe('AgentRegistryService', () => {
       failThreshold: 0.8,
       detectionConfidence: 0.6,
     });
+  });
+
+  it("answers heartbeats with the model plan of the agent's own camera", async () => {
+    const asked: string[] = [];
+    const withPlans = new AgentRegistryService(
+      new AgentRepository(database.db),
+      new SettingsRepository(database.db),
+      new InProcessEventBus(),
+      {
+        heartbeatIntervalMs: 10_000,
+        now: () => clock,
+        production: () => Promise.resolve({ version: 'v1', sha256: 'a'.repeat(64) }),
+        plan: (camera) => {
+          asked.push(camera);
+          return Promise.resolve({
+            detect: { version: `det-${camera}`, sha256: 'b'.repeat(64) },
+            classify: null,
+            segment: null,
+            chain: DEFAULT_CHAIN,
+            shadow: null,
+            rollout: null,
+          });
+        },
+      },
+    );
+    const { agentId } = await withPlans.register({ camera: 'line-5', version: '1' }, null);
+    const answer = await withPlans.heartbeat(agentId, HEARTBEAT);
+    expect(answer.production).toEqual({ version: 'v1', sha256: 'a'.repeat(64) });
+    expect(answer.plan?.detect).toEqual({ version: 'det-line-5', sha256: 'b'.repeat(64) });
+    expect(asked).toEqual(['line-5']);
+    expect(await withPlans.cameraOf(agentId)).toBe('line-5');
+    expect(await withPlans.cameraOf('agt-unknown')).toBeNull();
+    // Without a plan source the answer has no plan (servers without a registry).
+    expect('plan' in (await registry.heartbeat(agentId, HEARTBEAT))).toBe(false);
   });
 });

@@ -16,6 +16,7 @@ import { createHash } from 'node:crypto';
 import type { AgentRow } from '../db/schema.js';
 import type { AgentRepository } from '../repositories/agent.repository.js';
 import type { SettingsRepository } from '../repositories/settings.repository.js';
+import type { AgentModelPlan } from '../shared/api/inspection-chain.js';
 import type { ProductionRef } from '../shared/api/models.js';
 import type {
   AgentListResponse,
@@ -91,6 +92,8 @@ export interface AgentRegistryOptions {
   heartbeatObservers?: readonly HeartbeatObserver[];
   /** The registry's production model, sent in heartbeat answers (agents follow it). */
   production?: () => Promise<ProductionRef | null>;
+  /** The model plan of a camera (agent-plan.service.ts), sent in heartbeat answers. */
+  plan?: (camera: string) => Promise<AgentModelPlan>;
 }
 
 export class AgentRegistryService {
@@ -98,6 +101,7 @@ export class AgentRegistryService {
   private readonly now: () => number;
   private readonly heartbeatObservers: HeartbeatObserver[];
   private readonly production: (() => Promise<ProductionRef | null>) | undefined;
+  private readonly plan: ((camera: string) => Promise<AgentModelPlan>) | undefined;
   /** Agents this process last reported online (for online/offline events). */
   private readonly online = new Map<string, string>();
 
@@ -111,6 +115,7 @@ export class AgentRegistryService {
     this.now = options.now ?? Date.now;
     this.heartbeatObservers = [...(options.heartbeatObservers ?? [])];
     this.production = options.production;
+    this.plan = options.plan;
   }
 
   onHeartbeat(observer: HeartbeatObserver): void {
@@ -181,9 +186,22 @@ export class AgentRegistryService {
         // An observer's failure (metrics) must not fail the agent's heartbeat.
       }
     }
-    const settings = await this.agentSettings();
-    if (this.production === undefined) return { settings, serverTime: now };
-    return { settings, serverTime: now, production: await this.production() };
+    const answer: HeartbeatResponse = { settings: await this.agentSettings(), serverTime: now };
+    if (this.production !== undefined) answer.production = await this.production();
+    if (this.plan !== undefined) {
+      try {
+        answer.plan = await this.plan(agent.camera);
+      } catch {
+        // A plan that cannot be resolved (a damaged chain setting) must not cost the agent its
+        // heartbeat: it keeps the plan it has, and the event stream logs the failure.
+      }
+    }
+    return answer;
+  }
+
+  /** The camera of agent `id`; null for an agent that never registered. */
+  async cameraOf(id: string): Promise<string | null> {
+    return (await this.agents.findById(id))?.camera ?? null;
   }
 
   /** The settings agent `id` should apply. NOT_FOUND for an agent that never registered. */

@@ -155,6 +155,23 @@ const ROWS: Record<string, Row> = {
     success: 200,
     request: () => ({ method: 'PUT', url: '/api/settings/agent', payload: { jpegQuality: 80 } }),
   },
+  'GET /api/inspection-chain': {
+    expected: READERS,
+    success: 200,
+    request: () => ({ method: 'GET', url: '/api/inspection-chain' }),
+  },
+  'PUT /api/inspection-chain': {
+    expected: ADMINS,
+    success: 200,
+    request: () => ({
+      method: 'PUT',
+      url: '/api/inspection-chain',
+      payload: {
+        camera: null,
+        chain: { stages: [], vetoClass: null, mmPerPixel: null, maxCrops: 4, rules: [] },
+      },
+    }),
+  },
   'GET /api/inspection-logs': {
     expected: READERS,
     success: 200,
