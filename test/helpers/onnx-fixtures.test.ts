@@ -8,7 +8,10 @@ import { boxToSource, computeLetterbox } from '../../src/vision/letterbox.js';
 import { parseModelMetadata } from '../../src/vision/metadata.js';
 import { nonMaxSuppression } from '../../src/vision/nms.js';
 import {
+  buildColourClassifierModel,
   buildConstantOutputModel,
+  buildDarkMaskModel,
+  buildYoloSegConstantModel,
   buildNonOnnxFile,
   buildTruncatedModel,
   buildUnsupportedLayoutModel,
@@ -178,5 +181,67 @@ describe('models the runtime must refuse', () => {
   it('a file that is not ONNX, or is cut short, does not load', async () => {
     await expect(ort.InferenceSession.create(buildNonOnnxFile())).rejects.toThrow();
     await expect(ort.InferenceSession.create(buildTruncatedModel())).rejects.toThrow();
+  });
+});
+
+describe('stage model fixtures', () => {
+  async function runBatch(bytes: Uint8Array, pixels: number[][], size = 32) {
+    const session = await ort.InferenceSession.create(bytes);
+    sessions.push(session);
+    const plane = size * size;
+    const data = new Float32Array(pixels.length * 3 * plane);
+    pixels.forEach((rgb, n) =>
+      rgb.forEach((v, c) => data.fill(v, (n * 3 + c) * plane, (n * 3 + c + 1) * plane)),
+    );
+    const feeds = { images: new ort.Tensor('float32', data, [pixels.length, 3, size, size]) };
+    return session.run(feeds);
+  }
+
+  it('the colour classifier computes softmax(10 × mean RGB) over a dynamic batch', async () => {
+    const outputs = await runBatch(buildColourClassifierModel(), [
+      [1, 0, 0],
+      [0, 0, 1],
+    ]);
+    const output = outputs.output0!;
+    expect(output.dims).toEqual([2, 3]);
+    const p = 1 / (1 + 2 * Math.exp(-10));
+    const values = Array.from(output.data as Float32Array);
+    expect(values[0]).toBeCloseTo(p, 5);
+    expect(values[5]).toBeCloseTo(p, 5);
+    expect(readModelMetadata(buildColourClassifierModel()).task).toBe('classify');
+  });
+
+  it('the dark mask model marks pixels below the threshold', async () => {
+    const outputs = await runBatch(
+      buildDarkMaskModel({ size: 8 }),
+      [
+        [0.1, 0.1, 0.1],
+        [0.9, 0.9, 0.9],
+      ],
+      8,
+    );
+    const mask = outputs.mask!;
+    expect(mask.dims).toEqual([2, 1, 8, 8]);
+    const values = mask.data as Float32Array;
+    expect(values[0]).toBeCloseTo(1 / (1 + Math.exp(-10)), 5);
+    expect(values[64]).toBeLessThan(1e-6);
+  });
+
+  it('the YOLO-seg fixture emits its box and prototypes', async () => {
+    const bytes = buildYoloSegConstantModel({
+      names: ['pit', 'crack'],
+      anchors: 4,
+      box: { cx: 10, cy: 12, w: 8, h: 6, classId: 1, score: 0.75 },
+      defect: { x1: 1, y1: 1, x2: 3, y2: 2 },
+    });
+    const outputs = await runBatch(bytes, [[0.5, 0.5, 0.5]]);
+    expect(outputs.output0!.dims).toEqual([1, 38, 4]);
+    expect(outputs.output1!.dims).toEqual([1, 32, 8, 8]);
+    const pred = outputs.output0!.data as Float32Array;
+    expect([pred[0], pred[4], pred[8], pred[12], pred[5 * 4], pred[6 * 4]]).toEqual([
+      10, 12, 8, 6, 0.75, 1,
+    ]);
+    const protos = outputs.output1!.data as Float32Array;
+    expect([protos[9], protos[10], protos[11], protos[0]]).toEqual([8, 8, -8, -8]);
   });
 });

@@ -231,3 +231,257 @@ export function pyRepr(text: string): string {
   }
   return out + quote;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Stage models (src/vision/stage-model.ts): a computing classifier and mask model whose answers
+// depend on the crop's pixels, and a constant YOLO-seg export.
+
+const INT = onnx.AttributeProto.AttributeType.INT;
+const INTS = onnx.AttributeProto.AttributeType.INTS;
+
+/** A value info whose dims are numbers (fixed) or strings (symbolic, e.g. a dynamic batch). */
+function shapedValueInfo(name: string, dims: Array<number | string>): OnnxTypes.IValueInfoProto {
+  return {
+    name,
+    type: {
+      tensorType: {
+        elemType: FLOAT,
+        shape: {
+          dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })),
+        },
+      },
+    },
+  };
+}
+
+function encodeModel(
+  graph: OnnxTypes.IGraphProto,
+  metadata: Record<string, string> | undefined,
+): Uint8Array {
+  return onnx.ModelProto.encode({
+    irVersion: 8,
+    producerName: 'visionloop-test-fixtures',
+    producerVersion: '1',
+    opsetImport: [{ domain: '', version: 13 }],
+    graph,
+    metadataProps: Object.entries(metadata ?? {}).map(([key, value]) => ({ key, value })),
+  }).finish();
+}
+
+/** Metadata as Ultralytics writes it for a `-cls` or `-seg` export. */
+export function stageMetadata(
+  task: 'classify' | 'segment',
+  names: readonly string[],
+  size: number,
+): Record<string, string> {
+  return {
+    author: 'Ultralytics',
+    task,
+    imgsz: `[${size}, ${size}]`,
+    stride: task === 'classify' ? '1' : '32',
+    names: `{${names.map((n, i) => `${i}: ${pyRepr(n)}`).join(', ')}}`,
+  };
+}
+
+export interface ColourClassifierOptions {
+  /** Input side S; default 32. */
+  size?: number;
+  /** true: input `[batch, 3, S, S]` with a symbolic batch; false: fixed `[1, 3, S, S]`. */
+  dynamicBatch?: boolean;
+  /**
+   * Row k: the weights of class k on the crop's mean R, G, B (0..1). Default: 3 classes
+   * `red`, `green`, `blue`, each scoring its own channel × 10.
+   */
+  weights?: number[][];
+  names?: string[];
+  /** Emit probabilities (Softmax in the graph) instead of logits. Default true. */
+  softmax?: boolean;
+  /** Metadata; default `stageMetadata('classify', names, S)`. */
+  metadata?: Record<string, string>;
+}
+
+/**
+ * A real classifier: mean colour of the crop (ReduceMean over H, W) → MatMul with `weights`
+ * → (Softmax) → output0 `[N, nc]`. A red crop is class `red`, a blue crop `blue`.
+ */
+export function buildColourClassifierModel(options: ColourClassifierOptions = {}): Uint8Array {
+  const size = options.size ?? 32;
+  const weights = options.weights ?? [
+    [10, 0, 0],
+    [0, 10, 0],
+    [0, 0, 10],
+  ];
+  const names = options.names ?? ['red', 'green', 'blue'];
+  const nc = weights.length;
+  const batch: number | string = options.dynamicBatch === false ? 1 : 'batch';
+  // MatMul weights are [3, nc]: column k is class k's weights.
+  const matrix = new Float32Array(3 * nc);
+  weights.forEach((row, k) => row.forEach((w, c) => (matrix[c * nc + k] = w)));
+  const softmax = options.softmax ?? true;
+  return encodeModel(
+    {
+      name: 'colour_classifier',
+      input: [shapedValueInfo('images', [batch, 3, size, size])],
+      output: [shapedValueInfo('output0', [batch, nc])],
+      initializer: [floatTensor('class_weights', [3, nc], matrix)],
+      node: [
+        {
+          name: 'mean_colour',
+          opType: 'ReduceMean',
+          input: ['images'],
+          output: ['mean_rgb'],
+          attribute: [
+            { name: 'axes', type: INTS, ints: [2, 3] },
+            { name: 'keepdims', type: INT, i: 0 },
+          ],
+        },
+        {
+          name: 'score',
+          opType: 'MatMul',
+          input: ['mean_rgb', 'class_weights'],
+          output: [softmax ? 'logits' : 'output0'],
+        },
+        ...(softmax
+          ? [
+              {
+                name: 'probabilities',
+                opType: 'Softmax',
+                input: ['logits'],
+                output: ['output0'],
+                attribute: [{ name: 'axis', type: INT, i: 1 }],
+              },
+            ]
+          : []),
+      ],
+    },
+    options.metadata ?? stageMetadata('classify', names, size),
+  );
+}
+
+export interface DarkMaskModelOptions {
+  /** Input side S (the mask is S×S too); default 32. */
+  size?: number;
+  dynamicBatch?: boolean;
+  /** Mean RGB (0..1) below which a pixel is defect; default 0.3. */
+  threshold?: number;
+  /** Emit probabilities (Sigmoid in the graph) instead of logits. Default true. */
+  sigmoid?: boolean;
+  metadata?: Record<string, string>;
+}
+
+/**
+ * A real per-crop mask model: defect probability = sigmoid((threshold − mean RGB) × 50) per
+ * pixel, output `mask` `[N, 1, S, S]`. Dark pixels are defect.
+ */
+export function buildDarkMaskModel(options: DarkMaskModelOptions = {}): Uint8Array {
+  const size = options.size ?? 32;
+  const batch: number | string = options.dynamicBatch === false ? 1 : 'batch';
+  const sigmoid = options.sigmoid ?? true;
+  return encodeModel(
+    {
+      name: 'dark_mask',
+      input: [shapedValueInfo('images', [batch, 3, size, size])],
+      output: [shapedValueInfo('mask', [batch, 1, size, size])],
+      initializer: [
+        floatTensor('threshold', [], new Float32Array([options.threshold ?? 0.3])),
+        floatTensor('gain', [], new Float32Array([50])),
+      ],
+      node: [
+        {
+          name: 'brightness',
+          opType: 'ReduceMean',
+          input: ['images'],
+          output: ['mean'],
+          attribute: [
+            { name: 'axes', type: INTS, ints: [1] },
+            { name: 'keepdims', type: INT, i: 1 },
+          ],
+        },
+        { name: 'darkness', opType: 'Sub', input: ['threshold', 'mean'], output: ['below'] },
+        {
+          name: 'sharpen',
+          opType: 'Mul',
+          input: ['below', 'gain'],
+          output: [sigmoid ? 'logits' : 'mask'],
+        },
+        ...(sigmoid
+          ? [{ name: 'probability', opType: 'Sigmoid', input: ['logits'], output: ['mask'] }]
+          : []),
+      ],
+    },
+    options.metadata ?? stageMetadata('segment', ['defect'], size),
+  );
+}
+
+export interface YoloSegFixtureOptions {
+  /** Input side S; prototypes are S/4 × S/4. Default 32. */
+  size?: number;
+  names?: string[];
+  /** Anchors K; default 8. */
+  anchors?: number;
+  /** The one scored box, in input pixels (cx, cy, w, h), its class and score. */
+  box: { cx: number; cy: number; w: number; h: number; classId: number; score: number };
+  /** Prototype pixels (x, y ranges, prototype resolution, end exclusive) that are defect. */
+  defect: { x1: number; y1: number; x2: number; y2: number };
+}
+
+/**
+ * A constant YOLO-seg export: output0 `[1, 4+nc+32, K]` with one scored box at anchor 0 whose
+ * first mask coefficient is 1, output1 `[1, 32, S/4, S/4]` whose prototype 0 is +8 on `defect`
+ * and −8 elsewhere. Its mask is `defect` cut to the box, whatever the input.
+ */
+export function buildYoloSegConstantModel(options: YoloSegFixtureOptions): Uint8Array {
+  const size = options.size ?? 32;
+  const names = options.names ?? ['defect'];
+  const nc = names.length;
+  const anchors = options.anchors ?? 8;
+  const channels = 4 + nc + 32;
+  const prediction = new Float32Array(channels * anchors);
+  const { box } = options;
+  [box.cx, box.cy, box.w, box.h].forEach((v, c) => (prediction[c * anchors] = v));
+  prediction[(4 + box.classId) * anchors] = box.score;
+  prediction[(4 + nc) * anchors] = 1;
+  const side = size / 4;
+  const protos = new Float32Array(32 * side * side);
+  for (let y = 0; y < side; y++) {
+    for (let x = 0; x < side; x++) {
+      const inside =
+        x >= options.defect.x1 &&
+        x < options.defect.x2 &&
+        y >= options.defect.y1 &&
+        y < options.defect.y2;
+      protos[y * side + x] = inside ? 8 : -8;
+    }
+  }
+  const sumThenZero = (output: string, constant: string): OnnxTypes.INodeProto[] => [
+    { name: `zero_${output}`, opType: 'Add', input: [constant, 'zero'], output: [output] },
+  ];
+  return encodeModel(
+    {
+      name: 'yolo_seg_constant',
+      input: [shapedValueInfo('images', [1, 3, size, size])],
+      output: [
+        shapedValueInfo('output0', [1, channels, anchors]),
+        shapedValueInfo('output1', [1, 32, side, side]),
+      ],
+      initializer: [
+        floatTensor('prediction', [1, channels, anchors], prediction),
+        floatTensor('protos', [1, 32, side, side], protos),
+        floatTensor('fixture_zero', [], new Float32Array([0])),
+      ],
+      node: [
+        {
+          name: 'sum_input',
+          opType: 'ReduceSum',
+          input: ['images'],
+          output: ['input_sum'],
+          attribute: [{ name: 'keepdims', type: INT, i: 0 }],
+        },
+        { name: 'zero_it', opType: 'Mul', input: ['input_sum', 'fixture_zero'], output: ['zero'] },
+        ...sumThenZero('output0', 'prediction'),
+        ...sumThenZero('output1', 'protos'),
+      ],
+    },
+    stageMetadata('segment', names, size),
+  );
+}
