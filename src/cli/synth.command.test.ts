@@ -161,3 +161,31 @@ describe('flag parsers', () => {
     expect(() => numberFlag('NaN', '--scale', 0.1, 2)).toThrow(/--scale/);
   });
 });
+
+describe('visionloop synth crops', () => {
+  it('writes a crop data set and prints the per-class counts', async () => {
+    const out = join(root, 'crops');
+    const printed = await run(
+      'crops',
+      '--out',
+      out,
+      '--count',
+      '12',
+      '--seed',
+      '2',
+      '--size',
+      '32',
+    );
+    expect(printed).toMatch(/^wrote 12 32×32 crops from \d+ frames to /);
+    expect(printed).toMatch(/ {2}train \d+: not_defect \d+, minor \d+, major \d+, critical \d+\n/);
+    const files = await readdir(out);
+    expect(files).toEqual(expect.arrayContaining(['crops.json', 'train.images.u8', 'train.jsonl']));
+  });
+
+  it('names a bad flag', async () => {
+    expect((await failure('crops', '--out', root, '--count', '5', '--size', '8')).message).toBe(
+      "--size must be an integer in 16..256, got '8'",
+    );
+    expect((await failure('crops', '--out', root, '--count', 'x')).message).toMatch(/--count/);
+  });
+});

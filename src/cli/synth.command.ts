@@ -1,12 +1,18 @@
 /**
- * `visionloop synth export|preview`: the synthetic inspection line from the command line.
+ * `visionloop synth export|preview|crops`: the synthetic inspection line from the command line.
  * Parses and validates flags (bad values → VisionLoopError INVALID_ARGUMENT), then calls
- * exportDataset / writePreview of src/synth through main/synth.main.ts; no rendering logic
- * lives here.
+ * exportDataset / writePreview / exportCrops of src/synth through main/synth.main.ts; no
+ * rendering logic lives here.
  */
 import type { Command } from 'commander';
 import { VisionLoopError } from '../shared/errors.js';
-import { NAMED_SCENARIOS, PRESET_NAMES, exportDataset, writePreview } from '../main/synth.main.js';
+import {
+  NAMED_SCENARIOS,
+  PRESET_NAMES,
+  exportCrops,
+  exportDataset,
+  writePreview,
+} from '../main/synth.main.js';
 import { ProgressDisplay } from './output.js';
 
 interface ExportFlags {
@@ -29,6 +35,16 @@ interface PreviewFlags {
   scale: string;
   columns?: string;
   interval?: string;
+}
+
+interface CropsFlags {
+  out: string;
+  count: string;
+  seed: string;
+  preset: string;
+  valFraction: string;
+  size: string;
+  overwrite?: boolean;
 }
 
 function invalid(message: string): VisionLoopError {
@@ -116,7 +132,42 @@ async function runPreview(flags: PreviewFlags): Promise<void> {
   );
 }
 
-/** Registers `synth` with its subcommands `export` and `preview`. */
+async function runCrops(flags: CropsFlags): Promise<void> {
+  const count = integerFlag(flags.count, '--count', 1, 1_000_000);
+  const seed = integerFlag(flags.seed, '--seed', 0, 0xffffffff);
+  const valFraction = numberFlag(flags.valFraction, '--val-fraction', 0, 0.99);
+  const size = integerFlag(flags.size, '--size', 16, 256);
+  const progress = new ProgressDisplay('synth crops');
+  try {
+    const summary = await exportCrops(
+      {
+        outDir: flags.out,
+        count,
+        seed,
+        presets: flags.preset,
+        valFraction,
+        size,
+        overwrite: flags.overwrite === true,
+      },
+      ({ done, total }) => progress.update({ current: done, total }),
+    );
+    progress.done();
+    const classes = (split: typeof summary.train) =>
+      Object.entries(split.perClass)
+        .map(([name, n]) => `${name} ${n}`)
+        .join(', ');
+    process.stdout.write(
+      `wrote ${summary.train.count + summary.val.count} ${summary.size}×${summary.size} crops from ${summary.frames} frames to ${summary.outDir}\n` +
+        `  train ${summary.train.count}: ${classes(summary.train)}\n` +
+        `  val ${summary.val.count}: ${classes(summary.val)}\n`,
+    );
+  } catch (error) {
+    progress.done();
+    throw error;
+  }
+}
+
+/** Registers `synth` with its subcommands `export`, `preview` and `crops`. */
 export function registerSynthCommands(program: Command): void {
   const synth = program
     .command('synth')
@@ -157,4 +208,18 @@ export function registerSynthCommands(program: Command): void {
       'seconds between scenario frames (default: spread over the timeline)',
     )
     .action((flags: PreviewFlags) => runPreview(flags));
+
+  synth
+    .command('crops')
+    .description(
+      'Write a crop data set for the classify and segment stages: crops around each defect (severity class, exact mask) and "not a defect" crops.',
+    )
+    .requiredOption('--out <dir>', 'output directory (created if missing; must not hold crops)')
+    .requiredOption('--count <n>', 'number of crops to write')
+    .option('--seed <n>', 'random seed; the same seed writes the same files', '0')
+    .option('--preset <names>', PRESET_HELP, 'nominal,night,blur,glare')
+    .option('--val-fraction <f>', 'share of frames whose crops are held out, 0..0.99', '0.2')
+    .option('--size <px>', 'side of the square crops, 16..256', '64')
+    .option('--overwrite', 'replace crop files already in --out')
+    .action((flags: CropsFlags) => runCrops(flags));
 }

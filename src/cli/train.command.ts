@@ -1,15 +1,22 @@
 /**
  * `visionloop train`: runs the PyTorch trainer on a YOLO data set (or the seed recipe), with a
- * progress bar (epoch, loss, ETA), Ctrl-C to cancel, and the evaluation table at the end.
+ * progress bar (epoch, loss, ETA), Ctrl-C to cancel, and the evaluation table at the end; with
+ * `--stage classify|segment` on a crop data set, or `--recipe classify|segment`, trains the
+ * chain's stage models (docs/training-stages.md).
  */
 import { join, resolve } from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { loadRuntimeConfig } from '../config/runtime.config.js';
 import {
   runSeedRecipe,
+  runStageRecipe,
   SEED_MODEL_DIR,
   SEED_RECIPE,
+  STAGE_MODEL_DIRS,
+  STAGE_RECIPES,
   trainAndEvaluate,
+  trainStage,
+  type StageRecipeTask,
   type TrainerEvent,
 } from '../main/train.main.js';
 import { formatEvaluation } from './eval.command.js';
@@ -21,6 +28,8 @@ interface TrainFlags {
   out?: string;
   base?: string;
   recipe?: string;
+  stage?: StageRecipeTask;
+  modelVersion?: string;
   epochs?: number;
   imgsz?: number;
   batch?: number;
@@ -49,7 +58,13 @@ function trainerProgress(): { onEvent: (event: TrainerEvent) => void; done: () =
       const epochs = Number(event.epochs);
       const loss = Number(event.loss);
       const map =
-        typeof event.val_map50 === 'number' ? ` val mAP50 ${event.val_map50.toFixed(3)}` : '';
+        typeof event.val_map50 === 'number'
+          ? ` val mAP50 ${event.val_map50.toFixed(3)}`
+          : typeof event.val_accuracy === 'number'
+            ? ` val accuracy ${event.val_accuracy.toFixed(3)}`
+            : typeof event.val_mean_iou === 'number'
+              ? ` val IoU ${event.val_mean_iou.toFixed(3)}`
+              : '';
       progress.update({
         current: epoch,
         total: epochs,
@@ -85,9 +100,65 @@ async function runTrain(flags: TrainFlags, command: Command): Promise<void> {
   const { signal, release } = cancelOnSignals();
   const progress = trainerProgress();
   try {
+    if (flags.recipe === 'classify' || flags.recipe === 'segment') {
+      const task = flags.recipe;
+      const outDir = resolve(flags.out ?? STAGE_MODEL_DIRS[task]);
+      const workDir = resolve(
+        flags.workDir ?? join(config.VISIONLOOP_DATA_DIR, 'recipes', 'stages'),
+      );
+      const result = await runStageRecipe(
+        config,
+        task,
+        { outDir, workDir },
+        {
+          onEvent: progress.onEvent,
+          onLog: verboseLog,
+          onStage: (stage) => {
+            progress.done();
+            process.stderr.write(`${stage}\n`);
+          },
+          signal,
+        },
+      );
+      progress.done();
+      process.stdout.write(
+        `${task} model written to ${outDir} (trained in ${Math.round(result.trainingSeconds)} s)\n` +
+          `${formatStageMetrics(task, result.done.metrics)}\n`,
+      );
+      return;
+    }
+    if (flags.stage !== undefined) {
+      if (!flags.data || !flags.out) {
+        command.error('error: --stage needs --data CROPS_DIR and --out DIR', { exitCode: 2 });
+      }
+      const done = await trainStage(
+        config,
+        {
+          task: flags.stage,
+          data: resolve(flags.data),
+          out: resolve(flags.out),
+          base: flags.base === undefined ? undefined : resolve(flags.base),
+          epochs: flags.epochs,
+          batch: flags.batch,
+          seed: flags.seed,
+          lr: flags.lr,
+          threads: flags.threads,
+          version: flags.modelVersion,
+        },
+        { onEvent: progress.onEvent, onLog: verboseLog, signal },
+      );
+      progress.done();
+      process.stdout.write(
+        `${flags.stage} model written to ${done.model}, trained in ${Math.round(done.elapsed_s)} s\n` +
+          `${formatStageMetrics(flags.stage, done.metrics)}\n`,
+      );
+      return;
+    }
     if (flags.recipe !== undefined) {
       if (flags.recipe !== 'seed')
-        command.error(`error: unknown recipe '${flags.recipe}' (known: seed)`, { exitCode: 2 });
+        command.error(`error: unknown recipe '${flags.recipe}' (known: seed, classify, segment)`, {
+          exitCode: 2,
+        });
       const outDir = resolve(flags.out ?? SEED_MODEL_DIR);
       const workDir = resolve(flags.workDir ?? join(config.VISIONLOOP_DATA_DIR, 'recipes', 'seed'));
       const result = await runSeedRecipe(
@@ -160,6 +231,23 @@ async function runTrain(flags: TrainFlags, command: Command): Promise<void> {
   }
 }
 
+/** The held-out metrics of a stage training, one line each. */
+export function formatStageMetrics(
+  task: StageRecipeTask,
+  metrics: Record<string, unknown>,
+): string {
+  const n = (key: string, digits: number) =>
+    typeof metrics[key] === 'number' ? metrics[key].toFixed(digits) : 'n/a';
+  if (task === 'classify') {
+    const perClass = metrics.per_class as Record<string, number | null> | null | undefined;
+    const classes = Object.entries(perClass ?? {})
+      .map(([name, value]) => `${name} ${value === null ? 'n/a' : value.toFixed(3)}`)
+      .join(', ');
+    return `held-out accuracy ${n('accuracy', 3)} (per class: ${classes || 'n/a'})`;
+  }
+  return `held-out mask IoU ${n('mean_iou', 3)}, area error median ${n('area_error_pct_median', 1)} %, mean ${n('area_error_pct_mean', 1)} %`;
+}
+
 export function registerTrainCommands(program: Command): void {
   program
     .command('train')
@@ -177,11 +265,19 @@ export function registerTrainCommands(program: Command): void {
     )
     .option(
       '--recipe <name>',
-      `a built-in recipe: seed (${SEED_RECIPE.trainFrames} nominal frames, ${SEED_RECIPE.trainer.epochs} epochs, from scratch)`,
+      `a built-in recipe: seed (${SEED_RECIPE.trainFrames} nominal frames, ${SEED_RECIPE.trainer.epochs} epochs, from scratch), ` +
+        `classify or segment (the chain's stage models on ${STAGE_RECIPES.classify.crops.count} synthetic crops; default --out models/seed-classify, models/seed-segment)`,
     )
+    .addOption(
+      new Option(
+        '--stage <task>',
+        'train a chain stage model on a crop data set (--data from `visionloop synth crops`)',
+      ).choices(['classify', 'segment']),
+    )
+    .option('--model-version <name>', 'model version written into the ONNX metadata (--stage)')
     .option(
       '--work-dir <dir>',
-      'where the recipe keeps its generated data sets (default: $VISIONLOOP_DATA_DIR/recipes/seed)',
+      'where the recipe keeps its generated data sets (default: $VISIONLOOP_DATA_DIR/recipes/seed, or …/recipes/stages)',
     )
     .option('--epochs <n>', 'training epochs (trainer default 30)', parseIntegerInRange(1, 10_000))
     .option('--imgsz <n>', 'square network input size, a multiple of 32 (default 320)', parseImgsz)

@@ -6,6 +6,11 @@
  *   training-features.json beside it, and its evaluation (metrics.json beside it: mAP per test
  *   preset and per class) as the version's metrics; a missing seed file is skipped with a log
  *   line (a deployment may upload its own model instead);
+ * - registers the shipped stage models of the inspection chain (models/seed-classify and
+ *   models/seed-segment, beside the seed's directory) and points `classify-production` /
+ *   `segment-production` at them, each only while its alias is unset, with the metrics.json
+ *   beside it (`registerStageModels`); a missing file is skipped with a log line, a refused
+ *   registration is logged and the server starts anyway;
  * - loads where the aliases point, sets their gauges and loads production into the server's
  *   inference (a failure is logged; the server still starts);
  * - `startModelSync` then follows alias moves made by other processes (a job worker promoting
@@ -17,6 +22,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { DriftService } from '../services/drift/index.js';
 import type { ModelRegistryService } from '../services/registry/index.js';
+import { DEFAULT_STAGE_ALIASES } from '../shared/api/inspection-chain.js';
 import { readTrainingFeatures, TRAINING_FEATURES_FILE } from '../services/training-reference.js';
 import type { ModelServingService } from '../services/model-serving.service.js';
 import { SEED_RECIPE } from './train.main.js';
@@ -122,15 +128,97 @@ export async function registerSeedModel(
   return version;
 }
 
+/** A shipped stage model: its file and the alias it serves from. */
+export interface StageModelFile {
+  task: 'classify' | 'segment';
+  /** model.onnx; metrics.json beside it becomes the version's metrics. */
+  path: string;
+  alias: string;
+}
+
 /**
- * The bootstrap of the module comment. `seedPath` null skips the seed. Resolves once
- * production is serving (or failed to load, which is logged).
+ * The stage models shipped beside a seed model: `<seed dir>/../seed-classify/model.onnx` and
+ * `…/seed-segment/model.onnx` (models/ in the repository).
+ */
+export function shippedStageModels(seedPath: string): StageModelFile[] {
+  const root = dirname(dirname(seedPath));
+  return (['classify', 'segment'] as const).map((task) => ({
+    task,
+    path: join(root, `seed-${task}`, 'model.onnx'),
+    alias: DEFAULT_STAGE_ALIASES[task],
+  }));
+}
+
+async function readMetrics(file: string): Promise<Record<string, unknown> | null> {
+  const text = await readFile(file, 'utf8').catch(() => null);
+  if (text === null) return null;
+  try {
+    const parsed: unknown = JSON.parse(text);
+    return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)
+      ? (parsed as Record<string, unknown>)
+      : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Registers each shipped stage model whose alias is not set yet and points the alias at it
+ * (actor `bootstrap`). The registered task is whatever the registry's inspector reports; this
+ * does not check it. Never throws: each failure is logged and the next file is tried. Returns
+ * the versions it pointed an alias at.
+ */
+export async function registerStageModels(
+  models: Pick<ModelRegistryService, 'resolveAlias' | 'register' | 'promote'>,
+  files: readonly StageModelFile[],
+  log: ModelBootstrapLog,
+): Promise<string[]> {
+  const registered: string[] = [];
+  for (const file of files) {
+    try {
+      if ((await models.resolveAlias(file.alias)) !== null) continue;
+      let artifact: Buffer;
+      try {
+        artifact = await readFile(file.path);
+      } catch (error) {
+        if (isNotFound(error)) {
+          log.info(`no ${file.task} stage model at ${file.path}; ${file.alias} stays unset`);
+          continue;
+        }
+        throw error;
+      }
+      const metrics = await readMetrics(join(dirname(file.path), SEED_METRICS_FILE));
+      const { model } = await models.register({
+        artifact,
+        source: 'seed',
+        metrics,
+        notes: `the ${file.task} stage model shipped with VisionLoop (trained on crops of the synthetic line)`,
+        actor: 'bootstrap',
+      });
+      await models.promote(model.version, file.alias, {
+        actor: 'bootstrap',
+        reason: `first start: the shipped ${file.task} stage model`,
+      });
+      log.info(`registered the ${file.task} stage model ${model.version} as ${file.alias}`);
+      registered.push(model.version);
+    } catch (error) {
+      log.warn(`the ${file.task} stage model ${file.path} was not registered: ${messageOf(error)}`);
+    }
+  }
+  return registered;
+}
+
+/**
+ * The bootstrap of the module comment. `seedPath` null skips the seed (and, by default, the
+ * stage models shipped beside it). Resolves once production is serving (or failed to load,
+ * which is logged).
  */
 export async function startModelRegistry(
   models: ModelRegistryService,
   seedPath: string | null,
   log: ModelBootstrapLog,
   drift?: Pick<DriftService, 'storeTrainingReference'>,
+  stageModels: readonly StageModelFile[] = seedPath === null ? [] : shippedStageModels(seedPath),
 ): Promise<void> {
   if (seedPath !== null) {
     try {
@@ -139,6 +227,7 @@ export async function startModelRegistry(
       log.error(`the seed model ${seedPath} was not registered: ${messageOf(error)}`);
     }
   }
+  await registerStageModels(models, stageModels, log);
   try {
     const outcome = await models.start();
     if (outcome?.error) log.error(`production is not serving: ${outcome.error.message}`);

@@ -7,3 +7,4 @@ export { PRESET_NAMES } from '../synth/conditions.js';
 export { exportDataset } from '../synth/dataset-export.js';
 export { writePreview } from '../synth/preview.js';
 export { NAMED_SCENARIOS } from '../synth/scenario.js';
+export { exportCrops } from '../synth/crop-export.js';

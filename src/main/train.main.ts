@@ -2,7 +2,9 @@
  * Composition root for training from the command line: find the trainer's Python, run the
  * trainer process, then evaluate what it produced through the same ONNX runtime that serves.
  * Also the seed recipe: the synthetic `nominal` data set, the from-scratch training, and the
- * per-preset test sets and model card that ship under models/seed/.
+ * per-preset test sets and model card that ship under models/seed/; and the stage recipes
+ * (docs/training-stages.md): crops of the synthetic line → the crop classifier and segmenter
+ * that ship under models/seed-classify/ and models/seed-segment/.
  */
 import { copyFile, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
@@ -25,6 +27,13 @@ import {
 } from '../services/training-reference.js';
 import { presetConditions } from '../synth/conditions.js';
 import { exportDataset, type ExportSummary } from '../synth/dataset-export.js';
+import {
+  CROP_CLASSES,
+  CROP_PADDING,
+  SEVERITY_AREA_PX,
+  exportCrops,
+  type CropExportSummary,
+} from '../synth/crop-export.js';
 import { calibrateModelFile, type ModelFileCalibration } from './calibrate.main.js';
 import { createEvaluation } from './evaluation.main.js';
 
@@ -412,6 +421,287 @@ what VisionLoop's loop exists to recover (see bench/drift-recovery.bench.ts).
 
 function formatMinutes(seconds: number): string {
   return `${Math.round(seconds / 60)} min (${Math.round(seconds)} s)`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The stage recipes: the crop classifier and the crop segmenter
+
+export type StageRecipeTask = 'classify' | 'segment';
+
+export const STAGE_MODEL_DIRS: Record<StageRecipeTask, string> = {
+  classify: fileURLToPath(new URL('../../models/seed-classify', import.meta.url)),
+  segment: fileURLToPath(new URL('../../models/seed-segment', import.meta.url)),
+};
+
+/** The crop data both stage recipes train on (`visionloop synth crops` with these flags). */
+export const STAGE_CROPS = {
+  count: 6000,
+  seed: 1,
+  presets: 'nominal,night,blur,glare',
+  valFraction: 0.2,
+  size: 64,
+} as const;
+
+/** Everything that determines a shipped stage model; changing any value changes the model. */
+export const STAGE_RECIPES = {
+  classify: {
+    task: 'classify',
+    crops: STAGE_CROPS,
+    trainer: { epochs: 8, batch: 64, seed: 0, lr: 3e-3 },
+    version: 'classify-seed-v1',
+  },
+  segment: {
+    task: 'segment',
+    crops: STAGE_CROPS,
+    trainer: { epochs: 6, batch: 64, seed: 0, lr: 3e-3 },
+    version: 'segment-seed-v1',
+  },
+} as const;
+
+export type StageRecipe = (typeof STAGE_RECIPES)[StageRecipeTask];
+
+export interface CropDatasetOptions {
+  count: number;
+  seed: number;
+  presets: string;
+  valFraction: number;
+  size: number;
+}
+
+/**
+ * What a crop export depends on: its options, the presets' knobs, the severity thresholds, the
+ * classes and the padding; a change in any of them regenerates the crops.
+ */
+export function cropDatasetStamp(options: CropDatasetOptions): string {
+  return JSON.stringify({
+    ...options,
+    conditions: options.presets.split(',').map((name) => presetConditions(name.trim())),
+    severity: SEVERITY_AREA_PX,
+    classes: CROP_CLASSES,
+    padding: CROP_PADDING,
+  });
+}
+
+/** Exports a crop data set once; reuses it when the same export already exists in `dir`. */
+export async function ensureCropDataset(
+  dir: string,
+  options: CropDatasetOptions,
+  onProgress?: (state: { current: number; total: number }) => void,
+): Promise<CropExportSummary> {
+  const stampPath = join(dir, 'export.json');
+  const wanted = cropDatasetStamp(options);
+  const stamp = await readFile(stampPath, 'utf8').catch(() => null);
+  if (stamp !== null) {
+    const parsed = JSON.parse(stamp) as { options: string; summary: CropExportSummary };
+    if (parsed.options === wanted) return parsed.summary;
+  }
+  const summary = await exportCrops({ outDir: dir, ...options, overwrite: true }, (p) =>
+    onProgress?.({ current: p.done, total: p.total }),
+  );
+  await writeFile(stampPath, JSON.stringify({ options: wanted, summary }, null, 2));
+  return summary;
+}
+
+export interface StageTrainRequest {
+  task: StageRecipeTask;
+  /** A crop data set (`visionloop synth crops`). */
+  data: string;
+  out: string;
+  base?: string;
+  epochs?: number;
+  batch?: number;
+  seed?: number;
+  lr?: number;
+  threads?: number;
+  version?: string;
+}
+
+/** Runs `train-classify` / `train-segment`; resolves with the trainer's `done` event. */
+export async function trainStage(
+  config: RuntimeConfig,
+  request: StageTrainRequest,
+  callbacks: TrainingCallbacks = {},
+): Promise<TrainerDoneEvent> {
+  const python = findPython(config.VISIONLOOP_PYTHON);
+  const crops = await stat(join(request.data, 'crops.json')).catch(() => null);
+  if (!crops) {
+    throw new VisionLoopError(
+      'INVALID_ARGUMENT',
+      `${request.data} holds no crops.json: give a crop data set (write one with \`visionloop synth crops\`)`,
+    );
+  }
+  await mkdir(request.out, { recursive: true });
+  callbacks.onStage?.(`training the ${request.task} stage`);
+  return runTrainer(
+    python,
+    {
+      subcommand: request.task === 'classify' ? 'train-classify' : 'train-segment',
+      data: request.data,
+      out: request.out,
+      base: request.base,
+      epochs: request.epochs,
+      batch: request.batch,
+      seed: request.seed,
+      lr: request.lr,
+      threads: request.threads,
+      version: request.version,
+    },
+    { onEvent: callbacks.onEvent, onLog: callbacks.onLog, signal: callbacks.signal },
+  );
+}
+
+export interface StageRecipeResult {
+  outDir: string;
+  crops: CropExportSummary;
+  done: TrainerDoneEvent;
+  /** The trainer's metrics.json (held-out split), as shipped. */
+  metrics: Record<string, unknown>;
+  trainingSeconds: number;
+}
+
+/**
+ * Reproduces a shipped stage model: crops of the synthetic line (reused from `workDir` when
+ * already exported) → `train-classify` / `train-segment` → model.onnx, metrics.json and
+ * README.md in `outDir`.
+ */
+export async function runStageRecipe(
+  config: RuntimeConfig,
+  task: StageRecipeTask,
+  options: { outDir: string; workDir: string },
+  callbacks: TrainingCallbacks = {},
+): Promise<StageRecipeResult> {
+  const recipe = STAGE_RECIPES[task];
+  const c = recipe.crops;
+  const cropDir = join(options.workDir, `crops-${c.count}-s${c.seed}-${c.size}`);
+  callbacks.onStage?.(`exporting ${c.count} crops to ${cropDir}`);
+  const crops = await ensureCropDataset(cropDir, { ...c }, callbacks.onEvalProgress);
+  const runDir = join(options.workDir, `run-${task}`);
+  await rm(runDir, { recursive: true, force: true });
+  const started = Date.now();
+  const done = await trainStage(
+    config,
+    {
+      task,
+      data: cropDir,
+      out: runDir,
+      epochs: recipe.trainer.epochs,
+      batch: recipe.trainer.batch,
+      seed: recipe.trainer.seed,
+      lr: recipe.trainer.lr,
+      threads: 2,
+      version: recipe.version,
+    },
+    callbacks,
+  );
+  const trainingSeconds = (Date.now() - started) / 1000;
+  const metrics = JSON.parse(await readFile(join(runDir, 'metrics.json'), 'utf8')) as Record<
+    string,
+    unknown
+  >;
+  const shipped = {
+    version: recipe.version,
+    task,
+    recipe,
+    command: `visionloop train --recipe ${task}`,
+    trainingSeconds: Math.round(trainingSeconds),
+    ...metrics,
+  };
+  await mkdir(options.outDir, { recursive: true });
+  const target = join(options.outDir, 'model.onnx');
+  await copyFile(join(runDir, 'model.onnx'), `${target}.tmp`);
+  await rename(`${target}.tmp`, target);
+  await writeFile(join(options.outDir, 'metrics.json'), `${JSON.stringify(shipped, null, 2)}\n`);
+  await writeFile(join(options.outDir, 'README.md'), stageModelReadme(recipe, crops, shipped));
+  return { outDir: options.outDir, crops, done, metrics, trainingSeconds };
+}
+
+function pct(value: unknown): string {
+  return typeof value === 'number' ? `${(value * 100).toFixed(1)} %` : 'n/a';
+}
+
+function num(value: unknown, digits = 2): string {
+  return typeof value === 'number' ? value.toFixed(digits) : 'n/a';
+}
+
+function stageModelReadme(
+  recipe: StageRecipe,
+  crops: CropExportSummary,
+  metrics: Record<string, unknown>,
+): string {
+  const c = recipe.crops;
+  const val = (metrics.val ?? {}) as Record<string, unknown>;
+  const model = (metrics.model ?? {}) as Record<string, unknown>;
+  const perClass = (split: CropExportSummary['train']) =>
+    Object.entries(split.perClass)
+      .map(([name, n]) => `${name} ${n}`)
+      .join(', ');
+  let results: string;
+  if (recipe.task === 'classify') {
+    const classes = (val.per_class ?? {}) as Record<
+      string,
+      { accuracy?: number; support?: number }
+    >;
+    const rows = Object.entries(classes)
+      .map(([name, r]) => `| ${name} | ${r.support ?? 'n/a'} | ${pct(r.accuracy)} |`)
+      .join('\n');
+    results = `Accuracy ${pct(val.accuracy)} on ${String(val.crops)} held-out crops; "defect or not" (the veto) right
+on ${pct(val.veto_accuracy)}; severity off by at most one class on ${pct(val.within_one_class)}.
+
+| class | crops | accuracy (recall) |
+|---|---|---|
+${rows}
+
+Confusion matrix (rows truth, columns prediction, order ${CROP_CLASSES.join(', ')}):
+\`${JSON.stringify(val.confusion)}\`.`;
+  } else {
+    const kinds = (val.per_kind ?? {}) as Record<
+      string,
+      { defect_crops?: number; mean_iou?: number; area_error_pct_median?: number }
+    >;
+    const rows = Object.entries(kinds)
+      .map(
+        ([kind, r]) =>
+          `| ${kind} | ${r.defect_crops ?? 'n/a'} | ${num(r.mean_iou, 3)} | ${num(r.area_error_pct_median, 1)} % |`,
+      )
+      .join('\n');
+    results = `On ${String(val.defect_crops)} held-out defect crops: mean mask IoU ${num(val.mean_iou, 3)} (median
+${num(val.median_iou, 3)}), area error |pred − true| / true median ${num(val.area_error_pct_median, 1)} %, mean
+${num(val.area_error_pct_mean, 1)} %, 90th percentile ${num(val.area_error_pct_p90, 1)} %. On ${String(val.empty_crops)} "not a defect"
+crops, ${pct(val.empty_false_px_share)} of the pixels are wrongly called defect.
+
+| defect kind | crops | mean IoU | median area error |
+|---|---|---|---|
+${rows}`;
+  }
+  const layout =
+    recipe.task === 'classify'
+      ? `Ultralytics \`-cls\` layout: input \`images\` [N, 3, ${c.size}, ${c.size}] RGB 0..1, output \`output0\` [N, 4]
+softmax probabilities over \`${CROP_CLASSES.join(', ')}\` (class id = severity)`
+      : `plain per-crop mask: input \`images\` [N, 3, ${c.size}, ${c.size}] RGB 0..1, output \`output0\` [N, 1, ${c.size}, ${c.size}]
+sigmoid probabilities (defect at ≥ 0.5)`;
+  return `# Stage model: ${recipe.version}
+
+The crop ${recipe.task === 'classify' ? 'classifier' : 'segmenter'} VisionLoop's demo chain runs after the detector
+(alias \`${recipe.task}-production\`, registered at startup; docs/training-stages.md). Trained by
+VisionLoop's own trainer on crops of the synthetic line only. Reproduce it with:
+
+    npx visionloop train --recipe ${recipe.task}
+
+which runs \`visionloop synth crops --count ${c.count} --seed ${c.seed} --preset ${c.presets} --val-fraction ${c.valFraction} --size ${c.size}\`
+and then \`python3 -m visionloop_trainer train-${recipe.task} --epochs ${recipe.trainer.epochs} --batch ${recipe.trainer.batch} --seed ${recipe.trainer.seed} --lr ${recipe.trainer.lr}\`.
+
+- Data: ${crops.train.count} train crops (${perClass(crops.train)}) and ${crops.val.count} held-out crops
+  (${perClass(crops.val)}) from ${crops.frames} frames; the split is by frame. Defect crops are the
+  ground-truth box jittered ± 8 % per side, padded ${CROP_PADDING * 100} %; severity by the defect's area in frame
+  pixels: minor < ${SEVERITY_AREA_PX.major}, major < ${SEVERITY_AREA_PX.critical}, critical ≥ ${SEVERITY_AREA_PX.critical}.
+- Model: ${String(model.arch)}, ${String(model.params)} parameters, ${String(model.onnx_bytes)} bytes of ONNX; ${layout}; dynamic
+  batch (all crops of a frame in one run). Metadata \`task\`, \`names\`, \`imgsz\`, \`visionloop_version\`.
+- Training time on the machine that produced it (2 CPU cores shared with other work): ${String(metrics.trainingSeconds)} s.
+
+## Metrics on the held-out crops
+
+${results}
+`;
 }
 
 // The trainer's progress events, for `visionloop train` (src/cli imports only main/).

@@ -52,6 +52,8 @@ export type TrainerEvent =
   | { event: string; [key: string]: unknown };
 
 export interface TrainRequest {
+  /** The trainer's subcommand: `train` (the detector, default), `train-classify`, `train-segment`. */
+  subcommand?: 'train' | 'train-classify' | 'train-segment';
   data: string;
   out: string;
   base?: string;
@@ -172,7 +174,14 @@ export function trainerArgs(
   request: TrainRequest,
   prefix: readonly string[] = ['-m', 'visionloop_trainer'],
 ): string[] {
-  const args = [...prefix, 'train', '--data', request.data, '--out', request.out];
+  const args = [
+    ...prefix,
+    request.subcommand ?? 'train',
+    '--data',
+    request.data,
+    '--out',
+    request.out,
+  ];
   const optional: [string, string | number | undefined][] = [
     ['--base', request.base],
     ['--epochs', request.epochs],

@@ -1,5 +1,6 @@
-"""Command line: ``train`` (the process contract of DESIGN.md §4) and ``export`` (weights.pt →
-model.onnx). Maps every outcome to an event and an exit code:
+"""Command line: ``train`` (the process contract of DESIGN.md §4), ``export`` (weights.pt →
+model.onnx), and the chain's stage models ``train-classify`` / ``train-segment`` (same contract,
+on a crop data set; README.md). Maps every outcome to an event and an exit code:
 
   0    done
   1    failed: bad data, unreadable --base, training diverged, internal error
@@ -88,6 +89,29 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--parent-version", default=None)
     e.add_argument("--version", default=None)
 
+    stages = (("train-classify", "classifier", 8), ("train-segment", "segmenter", 6))
+    for name, task, epochs in stages:
+        c = sub.add_parser(name, help=f"train the crop {task} on a crop data set and export it")
+        c.add_argument(
+            "--data", required=True, type=Path, help="crop data set (visionloop synth crops)"
+        )
+        c.add_argument(
+            "--out",
+            required=True,
+            type=Path,
+            help="output dir for model.onnx, weights.pt, metrics.json",
+        )
+        c.add_argument("--base", type=Path, default=None, help="weights.pt to warm-start from")
+        c.add_argument("--epochs", type=int, default=epochs)
+        c.add_argument("--batch", type=int, default=64)
+        c.add_argument("--seed", type=int, default=0)
+        c.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
+        c.add_argument("--lr", type=float, default=3e-3, help="peak AdamW learning rate")
+        c.add_argument("--no-augment", dest="augment", action="store_false")
+        c.add_argument(
+            "--version", default="", help="written to metadata_props visionloop_version"
+        )
+
     v = sub.add_parser("evaluate", help="quick mAP of a weights.pt on a dataset split")
     v.add_argument("--weights", required=True, type=Path)
     v.add_argument("--data", required=True, type=Path)
@@ -152,6 +176,43 @@ def _train(args: argparse.Namespace, events: EventStream, cancel: Cancellation) 
         version=args.version,
     )
     result = run_training(opts, events, cancel.check)
+    events.emit("done", **result)
+
+
+def _train_stage(args: argparse.Namespace, events: EventStream, cancel: Cancellation) -> None:
+    from .crops import StageOptions
+
+    bounds = (
+        ("--epochs", args.epochs, 1),
+        ("--batch", args.batch, 1),
+        ("--threads", args.threads, 1),
+        ("--seed", args.seed, 0),
+    )
+    for flag, value, low in bounds:
+        if value < low:
+            raise TrainerError(f"{flag} must be at least {low}, got {value}", EXIT_USAGE)
+    if not args.lr > 0:
+        raise TrainerError(f"--lr must be positive, got {args.lr}", EXIT_USAGE)
+    opts = StageOptions(
+        data=args.data,
+        out=args.out,
+        base=args.base,
+        epochs=args.epochs,
+        batch=args.batch,
+        seed=args.seed,
+        threads=args.threads,
+        lr=args.lr,
+        augment=args.augment,
+        version=args.version,
+    )
+    if args.command == "train-classify":
+        from .classify import run_classify_training
+
+        result = run_classify_training(opts, events, cancel.check)
+    else:
+        from .segment import run_segment_training
+
+        result = run_segment_training(opts, events, cancel.check)
     events.emit("done", **result)
 
 
@@ -254,6 +315,8 @@ def main(
         args = build_parser().parse_args(argv)
         if args.command == "train":
             _train(args, events, cancel)
+        elif args.command in ("train-classify", "train-segment"):
+            _train_stage(args, events, cancel)
         elif args.command == "evaluate":
             _evaluate(args, events, cancel)
         else:
