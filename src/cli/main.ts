@@ -20,6 +20,7 @@ import { registerTrainCommands } from './train.command.js';
 import { registerModelsCommands } from './models.command.js';
 import { registerLabelCommands } from './label.command.js';
 import { registerRetrainCommands } from './retrain.command.js';
+import { registerRolloutCommands } from './rollout.command.js';
 import { CommandExit, formatError } from './output.js';
 import { registerUpCommands } from './up.command.js';
 import { registerWorkerCommands } from './worker.command.js';
@@ -41,6 +42,7 @@ export function buildProgram(): Command {
   registerSynthCommands(program);
   registerTrainCommands(program);
   registerModelsCommands(program);
+  registerRolloutCommands(program);
   registerRetrainCommands(program);
   registerLabelCommands(program);
   registerDatasetCommands(program);
