@@ -21,6 +21,7 @@ import { registerTrainCommands } from './train.command.js';
 import { registerModelsCommands } from './models.command.js';
 import { registerLabelCommands } from './label.command.js';
 import { registerRetrainCommands } from './retrain.command.js';
+import { registerRolloutCommands } from './rollout.command.js';
 import { CommandExit, formatError } from './output.js';
 import { registerUpCommands } from './up.command.js';
 import { registerWorkerCommands } from './worker.command.js';
@@ -43,6 +44,7 @@ export function buildProgram(): Command {
   registerTrainCommands(program);
   registerModelsCommands(program);
   registerChainCommands(program);
+  registerRolloutCommands(program);
   registerRetrainCommands(program);
   registerLabelCommands(program);
   registerDatasetCommands(program);

@@ -6,16 +6,20 @@
 import type { DriftService } from '../services/drift/index.js';
 import type { RetentionService } from '../services/retention.service.js';
 import type { RetrainingService } from '../services/retraining.service.js';
+import type { RolloutService } from '../services/rollout.service.js';
 import type { ScheduleEntry } from './job-scheduler.js';
 
 export interface JobScheduleDeps {
   drift: Pick<DriftService, 'checkIntervalMs' | 'scheduledChecks'>;
   retraining: Pick<RetrainingService, 'policyIntervalMs' | 'scheduledTrainings'>;
   retention: Pick<RetentionService, 'intervalMs' | 'scheduledRuns'>;
+  /** Absent where no rollout service is composed (no rollout schedule then). */
+  rollouts?: Pick<RolloutService, 'evaluateIntervalMs' | 'scheduledEvaluations'>;
 }
 
 export function createJobSchedules(deps: JobScheduleDeps): ScheduleEntry[] {
-  return [
+  const rollouts = deps.rollouts;
+  const entries: ScheduleEntry[] = [
     {
       // One drift.check per camera with recent traffic, every `checkEverySeconds`.
       key: 'drift.check',
@@ -36,4 +40,13 @@ export function createJobSchedules(deps: JobScheduleDeps): ScheduleEntry[] {
       jobs: () => deps.retention.scheduledRuns(),
     },
   ];
+  if (rollouts !== undefined) {
+    entries.push({
+      // The canary rules, every 15 s; nothing is queued while no canary runs.
+      key: 'rollout.evaluate',
+      everyMs: () => rollouts.evaluateIntervalMs(),
+      jobs: () => rollouts.scheduledEvaluations(),
+    });
+  }
+  return entries;
 }

@@ -4,7 +4,8 @@
  * them: drift observers (events, Prometheus, level listeners) and the sweep of expired job
  * leases, so no job stays "running" even when no worker runs. Also the retraining loop
  * (`createRetrainingService`): its service with the trainer process, the evaluator and the
- * cached nominal holdout behind the ports the training job uses.
+ * cached nominal holdout behind the ports the training job uses. And the rollout service
+ * (`createRolloutService`), whose rules the `rollout.evaluate` job applies.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
@@ -40,9 +41,25 @@ import { datasetFeatures } from '../services/training-reference.js';
 import { YoloDatasetRepository } from '../repositories/yolo-dataset.repository.js';
 import { RetrainingRepository } from '../repositories/retraining.repository.js';
 import { RetrainingService } from '../services/retraining.service.js';
+import { RolloutRepository } from '../repositories/rollout.repository.js';
+import { RolloutService, type RolloutRegistry } from '../services/rollout.service.js';
+import type { EventBus } from '../services/event-bus.js';
 import { calibrateModelFile } from './calibrate.main.js';
 import { createEvaluation } from './evaluation.main.js';
 import { ensureSynthDataset, SEED_RECIPE } from './train.main.js';
+
+/**
+ * The rollout service (docs/rollouts.md) on `database`, moving aliases through `models`. The
+ * server's routes and the agents' model plan use it; the worker runs its `rollout.evaluate`.
+ */
+export function createRolloutService(
+  database: DatabaseHandle,
+  options: { models: RolloutRegistry; events: EventBus; now?: () => number },
+): RolloutService {
+  return new RolloutService(new RolloutRepository(database.db), options.models, options.events, {
+    now: options.now,
+  });
+}
 
 export interface JobServices {
   jobs: JobQueue;

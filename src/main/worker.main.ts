@@ -30,10 +30,22 @@ import type { JobQueue } from '../services/jobs/job-queue.js';
 import { VisionLoopError } from '../shared/errors.js';
 import { createBlobStore } from './blob-store.main.js';
 import type { FanOutEventBus } from '../services/fan-out-event-bus.js';
+import { createRolloutService } from './job-services.js';
 import { createFanOutEventBus, createServerServices } from './server.main.js';
 
 /** What the worker needs from the server's services (AppServices fits). */
 export type WorkerServices = JobHandlerDeps & JobScheduleDeps & { jobs: JobQueue };
+
+/** The server's services plus the rollout service whose rules `rollout.evaluate` applies. */
+function withRollouts(
+  database: DatabaseHandle,
+  services: ReturnType<typeof createServerServices>,
+): WorkerServices {
+  return {
+    ...services,
+    rollouts: createRolloutService(database, { models: services.models, events: services.events }),
+  };
+}
 
 export interface StartWorkerOptions {
   /** An open, migrated database to share (the server's, in `up`); not closed by `stop()`. */
@@ -112,21 +124,24 @@ export async function startWorker(
               }),
           })
         : undefined;
-    const services =
+    const services: WorkerServices =
       options.services ??
-      createServerServices(database, {
-        events,
-        blobStore: createBlobStore(config.server.blobStorage),
-        heartbeatIntervalMs: config.server.heartbeatIntervalMs,
-        recentWindowMs: config.server.recentWindowMs,
-        processMetrics: false,
-        retrainingWorkDir: join(config.server.dataDir, 'retraining'),
-        retentionDays: config.server.retentionDays,
-        onBackgroundError: (error) =>
-          log('warn', 'background task failed', {
-            error: error instanceof Error ? error.message : String(error),
-          }),
-      });
+      withRollouts(
+        database,
+        createServerServices(database, {
+          events,
+          blobStore: createBlobStore(config.server.blobStorage),
+          heartbeatIntervalMs: config.server.heartbeatIntervalMs,
+          recentWindowMs: config.server.recentWindowMs,
+          processMetrics: false,
+          retrainingWorkDir: join(config.server.dataDir, 'retraining'),
+          retentionDays: config.server.retentionDays,
+          onBackgroundError: (error) =>
+            log('warn', 'background task failed', {
+              error: error instanceof Error ? error.message : String(error),
+            }),
+        }),
+      );
     const id = options.id ?? defaultWorkerId();
     const handlers = selectHandlers(
       options.handlers ?? createJobHandlers(services),

@@ -13,10 +13,14 @@
  * Payloads are parsed with the schema when enqueued and again when claimed (a payload stored by
  * an older build that no longer parses fails the job without retries).
  */
-import type { z } from 'zod';
+import { z } from 'zod';
 import { driftCheckPayloadSchema } from '../../shared/api/drift.js';
 import { probePayloadSchema, retentionRunPayloadSchema } from '../../shared/api/jobs.js';
 import { trainingRunPayloadSchema } from '../../shared/api/retraining.js';
+
+/** `rollout.evaluate` takes nothing: it evaluates every running canary. */
+export const rolloutEvaluatePayloadSchema = z.strictObject({});
+export type RolloutEvaluatePayload = z.output<typeof rolloutEvaluatePayloadSchema>;
 
 export interface JobDefinition {
   /** Parses the payload; its output is what the handler gets. */
@@ -59,6 +63,14 @@ export const JOB_DEFINITIONS = {
     retry: { baseMs: 60_000, maxMs: 600_000 },
     description:
       'delete prediction rows and frames older than the retention, in small batches; frames of labels and datasets are kept',
+  },
+  'rollout.evaluate': {
+    payload: rolloutEvaluatePayloadSchema,
+    // Cheap, and the next period (15 s) comes soon: no retries worth waiting for.
+    maxAttempts: 1,
+    timeoutMs: 60_000,
+    description:
+      "compare each running canary's live metrics with the baseline's; roll back on a breach, promote when clean",
   },
   'system.probe': {
     payload: probePayloadSchema,

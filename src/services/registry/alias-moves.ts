@@ -17,6 +17,8 @@ import {
   type AliasHistoryResponse,
   type AliasMoveResponse,
 } from '../../shared/api/models.js';
+import { DEFAULT_STAGE_ALIASES } from '../../shared/api/inspection-chain.js';
+import type { ModelTask } from '../../shared/domain.js';
 import { VisionLoopError } from '../../shared/errors.js';
 import type { AliasDeployment } from './alias-deployment.js';
 import { historyEntryOf, jsonObject, type ModelCatalog } from './model-catalog.js';
@@ -33,8 +35,11 @@ const MOVE_ATTEMPTS = 25;
 
 let historySequence = 0;
 
-/** Ids that sort in creation order within this process, even within one millisecond. */
-function historyId(at: number): string {
+/**
+ * Ids that sort in creation order within this process, even within one millisecond (also the
+ * ids of the history steps rollouts write).
+ */
+export function historyId(at: number): string {
   historySequence = (historySequence + 1) % 1_000_000;
   const time = String(at).padStart(15, '0');
   return `ah_${time}_${String(historySequence).padStart(6, '0')}_${randomBytes(4).toString('hex')}`;
@@ -78,6 +83,34 @@ function gateChecked(target: ModelRow, options: AliasMoveOptions): AliasMoveOpti
   };
 }
 
+/** The task a model must do to sit in one of the stage aliases; null for any other alias. */
+export function aliasTask(alias: string): ModelTask | null {
+  if (alias === PRODUCTION_ALIAS) return 'detect';
+  if (alias === DEFAULT_STAGE_ALIASES.classify) return 'classify';
+  if (alias === DEFAULT_STAGE_ALIASES.segment) return 'segment';
+  return null;
+}
+
+/** MODEL_TASK_MISMATCH when `target` cannot serve the stage `alias` stands for. */
+function checkTask(alias: string, target: ModelRow): void {
+  const task = aliasTask(alias);
+  if (task === null || target.task === task) return;
+  throw new VisionLoopError(
+    'MODEL_TASK_MISMATCH',
+    `${target.version} is a ${target.task} model; '${alias}' serves the ${task} stage and ` +
+      `takes ${task} models only`,
+  );
+}
+
+/**
+ * Alias-history actions that moved the alias itself; `canary` and `canary-rollback` steps
+ * applied to some cameras only and are not what a rollback returns from.
+ */
+const MOVE_ACTIONS: readonly AliasAction[] = ['promote', 'rollback'];
+
+/** How far back a rollback looks past canary steps for the alias's latest move. */
+const ROLLBACK_HISTORY_DEPTH = 200;
+
 function checkAlias(alias: string): string {
   const parsed = aliasNameSchema.safeParse(alias);
   if (!parsed.success) {
@@ -120,6 +153,7 @@ export class AliasMoves {
   ): Promise<AliasMoveResponse> {
     const name = checkAlias(alias);
     const target = await this.catalog.row(version);
+    checkTask(name, target);
     const checked = gateChecked(target, options);
     for (let attempt = 0; attempt < MOVE_ATTEMPTS; attempt++) {
       const current = await this.models.findAlias(name);
@@ -150,7 +184,8 @@ export class AliasMoves {
       if (current === undefined) {
         throw new VisionLoopError('NOT_FOUND', `there is no alias '${name}' to roll back`);
       }
-      const [latest] = await this.models.history(name, 1);
+      const recent = await this.models.history(name, ROLLBACK_HISTORY_DEPTH);
+      const latest = recent.find((entry) => MOVE_ACTIONS.includes(entry.action));
       const previous = latest?.to_version === current.version ? latest.from_version : null;
       if (previous === null || previous === undefined) {
         const since =

@@ -62,7 +62,7 @@ export type {
   RegisterModelInput,
   RegisteredModel,
 } from './registry-types.js';
-export { GATE_OVERRIDE_PREFIX, gateRejectionOf } from './alias-moves.js';
+export { GATE_OVERRIDE_PREFIX, aliasTask, gateRejectionOf, historyId } from './alias-moves.js';
 export { compareMetrics, flattenMetrics } from './model-catalog.js';
 export { checkDeploymentClasses } from './model-registration.js';
 

@@ -104,7 +104,20 @@ export function historyEntryOf(row: AliasHistoryRow): AliasHistoryEntry {
     actor: row.actor,
     reason: row.reason,
     at: row.created_at,
+    scope: scopeOf(row.scope),
   };
+}
+
+/** A stored scope (JSON array of cameras) as people read it: `cameras cam-a, cam-b`. */
+export function scopeOf(scope: string | null): string | null {
+  if (scope === null) return null;
+  try {
+    const cameras: unknown = JSON.parse(scope);
+    if (Array.isArray(cameras)) return `cameras ${cameras.map(String).join(', ')}`;
+  } catch {
+    // Not JSON: shown as stored.
+  }
+  return scope;
 }
 
 function aliasOf(row: AliasWithSha): ModelAlias {
