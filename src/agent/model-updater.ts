@@ -1,5 +1,6 @@
 /**
- * Keeps an agent on the registry's `production` model.
+ * Keeps an agent on the registry's `production` model, and holds the parts every model the
+ * agent follows shares (the plan follower, plan-follower.ts, runs one ModelSlot per model).
  *
  * It learns of the target from the server's model events (`GET /api/agents/{id}/events`,
  * reconnecting with backoff; the stream opens with the current production, so nothing is
@@ -21,7 +22,7 @@ import type { ProductionRef } from '../shared/api/models.js';
 import { VisionLoopError, messageOf } from '../shared/errors.js';
 import type { ModelInfo } from '../vision/detector.js';
 import type { SwapResult } from '../inference/swappable-detector.js';
-import type { ModelSource } from './uplink/model-client.js';
+import type { AgentStreamEvent, ModelSource } from './uplink/model-client.js';
 import { abortableSleep, backoffDelay } from './uplink/backoff.js';
 import type { LogLevel } from './uplink/sender.js';
 import { isUplinkError } from './uplink/server-client.js';
@@ -67,56 +68,109 @@ async function sha256OfFile(path: string): Promise<string> {
   return hash.digest('hex');
 }
 
-export class ModelUpdater {
-  private readonly stopping = new AbortController();
-  private readonly log: (level: LogLevel, message: string) => void;
-  private readonly random: () => number;
-  private readonly now: () => number;
-  private readonly retryAfterMs: number;
-  private readonly reconnectBaseMs: number;
-  private readonly reconnectCapMs: number;
+/** Verified model files under `modelsDir`, by sha256, downloaded when missing or corrupt. */
+export class ModelCache {
+  constructor(
+    private readonly deps: {
+      source: ModelSource;
+      modelsDir: string;
+      log: (level: LogLevel, message: string) => void;
+      signal: AbortSignal;
+    },
+  ) {}
+
+  /** The verified local file of `target`, downloading it when the cache has no good copy. */
+  async fileFor(target: ProductionRef): Promise<string> {
+    const path = join(this.deps.modelsDir, `${target.sha256}.onnx`);
+    const cached = await stat(path).catch(() => null);
+    if (cached?.isFile()) {
+      if ((await sha256OfFile(path)) === target.sha256) return path;
+      this.deps.log('warn', `the cached ${path} is corrupt; downloading it again`);
+      await rm(path, { force: true });
+    }
+    await mkdir(this.deps.modelsDir, { recursive: true });
+    this.deps.log('info', `downloading model ${target.version} (${target.sha256.slice(0, 12)}…)`);
+    await this.deps.source.downloadArtifact(target.version, target.sha256, path, this.deps.signal);
+    return path;
+  }
+
+  /** Deletes every cached model (and stray download) whose sha256 is not in `keep`. */
+  async prune(keep: Iterable<string>): Promise<void> {
+    const names = new Set([...keep].map((sha) => `${sha}.onnx`));
+    let files: string[];
+    try {
+      files = await readdir(this.deps.modelsDir);
+    } catch {
+      return;
+    }
+    for (const name of files) {
+      if (names.has(name) || !(name.endsWith('.onnx') || name.endsWith('.tmp'))) continue;
+      await rm(join(this.deps.modelsDir, name), { force: true }).catch(() => undefined);
+    }
+  }
+}
+
+/** What one slot runs and how a verified file is put in its place. */
+export interface SlotModel {
+  /** The model the slot runs now; null when none. */
+  running(): { version: string; sha256: string } | null;
+  /** Loads the verified file at `path` in the slot's place; throws to keep the running one. */
+  apply(path: string, target: ProductionRef): Promise<void>;
+}
+
+export interface ModelSlotStats {
+  swaps: number;
+  target: ProductionRef | null;
+  runningVersion: string | null;
+  lastError: string | null;
+}
+
+/**
+ * One model the agent follows (the detector, a stage model, the shadow): takes targets, gets
+ * the verified file and applies it, one update at a time; a failed target is retried after
+ * `retryAfterMs`. The running model keeps running on any failure.
+ */
+export class ModelSlot {
   private target: ProductionRef | null = null;
   private applying: Promise<void> | null = null;
   private failed: { sha256: string; at: number } | null = null;
-  private previousSha: string | null = null;
-  private eventLoop: Promise<void> | null = null;
-  private current: ModelUpdaterStats = {
-    swaps: 0,
-    target: null,
-    runningVersion: null,
-    lastError: null,
-    eventStreamConnected: false,
-  };
+  private previous: string | null = null;
+  private readonly counts = { swaps: 0, lastError: null as string | null };
 
   constructor(
-    private readonly deps: ModelUpdaterDeps,
-    options: ModelUpdaterOptions = {},
-  ) {
-    this.log = deps.log ?? (() => undefined);
-    this.random = deps.random ?? Math.random;
-    this.now = deps.now ?? Date.now;
-    this.retryAfterMs = options.retryAfterMs ?? 30_000;
-    this.reconnectBaseMs = options.reconnectBaseMs ?? 1000;
-    this.reconnectCapMs = options.reconnectCapMs ?? 30_000;
+    /** What the slot holds, for the log: `model`, `classify model`, `shadow model`. */
+    private readonly name: string,
+    private readonly model: SlotModel,
+    private readonly deps: {
+      cache: ModelCache;
+      log: (level: LogLevel, message: string) => void;
+      now: () => number;
+      retryAfterMs: number;
+      signal: AbortSignal;
+      /** After a successful update (the follower prunes the cache). */
+      onApplied: () => Promise<void>;
+    },
+  ) {}
+
+  stats(): ModelSlotStats {
+    return {
+      swaps: this.counts.swaps,
+      target: this.target,
+      runningVersion: this.runningModel()?.version ?? null,
+      lastError: this.counts.lastError,
+    };
   }
 
-  stats(): ModelUpdaterStats {
-    return { ...this.current, runningVersion: this.runningModel()?.version ?? null };
+  /** The sha256s this slot needs cached: the running model and the one before it. */
+  keep(): string[] {
+    const running = this.runningModel()?.sha256;
+    return [running, this.previous].filter((sha): sha is string => typeof sha === 'string');
   }
 
-  /** Starts following the model events. */
-  start(): void {
-    this.eventLoop ??= this.followEvents();
-  }
-
-  /**
-   * A production model the server announced (an event or a heartbeat answer). Starts an
-   * update when it differs from the running model; returns at once.
-   */
+  /** A model the server announced; starts an update when it differs from the running one. */
   offer(target: ProductionRef | null | undefined): void {
-    if (target === null || target === undefined || this.stopping.signal.aborted) return;
+    if (target === null || target === undefined || this.deps.signal.aborted) return;
     this.target = target;
-    this.current.target = target;
     this.kick();
   }
 
@@ -125,26 +179,22 @@ export class ModelUpdater {
     while (this.applying !== null) await this.applying;
   }
 
-  /** Stops following events and waits for an update in progress. */
-  async stop(): Promise<void> {
-    this.stopping.abort();
-    await this.eventLoop;
-    await this.idle();
-  }
-
-  private runningModel(): ModelInfo | null {
+  private runningModel(): { version: string; sha256: string } | null {
     try {
-      return this.deps.detector.model;
+      return this.model.running();
     } catch {
       return null;
     }
   }
 
   private kick(): void {
-    if (this.applying !== null || this.stopping.signal.aborted) return;
+    if (this.applying !== null || this.deps.signal.aborted) return;
     const target = this.target;
     if (target === null || this.runningModel()?.sha256 === target.sha256) return;
-    if (this.failed?.sha256 === target.sha256 && this.now() - this.failed.at < this.retryAfterMs) {
+    if (
+      this.failed?.sha256 === target.sha256 &&
+      this.deps.now() - this.failed.at < this.deps.retryAfterMs
+    ) {
       return;
     }
     this.applying = this.apply(target).finally(() => {
@@ -157,111 +207,196 @@ export class ModelUpdater {
   private async apply(target: ProductionRef): Promise<void> {
     const running = this.runningModel();
     try {
-      const path = await this.fileFor(target);
-      const result = await this.deps.detector.swapTo(path, (model) => {
-        if (model.sha256 !== target.sha256) {
-          throw new VisionLoopError(
-            'MODEL_LOAD_FAILED',
-            `${path} loaded with sha256 ${model.sha256.slice(0, 12)}…, not ${target.sha256.slice(0, 12)}…`,
-          );
-        }
-      });
-      this.current.swaps++;
-      this.current.lastError = null;
+      const path = await this.deps.cache.fileFor(target);
+      await this.model.apply(path, target);
+      this.counts.swaps++;
+      this.counts.lastError = null;
       this.failed = null;
-      this.previousSha = running?.sha256 ?? null;
-      this.log(
-        'info',
-        `now running model ${result.model.version} (was ${result.previous?.version ?? 'none'}; loaded and warmed up in ${Math.round(result.loadMs)} ms)`,
-      );
-      await this.prune(target.sha256);
+      this.previous = running?.sha256 ?? null;
+      await this.deps.onApplied();
     } catch (error) {
-      this.failed = { sha256: target.sha256, at: this.now() };
-      this.current.lastError = messageOf(error);
-      this.log(
+      this.failed = { sha256: target.sha256, at: this.deps.now() };
+      this.counts.lastError = messageOf(error);
+      this.deps.log(
         'warn',
-        `could not switch to model ${target.version}: ${messageOf(error)}; ${running?.version ?? 'the current model'} keeps running (retry in ${Math.round(this.retryAfterMs / 1000)} s)`,
+        `could not switch to ${this.name} ${target.version}: ${messageOf(error)}; ${running?.version ?? `the current ${this.name}`} keeps running (retry in ${Math.round(this.deps.retryAfterMs / 1000)} s)`,
       );
     }
   }
+}
 
-  /** The verified local file of `target`, downloading it when the cache has no good copy. */
-  private async fileFor(target: ProductionRef): Promise<string> {
-    const path = join(this.deps.modelsDir, `${target.sha256}.onnx`);
-    const cached = await stat(path).catch(() => null);
-    if (cached?.isFile()) {
-      if ((await sha256OfFile(path)) === target.sha256) return path;
-      this.log('warn', `the cached ${path} is corrupt; downloading it again`);
-      await rm(path, { force: true });
-    }
-    await mkdir(this.deps.modelsDir, { recursive: true });
-    this.log('info', `downloading model ${target.version} (${target.sha256.slice(0, 12)}…)`);
-    await this.deps.source.downloadArtifact(
-      target.version,
-      target.sha256,
-      path,
-      this.stopping.signal,
+/** A SlotModel over a hot-swappable detector: swaps with a sha256 check and logs the swap. */
+export function detectorSlotModel(
+  detector: SwapTarget,
+  log: (level: LogLevel, message: string) => void,
+  name = 'model',
+): SlotModel {
+  return {
+    running: () => detector.model,
+    async apply(path, target) {
+      const result = await detector.swapTo(path, (model) => checkSha(path, model.sha256, target));
+      log(
+        'info',
+        `now running ${name} ${result.model.version} (was ${result.previous?.version ?? 'none'}; loaded and warmed up in ${Math.round(result.loadMs)} ms)`,
+      );
+    },
+  };
+}
+
+/** Refuses a loaded model whose sha256 is not the target's. */
+export function checkSha(path: string, sha256: string, target: ProductionRef): void {
+  if (sha256 !== target.sha256) {
+    throw new VisionLoopError(
+      'MODEL_LOAD_FAILED',
+      `${path} loaded with sha256 ${sha256.slice(0, 12)}…, not ${target.sha256.slice(0, 12)}…`,
     );
-    return path;
   }
+}
 
-  /** Keeps the running model and the previous one; deletes older files and stray downloads. */
-  private async prune(runningSha: string): Promise<void> {
-    const keep = new Set([`${runningSha}.onnx`]);
-    if (this.previousSha !== null) keep.add(`${this.previousSha}.onnx`);
-    let names: string[];
+/**
+ * Follows the agent's event stream until `signal` aborts: waits for the agent's id, hands
+ * every event to `onEvent`, reconnects with backoff (the stream reopens with the current state).
+ */
+export async function followAgentEvents(deps: {
+  source: ModelSource;
+  agentId: () => string | null;
+  onEvent: (event: AgentStreamEvent) => void;
+  onConnected: (connected: boolean) => void;
+  log: (level: LogLevel, message: string) => void;
+  random: () => number;
+  reconnectBaseMs: number;
+  reconnectCapMs: number;
+  signal: AbortSignal;
+}): Promise<void> {
+  const { signal } = deps;
+  let failures = 0;
+  while (!signal.aborted) {
+    const agentId = deps.agentId();
+    if (agentId === null) {
+      await abortableSleep(250, signal);
+      continue;
+    }
+    let connected = false;
     try {
-      names = await readdir(this.deps.modelsDir);
-    } catch {
-      return;
+      for await (const event of deps.source.modelEvents(agentId, signal)) {
+        if (!connected) {
+          connected = true;
+          failures = 0;
+          deps.onConnected(true);
+        }
+        deps.onEvent(event);
+      }
+    } catch (error) {
+      if (signal.aborted) break;
+      if (failures === 0 || failures % 10 === 0) {
+        const notFound = isUplinkError(error) && error.status === 404;
+        deps.log(
+          notFound ? 'info' : 'warn',
+          notFound
+            ? 'the server has no model events; following production through heartbeats only'
+            : `model events: ${messageOf(error)}; reconnecting`,
+        );
+      }
     }
-    for (const name of names) {
-      if (keep.has(name) || !(name.endsWith('.onnx') || name.endsWith('.tmp'))) continue;
-      await rm(join(this.deps.modelsDir, name), { force: true }).catch(() => undefined);
-    }
+    deps.onConnected(false);
+    failures++;
+    await abortableSleep(
+      Math.max(
+        deps.reconnectBaseMs / 2,
+        backoffDelay(failures, deps.random, deps.reconnectBaseMs, deps.reconnectCapMs),
+      ),
+      signal,
+    );
+  }
+}
+
+/** A `production` model event as a target; null for any other event. */
+export function productionOf(event: AgentStreamEvent): ProductionRef | null {
+  if (event.type !== 'model') return null;
+  if (event.alias !== 'production' || event.toVersion === null || event.sha256 === null) {
+    return null;
+  }
+  return { version: event.toVersion, sha256: event.sha256 };
+}
+
+export class ModelUpdater {
+  private readonly stopping = new AbortController();
+  private readonly log: (level: LogLevel, message: string) => void;
+  private readonly slot: ModelSlot;
+  private readonly cache: ModelCache;
+  private eventLoop: Promise<void> | null = null;
+  private eventStreamConnected = false;
+  private readonly reconnectBaseMs: number;
+  private readonly reconnectCapMs: number;
+
+  constructor(
+    private readonly deps: ModelUpdaterDeps,
+    options: ModelUpdaterOptions = {},
+  ) {
+    this.log = deps.log ?? (() => undefined);
+    this.reconnectBaseMs = options.reconnectBaseMs ?? 1000;
+    this.reconnectCapMs = options.reconnectCapMs ?? 30_000;
+    this.cache = new ModelCache({
+      source: deps.source,
+      modelsDir: deps.modelsDir,
+      log: this.log,
+      signal: this.stopping.signal,
+    });
+    this.slot = new ModelSlot('model', detectorSlotModel(deps.detector, this.log), {
+      cache: this.cache,
+      log: this.log,
+      now: deps.now ?? Date.now,
+      retryAfterMs: options.retryAfterMs ?? 30_000,
+      signal: this.stopping.signal,
+      onApplied: () => this.cache.prune(this.slot.keep()),
+    });
   }
 
-  private async followEvents(): Promise<void> {
-    const signal = this.stopping.signal;
-    let failures = 0;
-    while (!signal.aborted) {
-      const agentId = this.deps.agentId();
-      if (agentId === null) {
-        await abortableSleep(250, signal);
-        continue;
-      }
-      try {
-        for await (const event of this.deps.source.modelEvents(agentId, signal)) {
-          if (!this.current.eventStreamConnected) {
-            this.current.eventStreamConnected = true;
-            failures = 0;
-          }
-          if (event.alias !== 'production' || event.toVersion === null || event.sha256 === null) {
-            continue;
-          }
-          this.offer({ version: event.toVersion, sha256: event.sha256 });
-        }
-      } catch (error) {
-        if (signal.aborted) break;
-        if (failures === 0 || failures % 10 === 0) {
-          const notFound = isUplinkError(error) && error.status === 404;
-          this.log(
-            notFound ? 'info' : 'warn',
-            notFound
-              ? 'the server has no model events; following production through heartbeats only'
-              : `model events: ${messageOf(error)}; reconnecting`,
-          );
-        }
-      }
-      this.current.eventStreamConnected = false;
-      failures++;
-      await abortableSleep(
-        Math.max(
-          this.reconnectBaseMs / 2,
-          backoffDelay(failures, this.random, this.reconnectBaseMs, this.reconnectCapMs),
-        ),
-        signal,
-      );
-    }
+  stats(): ModelUpdaterStats {
+    const slot = this.slot.stats();
+    return {
+      swaps: slot.swaps,
+      target: slot.target,
+      runningVersion: slot.runningVersion,
+      lastError: slot.lastError,
+      eventStreamConnected: this.eventStreamConnected,
+    };
+  }
+
+  /** Starts following the model events. */
+  start(): void {
+    this.eventLoop ??= followAgentEvents({
+      source: this.deps.source,
+      agentId: this.deps.agentId,
+      onEvent: (event) => this.offer(productionOf(event)),
+      onConnected: (connected) => {
+        this.eventStreamConnected = connected;
+      },
+      log: this.log,
+      random: this.deps.random ?? Math.random,
+      reconnectBaseMs: this.reconnectBaseMs,
+      reconnectCapMs: this.reconnectCapMs,
+      signal: this.stopping.signal,
+    });
+  }
+
+  /**
+   * A production model the server announced (an event or a heartbeat answer). Starts an
+   * update when it differs from the running model; returns at once.
+   */
+  offer(target: ProductionRef | null | undefined): void {
+    this.slot.offer(target);
+  }
+
+  /** Resolves when no update is in progress. */
+  idle(): Promise<void> {
+    return this.slot.idle();
+  }
+
+  /** Stops following events and waits for an update in progress. */
+  async stop(): Promise<void> {
+    this.stopping.abort();
+    await this.eventLoop;
+    await this.idle();
   }
 }

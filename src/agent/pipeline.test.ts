@@ -4,7 +4,11 @@ import type { Detector, DetectorOutput, ModelInfo } from '../vision/detector.js'
 import type { RgbImage } from '../vision/image.js';
 import type { CapturedFrame, FrameSource } from './frame-source.js';
 import { DEFAULT_MOTION_GATE } from './motion-gate.js';
+import { QuarterSegmenter, WidthClassifier } from '../../test/helpers/fake-stage-models.js';
+import type { ChainConfig } from '../shared/api/inspection-chain.js';
+import { InspectionChainRunner } from './inspection-chain.js';
 import { InspectionPipeline } from './pipeline.js';
+import { ShadowRunner, frameHashUnit } from './shadow-runner.js';
 
 const model: ModelInfo = {
   path: '/m.onnx',
@@ -108,6 +112,20 @@ describe('InspectionPipeline', () => {
     expect(stats.processedFrames).toBe(6);
     expect(stats.droppedFrames).toBe(0);
     expect(new Set(results.map((r) => r.id)).size).toBe(6);
+    // Without a chain: the default rule names itself on FAIL; no stages, no shadow.
+    expect(results.map((r) => r.decidedBy)).toEqual([
+      undefined,
+      undefined,
+      undefined,
+      'fail-threshold',
+      'fail-threshold',
+      'fail-threshold',
+    ]);
+    expect(
+      results.some(
+        (r) => 'stages' in r || 'shadow' in r || ('decidedBy' in r && r.decision === 'PASS'),
+      ),
+    ).toBe(false);
   });
 
   it('drops the oldest frames of a live source when detection falls behind, and counts them', async () => {
@@ -229,6 +247,192 @@ describe('InspectionPipeline', () => {
     expect(results.map((r) => [r.inferred, r.detections.length])).toEqual([
       [true, 1],
       [false, 0],
+    ]);
+  });
+
+  it('runs the chain after detection and decides by its rules, naming the rule', async () => {
+    // The crack box is 29 × 38 px: padded by 0.1 its crop is 34.8 px wide → `major` (2);
+    // unpadded, the segmenter measures a quarter of 29 × 38 → 275 px = 11 mm² at 0.2 mm/px.
+    const chain: ChainConfig = {
+      stages: [
+        { stage: 'classify', alias: 'classify-production', padding: 0.1, minConfidence: 0.5 },
+        { stage: 'segment', alias: 'segment-production', padding: 0, minConfidence: 0.25 },
+      ],
+      vetoClass: 'not_defect',
+      mmPerPixel: 0.2,
+      maxCrops: 4,
+      rules: [
+        { id: 'large', when: 'area-mm2', gt: 11 },
+        { id: 'severe', when: 'severity', gte: 2 },
+      ],
+    };
+    const classifier = new WidthClassifier();
+    const segmenter = new QuarterSegmenter();
+    const runner = new InspectionChainRunner({ chain, classifier, segmenter });
+    const results: FrameResult[] = [];
+    const markers = [0, 30, 60, 90, 40];
+    const pipeline = new InspectionPipeline(
+      listSource(
+        markers.map((m, i) => image(m, i * 4)),
+        { live: false },
+      ),
+      new ScriptedDetector(3),
+      (result) => {
+        results.push(result);
+        // From the fourth frame on (dispatched after the third is out), a looser area rule.
+        if (result.frameIndex === 2)
+          runner.setChain({ ...chain, rules: [{ id: 'large', when: 'area-mm2', gt: 10 }] });
+      },
+      { ...gateOff, maxInFlight: 1, chain: runner },
+    );
+    await pipeline.run();
+    expect(results.map((r) => r.decision)).toEqual(['PASS', 'PASS', 'FAIL', 'FAIL', 'FAIL']);
+    expect(results.map((r) => r.decidedBy)).toEqual([
+      undefined,
+      undefined,
+      'severe',
+      'large',
+      'large',
+    ]);
+    expect(results[0]!.stages).toMatchObject({ detections: [], totalAreaPx: 0, maxSeverity: null });
+    expect(results[1]!.stages!.detections).toEqual([
+      { vetoed: false, segmentation: expect.objectContaining({ areaPx: 275 }) as unknown },
+    ]);
+    expect(results[2]!.stages).toMatchObject({
+      versions: { classify: 'cls-v1', segment: 'seg-v1' },
+      totalAreaPx: 275,
+      maxSeverity: 2,
+      timings: { classifyMs: 3, segmentMs: 5 },
+    });
+    expect(results[2]!.stages!.totalAreaMm2).toBeCloseTo(11, 9);
+    // One batched call per stage per frame that had crops for it.
+    expect(classifier.calls.map((c) => c.length)).toEqual([1, 1]);
+    expect(segmenter.calls.map((c) => c.length)).toEqual([1, 1, 1, 1]);
+  });
+
+  it('carries the stages of the last inferred frame to a still frame', async () => {
+    const runner = new InspectionChainRunner({
+      chain: {
+        stages: [{ stage: 'classify', alias: 'classify-production', padding: 0, minConfidence: 0 }],
+        // The unpadded crack crop (29 px) is `minor`: vetoed, so the frame passes.
+        vetoClass: 'minor',
+        mmPerPixel: null,
+        maxCrops: 4,
+        rules: [],
+      },
+      classifier: new WidthClassifier(),
+    });
+    const results: FrameResult[] = [];
+    const still = image(90, 3);
+    const pipeline = new InspectionPipeline(
+      listSource([still, still, still], { live: false }),
+      new ScriptedDetector(),
+      (result) => {
+        results.push(result);
+      },
+      { chain: runner },
+    );
+    await pipeline.run();
+    expect(results.map((r) => [r.inferred, r.decision, r.stages?.detections[0]?.vetoed])).toEqual([
+      [true, 'PASS', true],
+      [false, 'PASS', true],
+      [false, 'PASS', true],
+    ]);
+  });
+
+  it('runs a shadow on its share of frames, compares it, and never lets it decide', async () => {
+    // The shadow sees the same crack at half the confidence: below 0.5 it passes the part.
+    const shadowDetector = new ScriptedDetector(15);
+    const halfConfidence: Detector = {
+      model: { ...model, version: 'shadow-v2' },
+      load: () => shadowDetector.load(),
+      dispose: () => shadowDetector.dispose(),
+      async detect(img) {
+        const output = await shadowDetector.detect(img);
+        return {
+          ...output,
+          detections: output.detections.map((d) => ({ ...d, confidence: d.confidence / 2 })),
+        };
+      },
+    };
+    const shadow = new ShadowRunner();
+    shadow.set({ detector: halfConfidence, model: halfConfidence.model }, 0.5);
+    const markers = Array.from({ length: 24 }, (_, i) => (i % 2 === 0 ? 0 : 80));
+    const results: FrameResult[] = [];
+    const pipeline = new InspectionPipeline(
+      listSource(
+        markers.map((m, i) => image(m, i * 2)),
+        { live: false },
+      ),
+      new ScriptedDetector(1),
+      (result) => {
+        results.push(result);
+      },
+      { ...gateOff, shadow },
+    );
+    await pipeline.run();
+    const chosen = markers.map((_, i) => frameHashUnit(i) < 0.5);
+    expect(chosen.filter(Boolean).length).toBeGreaterThan(4);
+    expect(chosen.filter(Boolean).length).toBeLessThan(20);
+    expect(results.map((r) => r.shadow !== undefined)).toEqual(chosen);
+    expect(results.map((r) => r.frameIndex)).toEqual(markers.map((_, i) => i));
+    for (const result of results) {
+      // The serving model decides: a crack at 0.8 fails whatever the shadow says.
+      expect(result.decision).toBe(result.frameIndex % 2 === 0 ? 'PASS' : 'FAIL');
+      if (result.shadow === undefined) continue;
+      expect(result.shadow.version).toBe('shadow-v2');
+      expect(result.shadow.inferenceMs).toBe(2);
+      if (result.frameIndex % 2 === 0) {
+        expect(result.shadow).toMatchObject({
+          decision: 'PASS',
+          disagreement: 0,
+          disagrees: false,
+        });
+      } else {
+        // Same box, same class: the boxes agree, the decisions do not.
+        expect(result.shadow).toMatchObject({ decision: 'PASS', disagreement: 0, disagrees: true });
+        expect(result.shadow.detections[0]!.confidence).toBeCloseTo(0.4, 9);
+      }
+    }
+    expect(shadow.stats()).toMatchObject({
+      frames: chosen.filter(Boolean).length,
+      disagreements: chosen.filter((c, i) => c && i % 2 === 1).length,
+      failures: 0,
+    });
+  });
+
+  it('emits every result without a shadow field when the shadow fails', async () => {
+    const logs: string[] = [];
+    const shadow = new ShadowRunner({ log: (_level, message) => logs.push(message) });
+    const broken: Detector = {
+      model: { ...model, version: 'broken' },
+      load: () => Promise.resolve(model),
+      dispose: () => Promise.resolve(),
+      detect: () => Promise.reject(new Error('worker died')),
+    };
+    shadow.set({ detector: broken, model: broken.model }, 1);
+    const results: FrameResult[] = [];
+    const pipeline = new InspectionPipeline(
+      listSource(
+        [10, 80, 20, 90].map((m, i) => image(m, i * 4)),
+        { live: false },
+      ),
+      new ScriptedDetector(),
+      (result) => {
+        results.push(result);
+      },
+      { ...gateOff, shadow },
+    );
+    await pipeline.run();
+    expect(results.map((r) => [r.decision, r.shadow])).toEqual([
+      ['PASS', undefined],
+      ['FAIL', undefined],
+      ['PASS', undefined],
+      ['FAIL', undefined],
+    ]);
+    expect(shadow.stats().failures).toBe(4);
+    expect(logs).toEqual([
+      expect.stringMatching(/shadow model broken failed on frame 0 .*worker died/),
     ]);
   });
 });

@@ -7,15 +7,23 @@
  * and the worker still has a frame queued when this thread is late by a frame's work. Results
  * are emitted in capture order.
  *
+ * After detection, an inspection chain (an optional InspectionChainRunner) runs the later
+ * stages on the frame's crops and fills `result.stages`; the decision comes from the chain's
+ * rules (decideWithChain; `decidedBy` names the rule on FAIL — `fail-threshold` without rules).
+ * An optional ShadowRunner runs a shadow detector beside the serving one on its share of the
+ * frames (started together, so a result waits at most for the shadow's own run) and fills
+ * `result.shadow`; it never decides.
+ *
  * The pipeline never talks to a server: it hands each result to `onResult`, and the caller
  * (the agent's outbox, the detect command) decides where it goes.
  */
 import { randomUUID } from 'node:crypto';
-import type { Detection, FrameResult } from '../shared/domain.js';
+import { DEFAULT_CHAIN } from '../shared/api/inspection-chain.js';
+import type { Detection, FrameResult, InspectionStages } from '../shared/domain.js';
+import { decideWithChain } from '../vision/decision-rules.js';
 import {
   DEFAULT_DECISION_POLICY,
   DEFAULT_UNCERTAIN_BAND,
-  decideFrame,
   isUncertain,
   type DecisionPolicy,
   type UncertainBand,
@@ -23,10 +31,12 @@ import {
 import { DEFAULT_DETECT_OPTIONS, type DetectOptions, type Detector } from '../vision/detector.js';
 import { computeFeatures } from '../vision/features.js';
 import { DropOldestQueue } from './frame-queue.js';
+import { keepStages, type InspectionChainRunner } from './inspection-chain.js';
 import type { CapturedFrame, FrameSource } from './frame-source.js';
 import { LatencyWindow } from './latency-window.js';
 import { DEFAULT_MOTION_GATE, MotionGate, type MotionGateOptions } from './motion-gate.js';
 import { RateMeter } from './rate-meter.js';
+import type { ShadowRunner } from './shadow-runner.js';
 
 export interface PipelineOptions {
   camera: string;
@@ -44,6 +54,13 @@ export interface PipelineOptions {
    * and `decision.failThreshold`; absent, those fixed options hold.
    */
   thresholds?: () => InspectionThresholds;
+  /**
+   * The stages after `detect` and the chain's decision rules; absent: detect alone, decided
+   * by the default rule (the fail threshold).
+   */
+  chain?: InspectionChainRunner;
+  /** A shadow detector run beside the serving one on a share of the frames; it never decides. */
+  shadow?: ShadowRunner;
 }
 
 /** The two thresholds an operator tunes while the line runs (the agent settings). */
@@ -100,6 +117,13 @@ interface Settled {
   candidates: readonly Detection[];
 }
 
+/** What a still frame carries forward from the latest inferred frame. */
+interface CarriedFindings {
+  detections: Detection[];
+  version: string | null;
+  stages: InspectionStages | null;
+}
+
 function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
@@ -117,8 +141,11 @@ export class InspectionPipeline {
    * Detections of the latest frame sent to the detector and the model version that made them
    * (still frames carry both forward); null version: none yet, the detector's current one.
    */
-  private lastDetections: Promise<{ detections: Detection[]; version: string | null }> =
-    Promise.resolve({ detections: [], version: null });
+  private lastDetections: Promise<CarriedFindings> = Promise.resolve({
+    detections: [],
+    version: null,
+    stages: null,
+  });
   private processed = 0;
   private skipped = 0;
   private uncertainCount = 0;
@@ -221,12 +248,14 @@ export class InspectionPipeline {
     const verdict = this.gate.check(frame.image, frame.capturedAt);
     const features = computeFeatures(frame.image);
     let detections: Detection[];
+    let stages: InspectionStages | null;
     let candidates: readonly Detection[] = [];
     // The version of the model that produced these detections: a hot swap may happen while
     // this frame is at the detector, and the result must name the model that ran.
     let modelVersion: string | null;
     let inferred: boolean;
     let timings = { preprocessMs: 0, inferenceMs: 0, postprocessMs: 0 };
+    let shadowPending: ReturnType<ShadowRunner['start']> = null;
     const thresholds = this.options.thresholds?.();
     const detect =
       thresholds === undefined
@@ -236,24 +265,41 @@ export class InspectionPipeline {
       thresholds === undefined
         ? this.options.decision
         : { ...this.options.decision, failThreshold: thresholds.failThreshold };
+    const runner = this.options.chain;
+    // The chain in force when the frame was dispatched: its stages and its decision agree.
+    const chain = runner?.config ?? DEFAULT_CHAIN;
     if (verdict === 'still') {
       this.skipped++;
       this.skipMeter.mark();
-      ({ detections, version: modelVersion } = await this.lastDetections);
+      ({ detections, version: modelVersion, stages } = await this.lastDetections);
       // Carried forward from a frame detected under an older, lower threshold: drop what the
       // threshold in force would have dropped.
       if (thresholds !== undefined) {
-        detections = detections.filter((d) => d.confidence >= thresholds.confThreshold);
+        const keep = detections.map((d) => d.confidence >= thresholds.confThreshold);
+        detections = detections.filter((_, index) => keep[index]);
+        if (stages !== null && keep.includes(false)) stages = keepStages(stages, keep);
       }
       inferred = false;
     } else {
       const pending = this.detector.detect(frame.image, detect);
-      this.lastDetections = pending.then(
-        (output) => ({ detections: output.detections, version: output.modelVersion ?? null }),
-        () => ({ detections: [], version: null }),
+      // Started with the serving detection (its own worker): the result waits at most for it.
+      shadowPending = this.options.shadow?.start(frame.index, frame.image, detect) ?? null;
+      const found = pending.then(async (output) => ({
+        output,
+        stages:
+          runner === undefined ? null : await runner.run(frame.image, output.detections, chain),
+      }));
+      this.lastDetections = found.then(
+        ({ output, stages: carried }) => ({
+          detections: output.detections,
+          version: output.modelVersion ?? null,
+          stages: carried,
+        }),
+        () => ({ detections: [], version: null, stages: null }),
       );
-      const output = await pending;
+      const { output, stages: frameStages } = await found;
       detections = output.detections;
+      stages = frameStages;
       candidates = output.candidates ?? [];
       modelVersion = output.modelVersion ?? null;
       timings = output.timings;
@@ -262,6 +308,7 @@ export class InspectionPipeline {
       this.processMeter.mark();
       this.inferenceMs.add(timings.inferenceMs);
     }
+    const verdictOfChain = decideWithChain(detections, stages, chain, decision);
     const doneAt = Date.now();
     const result: FrameResult = {
       id: `${this.runId}-${frame.index}`,
@@ -272,7 +319,7 @@ export class InspectionPipeline {
       height: frame.image.height,
       detections,
       uncertain: isUncertain(detections, this.options.uncertainBand),
-      decision: decideFrame(detections, decision),
+      decision: verdictOfChain.decision,
       features,
       latencies: {
         queueMs: Math.max(0, dispatchedAt - frame.capturedAt),
@@ -284,6 +331,12 @@ export class InspectionPipeline {
       modelVersion: modelVersion ?? this.detector.model.version,
       inferred,
     };
+    if (stages !== null) result.stages = stages;
+    if (verdictOfChain.decidedBy !== undefined) result.decidedBy = verdictOfChain.decidedBy;
+    const shadowFound = shadowPending === null ? null : await shadowPending;
+    if (shadowFound !== null && this.options.shadow !== undefined) {
+      result.shadow = this.options.shadow.compare(shadowFound, detections, chain, decision);
+    }
     this.totalMs.add(result.latencies.totalMs);
     if (result.uncertain) this.uncertainCount++;
     if (result.decision === 'FAIL') this.failed++;

@@ -6,12 +6,14 @@
  * still unsent stays in the outbox file for the next start.
  *
  * Over 500 lines on purpose: `startAgent` reads as its named steps (outbox, detector,
- * inspection, sender, model updater, stats, finish) and each step sits right below it.
+ * inspection, sender, plan follower, stats, finish) and each step sits right below it.
  */
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
-import { ModelUpdater, type ModelUpdaterStats } from '../agent/model-updater.js';
+import { InspectionChainRunner } from '../agent/inspection-chain.js';
+import { PlanFollower, type PlanFollowerStats } from '../agent/plan-follower.js';
+import { ShadowRunner, type ShadowRunnerStats } from '../agent/shadow-runner.js';
 import { createOnnxDetector } from '../inference/onnx-detector.js';
 import { SwappableDetector } from '../inference/swappable-detector.js';
 import { ModelClient, type ModelSource } from '../agent/uplink/model-client.js';
@@ -38,7 +40,8 @@ import {
 } from '../shared/api/agents.js';
 import { DEFAULT_DECISION_POLICY } from '../vision/decision.js';
 import { DEFAULT_RANKING_SETTINGS } from '../shared/api/sampling.js';
-import { DEFAULT_DETECT_OPTIONS, type ModelInfo } from '../vision/detector.js';
+import { DEFAULT_DETECT_OPTIONS, type Detector, type ModelInfo } from '../vision/detector.js';
+import type { CropClassifier, CropSegmenter } from '../vision/stage-model.js';
 import { resolveModelPath, startDetect } from './detect.main.js';
 
 /** The agent's software version (package.json), sent at registration. */
@@ -61,8 +64,12 @@ export interface AgentStats {
   sampling: SamplerStats;
   /** Defect and uncertain rates of the frames of the last 60 s (the live summary's). */
   recent: RecentOutcomeStats;
-  /** Following the registry's production model; null when not following. */
-  modelUpdates: ModelUpdaterStats | null;
+  /** Following the server's model plan (or production); null when not following. */
+  modelUpdates: PlanFollowerStats | null;
+  /** The shadow model's frames and disagreements in this run. */
+  shadow: ShadowRunnerStats;
+  /** Frames whose inspection-chain stages failed (decided on their detections alone). */
+  chainFailures: number;
   /** Results the pipeline produced in this run, still buffered in memory, lost to I/O errors. */
   producedResults: number;
   bufferedResults: number;
@@ -133,9 +140,17 @@ export interface StartAgentOptions {
   client?: UplinkClient;
   /**
    * Where the agent learns of and downloads the production model; default a ModelClient for
-   * config.serverUrl. Null: keep the model it started with.
+   * config.serverUrl. Null: keep the model it started with (and follow no plan).
    */
   modelSource?: ModelSource | null;
+  /**
+   * Factories of the stage models and the shadow detector the model plan asks for (each a new,
+   * unloaded model in its own worker). Default: the shadow an ONNX detector; no stage models
+   * (the chain's stages are skipped) until the ONNX stage models are wired here.
+   */
+  createClassifier?: (() => CropClassifier) | null;
+  createSegmenter?: (() => CropSegmenter) | null;
+  createShadowDetector?: (() => Detector) | null;
 }
 
 function stderrLog(level: LogLevel, message: string): void {
@@ -193,7 +208,9 @@ interface AgentParts {
   recent: RecentOutcomes;
   detect: DetectRun;
   sender: Sender;
-  updater: ModelUpdater | null;
+  updater: PlanFollower | null;
+  chain: InspectionChainRunner;
+  shadow: ShadowRunner;
   durationTimer: NodeJS.Timeout | null;
   state: RunState;
 }
@@ -225,10 +242,15 @@ export async function startAgent(options: StartAgentOptions): Promise<AgentRun> 
     onWarning: (message) => log('warn', message),
   });
   const stopping = new AbortController();
-  // Hot-swappable: the model updater replaces the model between two frames.
+  // Hot-swappable: the plan follower replaces the model between two frames.
   const detector = createAgentDetector(config);
+  // The stages after detect and the shadow: the plan follower configures both.
+  const chain = new InspectionChainRunner({ log });
+  const shadow = new ShadowRunner({ log });
   const detect = await startInspection(options, {
     detector,
+    chain,
+    shadow,
     signal: stopping.signal,
     onResult: (result, frame, candidates) => {
       state.resultIdPrefix ??= result.id.slice(0, result.id.lastIndexOf('-'));
@@ -245,11 +267,11 @@ export async function startAgent(options: StartAgentOptions): Promise<AgentRun> 
     outbox,
     state,
     pipelineStats: () => currentPipelineStats(detect, state),
-    onProduction: (production) => updater?.offer(production),
+    onHeartbeat: (answer) => updater?.offerHeartbeat(answer),
     log,
   });
   sender = activeSender;
-  const updater = startModelUpdater(options, detector, activeSender, log);
+  const updater = startPlanFollower(options, { detector, chain, shadow }, activeSender, log);
   const durationTimer =
     config.durationS !== undefined
       ? setTimeout(() => stopping.abort(), config.durationS * 1000)
@@ -266,6 +288,8 @@ export async function startAgent(options: StartAgentOptions): Promise<AgentRun> 
     detect,
     sender: activeSender,
     updater,
+    chain,
+    shadow,
     durationTimer,
     state,
   };
@@ -322,6 +346,8 @@ async function startInspection(
   options: StartAgentOptions,
   wiring: {
     detector: SwappableDetector;
+    chain: InspectionChainRunner;
+    shadow: ShadowRunner;
     signal: AbortSignal;
     onResult: NonNullable<Parameters<typeof startDetect>[0]['onResult']>;
     closeOutbox: () => Promise<void>;
@@ -343,6 +369,8 @@ async function startInspection(
       pipeline: {
         ...options.pipeline,
         camera: config.camera,
+        chain: wiring.chain,
+        shadow: wiring.shadow,
         // Class scores feed the sampler's informativeness (margin, entropy); the candidates
         // below the cut its candidate uncertainty (the threshold in force at start applies).
         detect: {
@@ -389,7 +417,7 @@ function startSender(
     outbox: Outbox;
     state: RunState;
     pipelineStats: () => PipelineStats;
-    onProduction: (production: HeartbeatResponse['production']) => void;
+    onHeartbeat: (answer: HeartbeatResponse) => void;
     log: AgentParts['log'];
   },
 ): Sender {
@@ -412,7 +440,7 @@ function startSender(
       onSettings: (next) => {
         state.settings = next;
       },
-      onHeartbeat: (answer) => wiring.onProduction(answer.production),
+      onHeartbeat: (answer) => wiring.onHeartbeat(answer),
       log: wiring.log,
     },
     { batchSize: config.batchSize, batchDelayMs: config.batchDelayMs, ...options.sender },
@@ -421,28 +449,61 @@ function startSender(
   return sender;
 }
 
-/** Step 5: follows the registry's production model (null when pinned to the starting model). */
-function startModelUpdater(
+/**
+ * Step 5: follows the server's model plan — detector, stage models, chain, shadow — or, from a
+ * server that sends no plan, the registry's production model (null when pinned to the
+ * starting model).
+ */
+function startPlanFollower(
   options: StartAgentOptions,
-  detector: SwappableDetector,
+  wiring: { detector: SwappableDetector; chain: InspectionChainRunner; shadow: ShadowRunner },
   sender: Sender,
   log: AgentParts['log'],
-): ModelUpdater | null {
+): PlanFollower | null {
   const { config } = options;
   const modelSource =
     options.modelSource === undefined
       ? new ModelClient({ baseUrl: config.serverUrl, token: config.token })
       : options.modelSource;
   if (modelSource === null) return null;
-  const updater = new ModelUpdater({
+  const follower = new PlanFollower({
     source: modelSource,
-    detector,
+    detector: wiring.detector,
+    chain: wiring.chain,
+    shadow: wiring.shadow,
     modelsDir: join(dirname(config.outboxPath), 'models'),
     agentId: () => sender.stats().agentId,
     log,
+    // ── LEAD: pass the ONNX stage models here (the issue 18 runtime helper's, src/inference/),
+    // e.g. `options.createClassifier ?? (() => createOnnxClassifier({ threads }))`. Until then
+    // a plan's classify/segment stages are skipped (logged once per chain). ──
+    createClassifier: options.createClassifier ?? null,
+    createSegmenter: options.createSegmenter ?? null,
+    // The shadow runs in its own worker thread, beside the serving detector's.
+    createShadowDetector:
+      options.createShadowDetector === undefined
+        ? () =>
+            createOnnxDetector({
+              threads: config.runtime.VISIONLOOP_THREADS,
+              spinning: config.runtime.VISIONLOOP_ORT_SPINNING,
+            })
+        : options.createShadowDetector,
   });
-  updater.start();
-  return updater;
+  follower.start();
+  return follower;
+}
+
+/** Disposes the stage models the plan follower loaded (the pipeline has stopped). */
+async function disposeStageModels(parts: AgentParts): Promise<void> {
+  const { classifier, segmenter } = parts.chain.stageModels;
+  parts.chain.setClassifier(null);
+  parts.chain.setSegmenter(null);
+  for (const model of [classifier, segmenter]) {
+    if (model === null) continue;
+    await model.dispose().catch((error: unknown) => {
+      parts.log('warn', `disposing the ${model.info.task} model: ${String(error)}`);
+    });
+  }
 }
 
 function agentStats(parts: AgentParts): AgentStats {
@@ -454,6 +515,8 @@ function agentStats(parts: AgentParts): AgentStats {
     sampling: parts.sampling.stats(),
     recent: parts.recent.stats(),
     modelUpdates: parts.updater?.stats() ?? null,
+    shadow: parts.shadow.stats(),
+    chainFailures: parts.chain.failures,
     producedResults: writer.produced,
     bufferedResults: writer.buffered,
     lostResults: writer.lostResults,
@@ -476,6 +539,7 @@ async function finishRun(parts: AgentParts): Promise<{ summary: AgentSummary; fa
     finalStats = state.lastPipelineStats ?? { capturedFrames: writer.produced, droppedFrames: 0 };
   }
   await parts.updater?.stop();
+  await disposeStageModels(parts);
   if (parts.durationTimer) clearTimeout(parts.durationTimer);
   await writer.close();
   if (!state.skipDrain) {

@@ -9,6 +9,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { AgentSettings, HeartbeatRequest } from '../../src/shared/api/agents.js';
+import type { ModelEvent } from '../../src/shared/api/events.js';
+import type { ProductionRef } from '../../src/shared/api/models.js';
+import type { AgentModelPlan } from '../../src/shared/api/inspection-chain.js';
 import type { FrameResult } from '../../src/shared/domain.js';
 
 /** What the next request of a route gets. */
@@ -44,6 +47,22 @@ export interface FakeUplinkServer {
   refuseIds: Set<string>;
   settings: AgentSettings;
   agentId: string;
+  /**
+   * The agent event stream (`GET /api/agents/{id}/events`): what a new connection gets first
+   * (the current plan and production), and `pushEvent` sends to every open one. Null plan:
+   * a server without plans (no `plan` event, none in heartbeat answers).
+   */
+  plan: AgentModelPlan | null;
+  production: ProductionRef | null;
+  /** Open event-stream connections and how many were ever opened. */
+  eventStreams: number;
+  eventConnections: number;
+  /** Sends a `plan` (and remembers it as the current one) or a `model` event to open streams. */
+  pushPlan(plan: AgentModelPlan): void;
+  pushModelEvent(event: ModelEvent): void;
+  /** Model files served by `GET /api/models/{version}/artifact`, and the versions fetched. */
+  artifacts: Map<string, Buffer>;
+  artifactDownloads: string[];
   close(): Promise<void>;
 }
 
@@ -86,7 +105,13 @@ export async function startFakeUplinkServer(
 ): Promise<FakeUplinkServer> {
   let inFlight = 0;
   const hanging: ServerResponse[] = [];
-  const state: Omit<FakeUplinkServer, 'url' | 'close'> = {
+  const streams = new Set<ServerResponse>();
+  const writeEvent = (response: ServerResponse, event: string, data: unknown) =>
+    response.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+  const state: Omit<
+    FakeUplinkServer,
+    'url' | 'close' | 'pushPlan' | 'pushModelEvent' | 'eventStreams'
+  > = {
     stored: new Map(),
     storeCounts: new Map(),
     order: [],
@@ -103,6 +128,11 @@ export async function startFakeUplinkServer(
     refuseIds: new Set(),
     settings: { revision: 1, uploadFrames: 'uncertain', jpegQuality: 85 },
     agentId: 'agent-1',
+    plan: null,
+    production: null,
+    eventConnections: 0,
+    artifacts: new Map(),
+    artifactDownloads: [],
   };
   const delay = () =>
     new Promise<void>((resolve) => setTimeout(resolve, options.responseDelayMs ?? 2));
@@ -128,7 +158,46 @@ export async function startFakeUplinkServer(
       const behavior = state.plans.heartbeat.shift() ?? 'ok';
       if (applyFailure(behavior, response)) return;
       state.heartbeats.push(JSON.parse(body.toString('utf8')) as HeartbeatRequest);
-      sendJson(response, 200, { settings: state.settings, serverTime: Date.now() });
+      sendJson(response, 200, {
+        settings: state.settings,
+        serverTime: Date.now(),
+        ...(state.production === null ? {} : { production: state.production }),
+        ...(state.plan === null ? {} : { plan: state.plan }),
+      });
+      return;
+    }
+    if (request.method === 'GET' && /^\/api\/agents\/([^/]+)\/events$/.test(url)) {
+      state.eventConnections++;
+      response.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+      streams.add(response);
+      response.on('close', () => streams.delete(response));
+      if (state.production !== null) {
+        writeEvent(response, 'model', {
+          type: 'model',
+          at: Date.now(),
+          action: 'current',
+          alias: 'production',
+          fromVersion: null,
+          toVersion: state.production.version,
+          sha256: state.production.sha256,
+          actor: null,
+          reason: null,
+        } satisfies ModelEvent);
+      }
+      if (state.plan !== null) writeEvent(response, 'plan', state.plan);
+      return;
+    }
+    const artifact = /^\/api\/models\/([^/]+)\/artifact$/.exec(url);
+    if (request.method === 'GET' && artifact) {
+      const version = decodeURIComponent(artifact[1] ?? '');
+      state.artifactDownloads.push(version);
+      const bytes = state.artifacts.get(version);
+      if (bytes === undefined) {
+        sendJson(response, 404, { error: { code: 'NOT_FOUND', message: `no model ${version}` } });
+        return;
+      }
+      response.writeHead(200, { 'content-type': 'application/octet-stream' });
+      response.end(bytes);
       return;
     }
     if (request.method === 'POST' && url === '/api/ingest') {
@@ -201,8 +270,19 @@ export async function startFakeUplinkServer(
   const { port } = server.address() as AddressInfo;
   return Object.assign(state, {
     url: `http://127.0.0.1:${port}`,
+    get eventStreams() {
+      return streams.size;
+    },
+    pushPlan(plan: AgentModelPlan) {
+      state.plan = plan;
+      for (const response of streams) writeEvent(response, 'plan', plan);
+    },
+    pushModelEvent(event: ModelEvent) {
+      for (const response of streams) writeEvent(response, 'model', event);
+    },
     close: () =>
       new Promise<void>((resolve) => {
+        for (const response of streams) response.end();
         for (const response of hanging) response.socket?.destroy();
         server.closeAllConnections();
         server.close(() => resolve());

@@ -706,3 +706,66 @@ describe('novelty and near-duplicate suppression', () => {
     expect(night.stats.byReason).toEqual({ novelty: night.sampled });
   });
 });
+
+describe('committee (a shadow model disagreed)', () => {
+  const shadow = (disagrees: boolean, disagreement: number) => ({
+    version: 'shadow-v2',
+    detections: [],
+    decision: 'PASS' as const,
+    disagreement,
+    disagrees,
+    inferenceMs: 4,
+  });
+
+  it('keeps every disagreeing frame without a draw, first reason committee, top tier', () => {
+    // Without a ranking section the priority is tier + the disagreement.
+    const { ranking: _ranking, ...unranked } = settings({
+      strategies: { random: { enabled: true, keepProbability: 0.5 } },
+    });
+    const h = harness(unranked, () => 0.99);
+    const run = h.run.bind(h);
+    const kept = run(frame(1, [detection(0.9)], { shadow: shadow(true, 0.75) }));
+    expect(kept).toMatchObject({ sampled: true, sampling: { reasons: ['committee'] } });
+    // Ranked by the disagreement, above every other tier (low_confidence is 4 + at most 1).
+    expect(kept.sampled && kept.sampling.priority).toBe(5.75);
+    expect(run(frame(2, [detection(0.9)], { shadow: shadow(false, 0.25) }))).toEqual({
+      sampled: false,
+      skipped: 'not_selected',
+    });
+    expect(run(frame(3, [detection(0.9)]))).toEqual({ sampled: false, skipped: 'not_selected' });
+  });
+
+  it('keeps the other reasons after committee, ignores near-duplicates but not the caps', () => {
+    const config = settings({
+      strategies: { uncertainty: { enabled: true, keepProbability: 1 } },
+      dedupe: { enabled: true, maxDistance: 64, matchDetections: false },
+      caps: { perMinute: 2 },
+    });
+    const h = harness(config);
+    const run = h.run.bind(h);
+    const same = { hi: 1, lo: 2 };
+    const first = run(frame(1, [detection(0.5)], { shadow: shadow(true, 1) }), { hash: same });
+    expect(first.sampled && first.sampling.reasons).toEqual(['committee', 'low_confidence']);
+    // The same picture again: a duplicate for uncertainty, but the committee keeps it.
+    expect(run(frame(2, [detection(0.5)]), { hash: same })).toEqual({
+      sampled: false,
+      skipped: 'duplicate',
+    });
+    expect(
+      run(frame(3, [detection(0.5)], { shadow: shadow(true, 1) }), { hash: same }).sampled,
+    ).toBe(true);
+    expect(run(frame(4, [detection(0.5)], { shadow: shadow(true, 1) }), { hash: same })).toEqual({
+      sampled: false,
+      skipped: 'capped',
+    });
+  });
+
+  it('samples nothing when sampling is switched off', () => {
+    const h = harness({ ...NOTHING, enabled: false });
+    const run = h.run.bind(h);
+    expect(run(frame(1, [], { shadow: shadow(true, 1) }))).toEqual({
+      sampled: false,
+      skipped: 'disabled',
+    });
+  });
+});

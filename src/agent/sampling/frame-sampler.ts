@@ -4,6 +4,9 @@
  * here; the server only stores what was sampled.
  *
  * Per frame, in this order (docs/sampling.md):
+ * 0. committee (issue 18): a frame on which a shadow model disagreed with the serving one
+ *    (`result.shadow.disagrees`) is kept without a draw and without near-duplicate suppression,
+ *    with `committee` as its first reason (the highest tier); the rate caps still hold;
  * 1. strategies, in SAMPLING_REASONS order — uncertainty band, class filter, detection count,
  *    novelty, drift, random — each matching strategy keeps the frame with its own probability
  *    (one random draw per matching strategy; while drift is reported the others' probabilities
@@ -295,6 +298,9 @@ export class FrameSampler {
       noveltyScore = round4(noveltyAgainst(embedding, this.embeddings));
     }
     const reasons = this.reasonsFor(result.detections, input.driftActive, noveltyScore);
+    // Query by committee: the models disagree, so a label settles which one is right.
+    const committee = result.shadow?.disagrees === true;
+    if (committee) reasons.unshift('committee');
     if (reasons.length === 0) return { sampled: false, skipped: 'not_selected' };
     if (capped) return { sampled: false, skipped: 'capped' };
 
@@ -308,7 +314,7 @@ export class FrameSampler {
     this.recent = this.recent.filter((r) => r.at > now - dedupe.windowMs);
     // A frame novelty kept is already far from every recent sample by a finer measure; the
     // dHash cannot tell dim frames apart (night frames of different parts share most bits).
-    if (dedupe.enabled && !reasons.includes('novelty')) {
+    if (dedupe.enabled && !reasons.includes('novelty') && !committee) {
       const strong = settings.strategies.uncertainty.low;
       const duplicate = this.recent.some(
         (r) =>
@@ -347,8 +353,14 @@ export class FrameSampler {
     const info = frameInformativeness(result.detections);
     let sampling: FrameSampling;
     if (ranking === undefined) {
-      // A novelty-chosen frame ranks by how new it is; the others by informativeness.
-      const score = reasons[0] === 'novelty' ? (noveltyScore ?? 0) : info.score;
+      // A novelty-chosen frame ranks by how new it is; a committee frame by how much the
+      // models disagree; the others by informativeness.
+      const score =
+        reasons[0] === 'novelty'
+          ? (noveltyScore ?? 0)
+          : committee
+            ? (result.shadow?.disagreement ?? 0)
+            : info.score;
       sampling = { reasons, priority: samplingPriority(reasons, score), phash: hashToHex(hash) };
     } else {
       const candidates = input.candidates ?? [];

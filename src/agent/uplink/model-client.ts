@@ -14,13 +14,27 @@ import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { modelEventSchema, type ModelEvent } from '../../shared/api/events.js';
+import { agentModelPlanSchema, type AgentModelPlan } from '../../shared/api/inspection-chain.js';
 import { HttpClient, type FetchLike } from '../../shared/http-client.js';
 import { UplinkError, uplinkErrorOf } from './server-client.js';
 
-/** What the model updater needs from the server. */
+/** The agent's model plan (`event: plan`, data: AgentModelPlan JSON), as the stream yields it. */
+export interface PlanStreamEvent {
+  type: 'plan';
+  plan: AgentModelPlan;
+}
+
+/** What the agent's event stream carries: model alias moves and model plans. */
+export type AgentStreamEvent = ModelEvent | PlanStreamEvent;
+
+/** What the model updater and the plan follower need from the server. */
 export interface ModelSource {
-  /** Model events, starting with `current`; ends when the server closes the stream. */
-  modelEvents(agentId: string, signal: AbortSignal): AsyncIterable<ModelEvent>;
+  /**
+   * The agent's events: `model` events (starting with `current`) and, from a server with
+   * rollouts, `plan` events (on connect and on every change); ends when the server closes the
+   * stream. Events that do not parse are skipped.
+   */
+  modelEvents(agentId: string, signal: AbortSignal): AsyncIterable<AgentStreamEvent>;
   /**
    * Downloads a version's model.onnx to `destination` (atomically: a temp file renamed into
    * place) and checks its sha256. Throws when it differs.
@@ -61,6 +75,23 @@ function parseBlock(block: string): { event: string | undefined; data: string } 
   return { event, data: data.join('\n') };
 }
 
+/** One stream event: a `model` or `plan` event that parses; null for anything else. */
+export function parseStreamEvent(event: string | undefined, data: string): AgentStreamEvent | null {
+  if (data === '' || (event !== 'model' && event !== 'plan')) return null;
+  let json: unknown;
+  try {
+    json = JSON.parse(data);
+  } catch {
+    return null;
+  }
+  if (event === 'model') {
+    const parsed = modelEventSchema.safeParse(json);
+    return parsed.success ? parsed.data : null;
+  }
+  const parsed = agentModelPlanSchema.safeParse(json);
+  return parsed.success ? { type: 'plan', plan: parsed.data } : null;
+}
+
 export class ModelClient implements ModelSource {
   private readonly http: HttpClient;
   private readonly downloadTimeoutMs: number;
@@ -76,7 +107,7 @@ export class ModelClient implements ModelSource {
     this.downloadTimeoutMs = options.downloadTimeoutMs ?? 10 * 60_000;
   }
 
-  async *modelEvents(agentId: string, signal: AbortSignal): AsyncIterable<ModelEvent> {
+  async *modelEvents(agentId: string, signal: AbortSignal): AsyncIterable<AgentStreamEvent> {
     const path = `api/agents/${encodeURIComponent(agentId)}/events`;
     const what = `GET /${path}`;
     let response: Response;
@@ -96,10 +127,8 @@ export class ModelClient implements ModelSource {
         while (end >= 0) {
           const { event, data } = parseBlock(buffer.slice(0, end).replace(/\r/g, ''));
           buffer = buffer.slice(end + 2);
-          if (event === 'model' && data !== '') {
-            const parsed = modelEventSchema.safeParse(JSON.parse(data));
-            if (parsed.success) yield parsed.data;
-          }
+          const parsed = parseStreamEvent(event, data);
+          if (parsed !== null) yield parsed;
           end = buffer.indexOf('\n\n');
         }
         let chunk: ReadableStreamReadResult<Uint8Array>;

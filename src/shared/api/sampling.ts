@@ -15,9 +15,13 @@ import { plainText } from './common.js';
 
 /**
  * The reasons the built-in strategies give, in the order the strategies are evaluated. The
- * first reason of a sampled frame is its labeling-queue `reason`.
+ * first reason of a sampled frame is its labeling-queue `reason`. `committee` (query by
+ * committee, issue 18): a shadow model disagreed with the serving one on the frame
+ * (`FrameResult.shadow.disagrees`); such a frame is always kept (no draw, no near-duplicate
+ * suppression; the master switch and the rate caps still hold) and ranks above all others.
  */
 export const SAMPLING_REASONS = [
+  'committee',
   'low_confidence',
   'class_filter',
   'detection_count',
@@ -33,6 +37,7 @@ export type KnownSamplingReason = (typeof SAMPLING_REASONS)[number];
  * class-filter frame, and so on down to random frames (see docs/sampling.md).
  */
 export const SAMPLING_REASON_TIERS: Readonly<Record<KnownSamplingReason, number>> = Object.freeze({
+  committee: 5,
   low_confidence: 4,
   class_filter: 3,
   detection_count: 2,
@@ -41,8 +46,8 @@ export const SAMPLING_REASON_TIERS: Readonly<Record<KnownSamplingReason, number>
   random: 0,
 });
 
-/** Highest priority the built-in strategies give (tier 4 + informativeness 1). */
-export const MAX_SAMPLING_PRIORITY = 5;
+/** Highest priority the built-in strategies give (tier 5 + informativeness 1). */
+export const MAX_SAMPLING_PRIORITY = 6;
 
 /** A reason name: lowercase snake case, at most 32 characters. */
 export const samplingReasonSchema = z
