@@ -30,6 +30,7 @@ import type { BlobStore } from '../repositories/blob-store.js';
 import { ModelRegistryRepository } from '../repositories/model-registry.repository.js';
 import { PredictionMetricsRepository } from '../repositories/prediction-metrics.repository.js';
 import { PredictionRepository } from '../repositories/prediction.repository.js';
+import { ShadowPredictionRepository } from '../repositories/shadow-prediction.repository.js';
 import { SamplingRepository } from '../repositories/sampling.repository.js';
 import { SettingsRepository } from '../repositories/settings.repository.js';
 import { TokenRepository } from '../repositories/token.repository.js';
@@ -125,6 +126,7 @@ export function createServerServices(
   const sampling = new SamplingService(new SamplingRepository(database.db), {
     now,
     gauge: prometheus,
+    shadows: new ShadowPredictionRepository(database.db),
   });
   const modelRegistry = new ModelRegistryRepository(database.db);
   const modelServing = new ModelServingService(

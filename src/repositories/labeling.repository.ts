@@ -13,6 +13,7 @@
 import { sql } from 'kysely';
 import type { ExpressionBuilder, Kysely } from 'kysely';
 import type { DialectName } from '../db/database.js';
+import { selectShadows } from './shadow-prediction.repository.js';
 import { selectTokenNames } from './token.repository.js';
 import type {
   Database,
@@ -20,13 +21,18 @@ import type {
   LabelingQueueUpdate,
   LabelingStatus,
   NewReviewedLabel,
+  ShadowPredictionRow,
 } from '../db/schema.js';
 
-/** A queue item with its frame result's frame and size, for items that lack their own. */
+/**
+ * A queue item with its frame result's frame and size, for items that lack their own, and the
+ * output of the shadow model that ran on the frame (null when none did).
+ */
 export interface LabelingItemRow extends LabelingQueueRow {
   prediction_frame_blob: string | null;
   prediction_width: number | null;
   prediction_height: number | null;
+  shadow: ShadowPredictionRow | null;
 }
 
 /** A status as reviewers see it: `claimed` only while the lease lasts. */
@@ -36,6 +42,7 @@ export interface QueueFilter {
   status: EffectiveStatus | 'all';
   camera?: string;
   reason?: string;
+  strategy?: string;
   now: number;
 }
 
@@ -104,19 +111,25 @@ export class LabelingRepository {
     return row === undefined ? undefined : (await this.withPredictions([row]))[0];
   }
 
-  /** Adds each item's frame result frame and size (one query for the whole list). */
+  /**
+   * Adds each item's frame result frame and size and its shadow output (one query each for
+   * the whole list).
+   */
   async withPredictions(rows: readonly LabelingQueueRow[]): Promise<LabelingItemRow[]> {
     const ids = [
       ...new Set(rows.map((row) => row.prediction_id).filter((id): id is string => id !== null)),
     ];
-    const predictions =
+    const [predictions, shadows] =
       ids.length === 0
-        ? []
-        : await this.db
-            .selectFrom('prediction_logs')
-            .select(['id', 'frame_blob', 'width', 'height'])
-            .where('id', 'in', ids)
-            .execute();
+        ? [[], new Map<string, ShadowPredictionRow>()]
+        : await Promise.all([
+            this.db
+              .selectFrom('prediction_logs')
+              .select(['id', 'frame_blob', 'width', 'height'])
+              .where('id', 'in', ids)
+              .execute(),
+            selectShadows(this.db, ids),
+          ]);
     const byId = new Map(predictions.map((p) => [p.id, p]));
     return rows.map((row) => {
       const p = row.prediction_id === null ? undefined : byId.get(row.prediction_id);
@@ -125,6 +138,7 @@ export class LabelingRepository {
         prediction_frame_blob: p?.frame_blob ?? null,
         prediction_width: p?.width ?? null,
         prediction_height: p?.height ?? null,
+        shadow: row.prediction_id === null ? null : (shadows.get(row.prediction_id) ?? null),
       };
     });
   }
@@ -410,6 +424,7 @@ export class LabelingRepository {
     if (filter.status !== 'all') conditions.push(statusCondition(eb, filter.status, filter.now));
     if (filter.camera !== undefined) conditions.push(eb('camera', '=', filter.camera));
     if (filter.reason !== undefined) conditions.push(eb('reason', '=', filter.reason));
+    if (filter.strategy !== undefined) conditions.push(eb('strategy', '=', filter.strategy));
     return eb.and(conditions);
   }
 }

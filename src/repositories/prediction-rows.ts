@@ -1,8 +1,8 @@
 /**
- * How frame results become `prediction_logs` and `prediction_classes` rows: the column lists,
- * the row values, and the PostgreSQL array literals the ingest insert binds. Pure functions
- * of their arguments with no imports that have side effects; only the prediction repository
- * uses them.
+ * How frame results become `prediction_logs`, `prediction_classes` and `shadow_predictions`
+ * rows: the column lists, the row values, and the PostgreSQL array literals the ingest insert
+ * binds. Pure functions of their arguments with no imports that have side effects; only the
+ * prediction repository uses them.
  */
 import type { FrameResult } from '../shared/domain.js';
 
@@ -29,6 +29,8 @@ export const LOG_COLUMNS = [
   'postprocess_ms',
   'total_ms',
   'sampling',
+  'stages',
+  'decided_by',
 ] as const;
 export const CLASS_COLUMNS = ['prediction_id', 'class_name', 'captured_at'] as const;
 
@@ -56,6 +58,43 @@ export const LOG_COLUMN_PG_TYPES: Record<(typeof LOG_COLUMNS)[number], string> =
   postprocess_ms: 'double precision',
   total_ms: 'double precision',
   sampling: 'text',
+  stages: 'text',
+  decided_by: 'text',
+};
+
+/**
+ * The `shadow_predictions` columns the ingest insert writes (0010): a result's `shadow`, under
+ * the result's id, beside the production version it ran with. `rollout_id` stays null: a
+ * ShadowResult does not name its rollout (the rollouts service matches shadow rows to
+ * rollouts by model version and capture time).
+ */
+export const SHADOW_COLUMNS = [
+  'id',
+  'camera',
+  'captured_at',
+  'model_version',
+  'production_version',
+  'detections',
+  'decision',
+  'disagreement',
+  'disagrees',
+  'inference_ms',
+  'received_at',
+] as const;
+
+/** PostgreSQL type of each shadow column (its unnest array is `<type>[]`). */
+export const SHADOW_COLUMN_PG_TYPES: Record<(typeof SHADOW_COLUMNS)[number], string> = {
+  id: 'text',
+  camera: 'text',
+  captured_at: 'bigint',
+  model_version: 'text',
+  production_version: 'text',
+  detections: 'text',
+  decision: 'text',
+  disagreement: 'double precision',
+  disagrees: 'integer',
+  inference_ms: 'double precision',
+  received_at: 'bigint',
 };
 
 export type SqlValue = string | number | null;
@@ -96,7 +135,39 @@ export function putLogRow(
   params[p++] = l.postprocessMs;
   params[p++] = l.totalMs;
   params[p++] = r.sampling === undefined ? null : JSON.stringify(r.sampling);
+  params[p++] = r.stages === undefined ? null : JSON.stringify(r.stages);
+  params[p++] = r.decidedBy ?? null;
   return p;
+}
+
+/**
+ * The `shadow_predictions` row values (SHADOW_COLUMNS order) of each result in `chunk` that
+ * carries a shadow and is in `stored` (every such result when `stored` is null).
+ */
+export function shadowRowValues(
+  chunk: readonly FrameResult[],
+  stored: ReadonlySet<string> | null,
+  receivedAt: number,
+): SqlValue[] {
+  const values: SqlValue[] = [];
+  for (const r of chunk) {
+    const shadow = r.shadow;
+    if (shadow === undefined || (stored !== null && !stored.has(r.id))) continue;
+    values.push(
+      r.id,
+      r.camera,
+      r.capturedAt,
+      shadow.version,
+      r.modelVersion,
+      JSON.stringify(shadow.detections),
+      shadow.decision,
+      shadow.disagreement,
+      shadow.disagrees ? 1 : 0,
+      shadow.inferenceMs,
+      receivedAt,
+    );
+  }
+  return values;
 }
 
 /** Characters JSON.stringify escapes beyond `"` and `\`: controls and (lone) surrogates. */
@@ -183,7 +254,15 @@ export interface PostgresPredictionRows {
   rows: number;
   logColumns: string[];
   classColumns: [ids: string, classNames: string, capturedAts: string];
+  /**
+   * One array literal per column of PG_SHADOW_ARRAY_COLUMNS (SHADOW_COLUMNS without
+   * received_at, which is the batch's one value): the batch's shadow rows.
+   */
+  shadowColumns: string[];
 }
+
+/** Shadow columns that go as one array per batch; received_at is the batch's one value. */
+export const PG_SHADOW_ARRAY_COLUMNS = SHADOW_COLUMNS.filter((c) => c !== 'received_at');
 
 /** `results` (distinct ids) as PostgreSQL's ingest insert binds them. */
 export function encodePostgresRows(results: readonly FrameResult[]): PostgresPredictionRows {
@@ -213,6 +292,14 @@ export function encodePostgresRows(results: readonly FrameResult[]): PostgresPre
     names.push(values[v + 1] ?? null);
     times.push(values[v + 2] ?? null);
   }
+  const shadowValues = shadowRowValues(results, null, 0);
+  const width = SHADOW_COLUMNS.length;
+  const shadowColumns = PG_SHADOW_ARRAY_COLUMNS.map((name) => {
+    const c = SHADOW_COLUMNS.indexOf(name);
+    const column: SqlValue[] = [];
+    for (let v = c; v < shadowValues.length; v += width) column.push(shadowValues[v] ?? null);
+    return pgArrayLiteral(column, SHADOW_COLUMN_PG_TYPES[name] === 'text');
+  });
   return {
     rows: results.length,
     logColumns,
@@ -221,5 +308,6 @@ export function encodePostgresRows(results: readonly FrameResult[]): PostgresPre
       pgArrayLiteral(names, true),
       pgArrayLiteral(times, false),
     ],
+    shadowColumns,
   };
 }

@@ -8,9 +8,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { migrateToLatest } from '../db/migrate.js';
 import type { Database } from '../db/schema.js';
 import type { FrameResult } from '../shared/domain.js';
-import { pgArrayLiteral } from './prediction-rows.js';
+import { LOG_COLUMNS, SHADOW_COLUMNS, pgArrayLiteral } from './prediction-rows.js';
 import {
   LOG_ROWS_PER_STATEMENT,
+  SHADOW_ROWS_PER_STATEMENT,
   PredictionRepository,
   chunkSizes,
 } from './prediction.repository.js';
@@ -45,7 +46,11 @@ describe('chunkSizes', () => {
     expect(chunkSizes(2500, 1024)).toEqual([1024, 1024, 256, 128, 64, 4]);
     expect(chunkSizes(1, 1024)).toEqual([1]);
     expect(chunkSizes(0, 1024)).toEqual([]);
-    expect(LOG_ROWS_PER_STATEMENT * 21).toBeLessThanOrEqual(32_766);
+    expect(LOG_ROWS_PER_STATEMENT * LOG_COLUMNS.length).toBeLessThanOrEqual(32_766);
+    expect(LOG_COLUMNS).toHaveLength(24);
+    expect(LOG_ROWS_PER_STATEMENT).toBe(1024);
+    expect(SHADOW_ROWS_PER_STATEMENT * SHADOW_COLUMNS.length).toBeLessThanOrEqual(32_766);
+    expect(SHADOW_ROWS_PER_STATEMENT).toBe(2048);
   });
 });
 
@@ -159,6 +164,56 @@ describe.each(['native', 'kysely'] as const)('PredictionRepository.insertResults
       { class_name: 'scratch', n: 10 },
       { class_name: 'stain', n: 10 },
     ]);
+  });
+
+  it('stores stages, decidedBy and each shadow once, in one statement per batch', async () => {
+    const { repo, db } = await repository();
+    const withExtras = (i: number): FrameResult => ({
+      ...result(i, ['crack']),
+      stages: {
+        versions: { classify: 'cls-1' },
+        detections: [
+          { classification: { classId: 2, className: 'major', confidence: 0.9 }, vetoed: false },
+        ],
+        totalAreaPx: null,
+        totalAreaMm2: null,
+        maxSeverity: 2,
+        timings: { classifyMs: 1.25 },
+      },
+      decidedBy: 'severe',
+      ...(i % 2 === 0
+        ? {
+            shadow: {
+              version: 'cand-2',
+              detections: [],
+              decision: 'PASS' as const,
+              disagreement: 1,
+              disagrees: true,
+              inferenceMs: 4,
+            },
+          }
+        : {}),
+    });
+    const first = Array.from({ length: 3000 }, (_, i) => withExtras(i));
+    expect((await repo.insertResults(first, 'agt-1', 7)).size).toBe(3000);
+    // Sent again with more: only the new results' shadows are added.
+    const again = Array.from({ length: 3010 }, (_, i) => withExtras(i));
+    expect((await repo.insertResults(again, 'agt-1', 8)).size).toBe(10);
+    const shadows = await db
+      .selectFrom('shadow_predictions')
+      .select([
+        (eb) => eb.fn.countAll<number>().as('n'),
+        (eb) => eb.fn.max('received_at').as('last'),
+      ])
+      .executeTakeFirstOrThrow();
+    expect(shadows).toEqual({ n: 1505, last: 8 });
+    const row = await db
+      .selectFrom('prediction_logs')
+      .select(['stages', 'decided_by'])
+      .where('id', '=', 'r-000004')
+      .executeTakeFirstOrThrow();
+    expect(row.decided_by).toBe('severe');
+    expect(JSON.parse(row.stages ?? 'null')).toEqual(first[4]?.stages);
   });
 
   it('rolls the whole batch back when a row fails', async () => {

@@ -23,19 +23,28 @@
  * No rules here: validation, de-duplication policy and events live in the services.
  */
 import { CompiledQuery, sql } from 'kysely';
-import type { Kysely, Transaction } from 'kysely';
+import type { Kysely, SelectQueryBuilder, Transaction } from 'kysely';
 import type BetterSqlite3 from 'better-sqlite3';
 import type { DialectName } from '../db/database.js';
-import type { Database, PredictionLogRow } from '../db/schema.js';
+import type {
+  Database,
+  PredictionClassRow,
+  PredictionLogRow,
+  ShadowPredictionRow,
+} from '../db/schema.js';
 import type { Decision, FrameResult } from '../shared/domain.js';
 import {
   CLASS_COLUMNS,
   LOG_COLUMNS,
   LOG_COLUMN_PG_TYPES,
   PG_ARRAY_COLUMNS,
+  PG_SHADOW_ARRAY_COLUMNS,
+  SHADOW_COLUMNS,
+  SHADOW_COLUMN_PG_TYPES,
   classRowValues,
   encodePostgresRows,
   putLogRow,
+  shadowRowValues,
   type PostgresPredictionRows,
   type SqlValue,
 } from './prediction-rows.js';
@@ -44,14 +53,22 @@ import {
 const MAX_PARAMETERS = 32_000;
 
 /**
- * PostgreSQL's ingest insert: both tables in one statement. The logs come from one array per
- * column ($3…) with the batch's agent ($1) and receipt time ($2); the class rows ($24–$26) are
- * joined to the ids the first insert actually stored, so a duplicate's classes are skipped.
- * (Rows a data-modifying WITH inserts are visible to the foreign-key checks that run at the
- * end of the statement.)
+ * PostgreSQL's ingest insert: the three tables in one statement. The logs come from one array
+ * per column ($3…) with the batch's agent ($1) and receipt time ($2); the class rows (the next
+ * three arrays) and the shadow rows (the arrays after them, with $2 as their receipt time) are
+ * joined to the ids the first insert actually stored, so a duplicate's classes and shadow are
+ * skipped. (Rows a data-modifying WITH inserts are visible to the foreign-key checks that run
+ * at the end of the statement.)
  */
 const PG_INSERT_BATCH = (() => {
   const firstClassParameter = PG_ARRAY_COLUMNS.length + 3;
+  const firstShadowParameter = firstClassParameter + 3;
+  const shadowArrays = PG_SHADOW_ARRAY_COLUMNS.map(
+    (c, i) => `$${firstShadowParameter + i}::${SHADOW_COLUMN_PG_TYPES[c]}[]`,
+  ).join(', ');
+  const shadowSelected = SHADOW_COLUMNS.map((c) =>
+    c === 'received_at' ? '$2::bigint' : `s.${c}`,
+  ).join(', ');
   const arrays = PG_ARRAY_COLUMNS.map((c, i) => `$${i + 3}::${LOG_COLUMN_PG_TYPES[c]}[]`).join(
     ', ',
   );
@@ -66,7 +83,11 @@ const PG_INSERT_BATCH = (() => {
     'select c.prediction_id, c.class_name, c.captured_at from unnest(' +
     `$${firstClassParameter}::text[], $${firstClassParameter + 1}::text[], ` +
     `$${firstClassParameter + 2}::bigint[]) as c(prediction_id, class_name, captured_at) ` +
-    'join stored on stored.id = c.prediction_id on conflict do nothing) ' +
+    'join stored on stored.id = c.prediction_id on conflict do nothing), ' +
+    `shadows as (insert into shadow_predictions (${SHADOW_COLUMNS.join(', ')}) ` +
+    `select ${shadowSelected} from unnest(${shadowArrays}) ` +
+    `as s(${PG_SHADOW_ARRAY_COLUMNS.join(', ')}) ` +
+    'join stored on stored.id = s.id on conflict (id) do nothing) ' +
     'select id from stored'
   );
 })();
@@ -79,6 +100,15 @@ function floorPowerOfTwo(n: number): number {
 /** Most rows in one statement: a power of two within the parameter limit. */
 export const LOG_ROWS_PER_STATEMENT = floorPowerOfTwo(MAX_PARAMETERS / LOG_COLUMNS.length);
 const CLASS_ROWS_PER_STATEMENT = floorPowerOfTwo(MAX_PARAMETERS / CLASS_COLUMNS.length);
+export const SHADOW_ROWS_PER_STATEMENT = floorPowerOfTwo(MAX_PARAMETERS / SHADOW_COLUMNS.length);
+
+type IngestTable = 'prediction_logs' | 'prediction_classes' | 'shadow_predictions';
+
+const INSERT_COLUMNS: Record<IngestTable, readonly string[]> = {
+  prediction_logs: LOG_COLUMNS,
+  prediction_classes: CLASS_COLUMNS,
+  shadow_predictions: SHADOW_COLUMNS,
+};
 
 /** Chunk sizes for `count` rows: the largest powers of two that fit, largest first. */
 export function chunkSizes(count: number, maxChunk: number): number[] {
@@ -99,16 +129,17 @@ export function chunkSizes(count: number, maxChunk: number): number[] {
 
 /** One multi-row insert of SQLite's ingest: `rows` rows of `table`, their values in order. */
 interface InsertStatement {
-  table: 'prediction_logs' | 'prediction_classes';
+  table: IngestTable;
   rows: number;
   params: SqlValue[];
 }
 
 /**
  * SQLite's ingest as a sequence of statements, chunk by chunk: each chunk's log rows, then the
- * class rows of the results that chunk newly stored. It is handed the rows each statement
- * returned (the stored ids of a log insert; nothing for a class insert) and returns every
- * stored id. The one chunk loop for both ways of running it: synchronously on prepared native
+ * class rows of the results that chunk newly stored; last, the shadow rows of every newly
+ * stored result that carries one (one statement for a batch of up to
+ * SHADOW_ROWS_PER_STATEMENT shadows). It is handed the rows each statement returned (the
+ * stored ids of a log insert; nothing for the others) and returns every stored id. The one chunk loop for both ways of running it: synchronously on prepared native
  * statements, or awaited through Kysely.
  */
 function* insertStatements(
@@ -134,6 +165,16 @@ function* insertStatements(
       offset = end;
     }
   }
+  const shadowValues = shadowRowValues(results, stored, receivedAt);
+  let offset = 0;
+  for (const rowCount of chunkSizes(
+    shadowValues.length / SHADOW_COLUMNS.length,
+    SHADOW_ROWS_PER_STATEMENT,
+  )) {
+    const end = offset + rowCount * SHADOW_COLUMNS.length;
+    yield { table: 'shadow_predictions', rows: rowCount, params: shadowValues.slice(offset, end) };
+    offset = end;
+  }
   return stored;
 }
 
@@ -147,10 +188,44 @@ export interface PredictionPageFilter {
   decision?: Decision;
   uncertain?: boolean;
   modelVersion?: string;
+  /** Results a decision rule with this id failed (`decided_by`). */
+  decidedBy?: string;
+  /** True: results whose shadow disagreed; false: results whose shadow agreed. */
+  shadowDisagrees?: boolean;
   /** Only rows strictly older than this position in (captured_at desc, id desc) order. */
   before?: { capturedAt: number; id: string };
   limit: number;
 }
+
+/**
+ * A stored result with its shadow's output (`shadow_predictions`, same id) when a shadow ran
+ * beside it; the shadow columns are all null otherwise.
+ */
+export interface PredictionWithShadowRow extends PredictionLogRow {
+  shadow_model_version: string | null;
+  shadow_detections: string | null;
+  shadow_decision: Decision | null;
+  shadow_disagreement: number | null;
+  shadow_disagrees: number | null;
+  shadow_inference_ms: number | null;
+}
+
+/** The shadow columns of PredictionWithShadowRow, from the left-joined `s`. */
+const SHADOW_SELECTION = [
+  's.model_version as shadow_model_version',
+  's.detections as shadow_detections',
+  's.decision as shadow_decision',
+  's.disagreement as shadow_disagreement',
+  's.disagrees as shadow_disagrees',
+  's.inference_ms as shadow_inference_ms',
+] as const;
+
+/** Either page query, at the point the shared filters apply. */
+type PageQuery = SelectQueryBuilder<
+  Database & { p: PredictionLogRow; s: ShadowPredictionRow; c: PredictionClassRow },
+  'p' | 's',
+  object
+>;
 
 export interface ModelVersionSeen {
   version: string;
@@ -188,7 +263,8 @@ export class PredictionRepository {
   /**
    * Stores `results` in one transaction, skipping ids already stored (`ON CONFLICT DO
    * NOTHING`), with one `prediction_classes` row per distinct class of each newly stored
-   * result. Resolves after the commit with the ids this call stored. `results` must not repeat
+   * result and one `shadow_predictions` row for each newly stored result that carries a
+   * shadow. Resolves after the commit with the ids this call stored. `results` must not repeat
    * an id.
    */
   async insertResults(
@@ -234,6 +310,7 @@ export class PredictionRepository {
         receivedAt,
         ...rows.logColumns,
         ...rows.classColumns,
+        ...rows.shadowColumns,
       ]),
     );
     return new Set(stored.map((r) => r.id));
@@ -278,10 +355,7 @@ export class PredictionRepository {
     return next.value;
   }
 
-  private statement(
-    table: 'prediction_logs' | 'prediction_classes',
-    rows: number,
-  ): BetterSqlite3.Statement {
+  private statement(table: IngestTable, rows: number): BetterSqlite3.Statement {
     const key = `${table}:${rows}`;
     let statement = this.prepared.get(key);
     if (statement === undefined) {
@@ -297,19 +371,20 @@ export class PredictionRepository {
    * `rows` rows, cached (row counts are powers of two, so the cache stays small). PostgreSQL
    * never uses it: its insert is PG_INSERT_BATCH.
    */
-  private insertText(table: 'prediction_logs' | 'prediction_classes', rows: number): string {
+  private insertText(table: IngestTable, rows: number): string {
     const key = `${table}:${rows}`;
     const cached = this.texts.get(key);
     if (cached !== undefined) return cached;
-    const columns: readonly string[] = table === 'prediction_logs' ? LOG_COLUMNS : CLASS_COLUMNS;
+    const columns = INSERT_COLUMNS[table];
     const tuple = `(${columns.map(() => '?').join(',')})`;
     const tuples = new Array<string>(rows).fill(tuple);
+    const head = `insert into ${table} (${columns.join(', ')}) values ${tuples.join(',')}`;
     const text =
       table === 'prediction_logs'
-        ? `insert into prediction_logs (${columns.join(', ')}) values ${tuples.join(',')}` +
-          ' on conflict (id) do nothing returning id'
-        : `insert into prediction_classes (${columns.join(', ')}) values ${tuples.join(',')}` +
-          ' on conflict do nothing';
+        ? `${head} on conflict (id) do nothing returning id`
+        : table === 'shadow_predictions'
+          ? `${head} on conflict (id) do nothing`
+          : `${head} on conflict do nothing`;
     this.texts.set(key, text);
     return text;
   }
@@ -338,39 +413,38 @@ export class PredictionRepository {
     return result.numUpdatedRows > 0n;
   }
 
-  /** One stored result by id; undefined when none has it. */
-  findById(id: string): Promise<PredictionLogRow | undefined> {
+  /** One stored result by id, with its shadow's output; undefined when none has it. */
+  findById(id: string): Promise<PredictionWithShadowRow | undefined> {
     return this.db
-      .selectFrom('prediction_logs')
-      .selectAll()
-      .where('id', '=', id)
+      .selectFrom('prediction_logs as p')
+      .leftJoin('shadow_predictions as s', 's.id', 'p.id')
+      .selectAll('p')
+      .select(SHADOW_SELECTION)
+      .where('p.id', '=', id)
       .executeTakeFirst();
   }
 
-  /** One page of results, newest first (captured_at desc, id desc). */
-  page(filter: PredictionPageFilter): Promise<PredictionLogRow[]> {
+  /** One page of results with their shadows' outputs, newest first (captured_at desc, id desc). */
+  page(filter: PredictionPageFilter): Promise<PredictionWithShadowRow[]> {
     const className = filter.className;
     if (className === undefined) {
-      let query = this.db.selectFrom('prediction_logs').selectAll();
-      if (filter.from !== undefined) query = query.where('captured_at', '>=', filter.from);
-      if (filter.to !== undefined) query = query.where('captured_at', '<', filter.to);
-      if (filter.camera !== undefined) query = query.where('camera', '=', filter.camera);
-      if (filter.decision !== undefined) query = query.where('decision', '=', filter.decision);
-      if (filter.uncertain !== undefined) {
-        query = query.where('uncertain', '=', filter.uncertain ? 1 : 0);
-      }
-      if (filter.modelVersion !== undefined) {
-        query = query.where('model_version', '=', filter.modelVersion);
-      }
+      let query = this.db
+        .selectFrom('prediction_logs as p')
+        .leftJoin('shadow_predictions as s', 's.id', 'p.id')
+        .selectAll('p')
+        .select(SHADOW_SELECTION);
+      if (filter.from !== undefined) query = query.where('p.captured_at', '>=', filter.from);
+      if (filter.to !== undefined) query = query.where('p.captured_at', '<', filter.to);
+      query = this.commonFilters(query, filter);
       const before = filter.before;
       if (before !== undefined) {
         query = query.where((eb) =>
-          eb(eb.refTuple('captured_at', 'id'), '<', eb.tuple(before.capturedAt, before.id)),
+          eb(eb.refTuple('p.captured_at', 'p.id'), '<', eb.tuple(before.capturedAt, before.id)),
         );
       }
       return query
-        .orderBy('captured_at', 'desc')
-        .orderBy('id', 'desc')
+        .orderBy('p.captured_at', 'desc')
+        .orderBy('p.id', 'desc')
         .limit(filter.limit)
         .execute();
     }
@@ -379,18 +453,13 @@ export class PredictionRepository {
     let query = this.db
       .selectFrom('prediction_classes as c')
       .innerJoin('prediction_logs as p', 'p.id', 'c.prediction_id')
+      .leftJoin('shadow_predictions as s', 's.id', 'p.id')
       .selectAll('p')
+      .select(SHADOW_SELECTION)
       .where('c.class_name', '=', className);
     if (filter.from !== undefined) query = query.where('c.captured_at', '>=', filter.from);
     if (filter.to !== undefined) query = query.where('c.captured_at', '<', filter.to);
-    if (filter.camera !== undefined) query = query.where('p.camera', '=', filter.camera);
-    if (filter.decision !== undefined) query = query.where('p.decision', '=', filter.decision);
-    if (filter.uncertain !== undefined) {
-      query = query.where('p.uncertain', '=', filter.uncertain ? 1 : 0);
-    }
-    if (filter.modelVersion !== undefined) {
-      query = query.where('p.model_version', '=', filter.modelVersion);
-    }
+    query = this.commonFilters(query, filter);
     const before = filter.before;
     if (before !== undefined) {
       query = query.where((eb) =>
@@ -406,6 +475,22 @@ export class PredictionRepository {
       .orderBy('c.prediction_id', 'desc')
       .limit(filter.limit)
       .execute();
+  }
+
+  /** The filters both page queries share, on `p` (prediction_logs) and `s` (its shadow). */
+  private commonFilters<Q extends PageQuery>(query: Q, filter: PredictionPageFilter): Q {
+    let q: PageQuery = query;
+    if (filter.camera !== undefined) q = q.where('p.camera', '=', filter.camera);
+    if (filter.decision !== undefined) q = q.where('p.decision', '=', filter.decision);
+    if (filter.uncertain !== undefined) q = q.where('p.uncertain', '=', filter.uncertain ? 1 : 0);
+    if (filter.modelVersion !== undefined) {
+      q = q.where('p.model_version', '=', filter.modelVersion);
+    }
+    if (filter.decidedBy !== undefined) q = q.where('p.decided_by', '=', filter.decidedBy);
+    if (filter.shadowDisagrees !== undefined) {
+      q = q.where('s.disagrees', '=', filter.shadowDisagrees ? 1 : 0);
+    }
+    return q as Q;
   }
 
   /**

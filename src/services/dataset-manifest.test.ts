@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   buildManifest,
+  cropsCsvText,
   cocoDocument,
   countsOf,
   dataYamlText,
@@ -198,5 +199,57 @@ describe('sniffImageExt', () => {
     expect(sniffImageExt(Buffer.from('RIFF\0\0\0\0WEBPVP8 '))).toBe('webp');
     expect(sniffImageExt(Buffer.from('BM\0\0'))).toBe('bmp');
     expect(sniffImageExt(Buffer.from('GIF89a'))).toBeNull();
+  });
+});
+
+describe('stage labels in manifests', () => {
+  const id = 'a'.repeat(64);
+  const names = ['scratch', 'crack'];
+  const box = { x1: 100, y1: 100, x2: 200, y2: 180 };
+
+  it('leave a manifest without outlines or crop classes as it was (same text, same id)', () => {
+    const plain = manifestImage(
+      { id, ext: 'jpg', width: 640, height: 480, boxes: [{ className: 'crack', box }] },
+      names,
+    );
+    expect(Object.keys(plain)).toEqual(['id', 'ext', 'width', 'height', 'split', 'labels']);
+    expect(manifestText(buildManifest(names, [plain]))).toBe(
+      JSON.stringify({
+        format: 'visionloop-dataset/1',
+        classNames: names,
+        images: [{ ...plain }],
+      }),
+    );
+  });
+
+  it('keep YOLO-seg rows and crop classes, hashed, and write them as crops.csv', () => {
+    const image = manifestImage(
+      {
+        id,
+        ext: 'jpg',
+        width: 640,
+        height: 480,
+        boxes: [
+          { className: 'crack', box, polygon: [100, 120, 200, 100, 160, 180], cropClass: 'major' },
+          { className: 'scratch', box: { x1: 0, y1: 0, x2: 64, y2: 48 }, cropClass: 'minor' },
+        ],
+      },
+      names,
+    );
+    expect(image.segments).toEqual(['1 0.156250 0.250000 0.312500 0.208333 0.250000 0.375000']);
+    expect(image.crops).toEqual([
+      { box: '0 0.050000 0.050000 0.100000 0.100000', cropClass: 'minor' },
+      { box: '1 0.234375 0.291667 0.156250 0.166667', cropClass: 'major' },
+    ]);
+    const manifest = buildManifest(names, [image]);
+    expect(parseManifest(manifestText(manifest), 'x')).toEqual(manifest);
+    const plain = buildManifest(names, [{ ...image, segments: undefined, crops: undefined }]);
+    expect(manifestId(manifest)).not.toBe(manifestId(plain));
+    expect(cropsCsvText(manifest).split('\n')).toEqual([
+      'image,split,class_id,class,x1,y1,x2,y2,crop_class',
+      `images/${image.split}/${id}.jpg,${image.split},0,scratch,0,0,64,48,minor`,
+      `images/${image.split}/${id}.jpg,${image.split},1,crack,100,100,200,180,major`,
+      '',
+    ]);
   });
 });

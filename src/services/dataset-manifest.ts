@@ -38,6 +38,21 @@ export interface ManifestImage {
   split: ManifestSplit;
   /** Canonical YOLO rows, sorted; empty for an image without objects. */
   labels: string[];
+  /**
+   * YOLO-seg rows (`class x0 y0 x1 y1 …`, normalized, 6 decimals), sorted: the mask outlines
+   * of the boxes that have one. Absent when none has (and then not part of the hash).
+   */
+  segments?: string[];
+  /**
+   * The crop classifier's class of boxes that have one: `box` is the box's canonical row in
+   * `labels`. Sorted by box, then class. Absent when no box has one (not part of the hash).
+   */
+  crops?: ManifestCrop[];
+}
+
+export interface ManifestCrop {
+  box: string;
+  cropClass: string;
 }
 
 export interface DatasetManifest {
@@ -53,11 +68,18 @@ export interface LabeledImage {
   ext: ImageExt;
   width: number;
   height: number;
-  boxes: readonly { className: string; box: Box }[];
+  boxes: readonly {
+    className: string;
+    box: Box;
+    /** Mask outline, flat frame pixels. */
+    polygon?: readonly number[];
+    cropClass?: string;
+  }[];
 }
 
 const SHA256 = /^[0-9a-f]{64}$/;
 const ROW = /^\d+ (?:0|1)\.\d{6} (?:0|1)\.\d{6} (?:0|1)\.\d{6} (?:0|1)\.\d{6}$/;
+const SEGMENT_ROW = /^\d+(?: (?:0|1)\.\d{6} (?:0|1)\.\d{6}){3,64}$/;
 
 const manifestSchema = z.strictObject({
   format: z.literal(MANIFEST_FORMAT),
@@ -70,6 +92,10 @@ const manifestSchema = z.strictObject({
       height: z.number().int().min(1),
       split: z.enum(['train', 'val']),
       labels: z.array(z.string().regex(ROW)),
+      segments: z.array(z.string().regex(SEGMENT_ROW)).optional(),
+      crops: z
+        .array(z.strictObject({ box: z.string().regex(ROW), cropClass: z.string().min(1) }))
+        .optional(),
     }),
   ),
 });
@@ -100,6 +126,24 @@ export function yoloRow(classId: number, box: Box, width: number, height: number
   return `${classId} ${fixed6(cx)} ${fixed6(cy)} ${fixed6(w)} ${fixed6(h)}`;
 }
 
+/** The YOLO-seg row of a flat pixel polygon in a `width`×`height` image. */
+export function segmentRow(
+  classId: number,
+  polygon: readonly number[],
+  width: number,
+  height: number,
+): string {
+  const values: string[] = [String(classId)];
+  for (let i = 0; i + 1 < polygon.length; i += 2) {
+    values.push(fixed6((polygon[i] ?? 0) / width), fixed6((polygon[i + 1] ?? 0) / height));
+  }
+  return values.join(' ');
+}
+
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
 /** Parses a canonical row back to a class id and a pixel box. */
 export function parseYoloRow(
   row: string,
@@ -120,8 +164,10 @@ export function parseYoloRow(
 
 /** The manifest entry of one image; INTERNAL when a box names a class not in `classNames`. */
 export function manifestImage(image: LabeledImage, classNames: readonly string[]): ManifestImage {
+  const segments: string[] = [];
+  const crops: ManifestCrop[] = [];
   const labels = image.boxes
-    .map(({ className, box }) => {
+    .map(({ className, box, polygon, cropClass }) => {
       const classId = classNames.indexOf(className);
       if (classId < 0) {
         throw new VisionLoopError(
@@ -129,7 +175,12 @@ export function manifestImage(image: LabeledImage, classNames: readonly string[]
           `image ${image.id} has a box of class '${className}', which is not a class of this deployment`,
         );
       }
-      return yoloRow(classId, box, image.width, image.height);
+      const row = yoloRow(classId, box, image.width, image.height);
+      if (polygon !== undefined && polygon.length >= 6) {
+        segments.push(segmentRow(classId, polygon, image.width, image.height));
+      }
+      if (cropClass !== undefined) crops.push({ box: row, cropClass });
+      return row;
     })
     .sort();
   return {
@@ -139,6 +190,14 @@ export function manifestImage(image: LabeledImage, classNames: readonly string[]
     height: image.height,
     split: splitOf(image.id),
     labels,
+    ...(segments.length === 0 ? {} : { segments: segments.sort() }),
+    ...(crops.length === 0
+      ? {}
+      : {
+          crops: crops.sort(
+            (a, b) => compareText(a.box, b.box) || compareText(a.cropClass, b.cropClass),
+          ),
+        }),
   };
 }
 
@@ -161,6 +220,7 @@ export function manifestText(manifest: DatasetManifest): string {
   return JSON.stringify({
     format: manifest.format,
     classNames: manifest.classNames,
+    // segments and crops only when present: a manifest without them hashes as before.
     images: manifest.images.map((image) => ({
       id: image.id,
       ext: image.ext,
@@ -168,6 +228,12 @@ export function manifestText(manifest: DatasetManifest): string {
       height: image.height,
       split: image.split,
       labels: image.labels,
+      ...(image.segments === undefined || image.segments.length === 0
+        ? {}
+        : { segments: image.segments }),
+      ...(image.crops === undefined || image.crops.length === 0
+        ? {}
+        : { crops: image.crops.map((crop) => ({ box: crop.box, cropClass: crop.cropClass })) }),
     })),
   });
 }
@@ -192,6 +258,56 @@ export function parseManifest(text: string, id: string): DatasetManifest {
     throw new VisionLoopError('INTERNAL', `the manifest of dataset ${id} is not a manifest`);
   }
   return { ...parsed.data, format: MANIFEST_FORMAT };
+}
+
+/** The path of an image's YOLO-seg label file (only images with mask outlines have one). */
+export function segmentLabelPath(image: ManifestImage): string {
+  return `labels-seg/${image.split}/${image.id}.txt`;
+}
+
+/** Whether the manifest holds any mask outline or crop class. */
+export function hasStageLabels(manifest: DatasetManifest): { segments: boolean; crops: boolean } {
+  let segments = false;
+  let crops = false;
+  for (const image of manifest.images) {
+    if ((image.segments?.length ?? 0) > 0) segments = true;
+    if ((image.crops?.length ?? 0) > 0) crops = true;
+  }
+  return { segments, crops };
+}
+
+export const CROPS_CSV_HEADER = 'image,split,class_id,class,x1,y1,x2,y2,crop_class';
+
+function csvField(value: string): string {
+  return /[",\n\r]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
+}
+
+/**
+ * crops.csv: one line per box with a crop class — the image file (relative to the data set
+ * root), its split, the box's detector class and its corners in pixels (from the canonical
+ * row, 3 decimals), and the crop class. Images in manifest order, boxes sorted.
+ */
+export function cropsCsvText(manifest: DatasetManifest): string {
+  const lines = [CROPS_CSV_HEADER];
+  for (const image of manifest.images) {
+    for (const crop of image.crops ?? []) {
+      const { classId, box } = parseYoloRow(crop.box, image.width, image.height);
+      lines.push(
+        [
+          imagePath(image),
+          image.split,
+          String(classId),
+          csvField(manifest.classNames[classId] ?? ''),
+          String(round3(box.x1)),
+          String(round3(box.y1)),
+          String(round3(box.x2)),
+          String(round3(box.y2)),
+          csvField(crop.cropClass),
+        ].join(','),
+      );
+    }
+  }
+  return `${lines.join('\n')}\n`;
 }
 
 export function countsOf(manifest: DatasetManifest): DatasetCounts {

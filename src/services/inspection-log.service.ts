@@ -1,20 +1,29 @@
 /**
- * Inspection logs: stored frame results, newest first, filtered and paged.
+ * Inspection logs: stored frame results, newest first, filtered and paged, each with what the
+ * later stages said (`stages`), the rule that decided (`decidedBy`) and the output of the
+ * shadow model that ran beside it (`shadow`, from `shadow_predictions`), when there are any.
  *
  * The cursor is opaque to clients: base64url of `<captured_at>:<id>` of the last item of a
  * page; the next page starts strictly after it in (captured_at desc, id desc) order, so pages
  * never skip or repeat a result even when many share a capture time or new results arrive.
  */
 import { z } from 'zod';
-import type { PredictionLogRow } from '../db/schema.js';
-import type { PredictionRepository } from '../repositories/prediction.repository.js';
+import type {
+  PredictionRepository,
+  PredictionWithShadowRow,
+} from '../repositories/prediction.repository.js';
 import { ID_PATTERN } from '../shared/api/common.js';
-import { detectionSchema, frameFeaturesSchema } from '../shared/api/ingest.js';
+import {
+  detectionSchema,
+  frameFeaturesSchema,
+  inspectionStagesSchema,
+} from '../shared/api/ingest.js';
 import type {
   InspectionLogItem,
   InspectionLogsQuery,
   InspectionLogsResponse,
 } from '../shared/api/inspection-logs.js';
+import type { ShadowResult } from '../shared/domain.js';
 import { VisionLoopError } from '../shared/errors.js';
 
 export interface CursorPosition {
@@ -61,7 +70,27 @@ function parseStored<T>(schema: z.ZodType<T>, text: string, what: string, id: st
   return parsed.data;
 }
 
-export function toInspectionLogItem(row: PredictionLogRow): InspectionLogItem {
+/** The stored shadow output of a result; undefined when no shadow ran beside it. */
+function shadowOf(row: PredictionWithShadowRow): ShadowResult | undefined {
+  if (
+    row.shadow_model_version === null ||
+    row.shadow_detections === null ||
+    row.shadow_decision === null
+  ) {
+    return undefined;
+  }
+  return {
+    version: row.shadow_model_version,
+    detections: parseStored(storedDetectionsSchema, row.shadow_detections, 'shadow', row.id),
+    decision: row.shadow_decision,
+    disagreement: row.shadow_disagreement ?? 0,
+    disagrees: row.shadow_disagrees === 1,
+    inferenceMs: row.shadow_inference_ms ?? 0,
+  };
+}
+
+export function toInspectionLogItem(row: PredictionWithShadowRow): InspectionLogItem {
+  const shadow = shadowOf(row);
   return {
     id: row.id,
     camera: row.camera,
@@ -85,6 +114,11 @@ export function toInspectionLogItem(row: PredictionLogRow): InspectionLogItem {
     receivedAt: row.received_at,
     agentId: row.agent_id,
     hasFrame: row.frame_blob !== null,
+    ...(row.stages === null
+      ? {}
+      : { stages: parseStored(inspectionStagesSchema, row.stages, 'stages', row.id) }),
+    ...(row.decided_by === null ? {} : { decidedBy: row.decided_by }),
+    ...(shadow === undefined ? {} : { shadow }),
   };
 }
 
@@ -108,6 +142,8 @@ export class InspectionLogService {
       decision: query.decision,
       uncertain: query.uncertain,
       modelVersion: query.modelVersion,
+      decidedBy: query.decidedBy,
+      shadowDisagrees: query.shadowDisagrees,
       before: query.cursor === undefined ? undefined : decodeCursor(query.cursor),
       limit: query.limit + 1,
     });

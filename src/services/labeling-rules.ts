@@ -16,7 +16,8 @@ function tidy(value: number): number {
 
 /**
  * Checks a reviewer's boxes against a `width`×`height` frame and the deployment's `classes`,
- * clipping an overshoot of at most BOX_OVERSHOOT_PX. Throws INVALID_ARGUMENT naming the first
+ * clipping an overshoot of at most BOX_OVERSHOOT_PX; a box's optional mask `polygon` must lie
+ * in its box (same slack) and enclose an area; its optional `cropClass` is kept as given. Throws INVALID_ARGUMENT naming the first
  * bad box. Returns the boxes as stored.
  */
 export function validateLabelBoxes(
@@ -26,7 +27,7 @@ export function validateLabelBoxes(
   classes: readonly string[],
 ): LabelBox[] {
   const known = new Set(classes);
-  return boxes.map(({ className, box }, index) => {
+  return boxes.map(({ className, box, polygon, cropClass }, index) => {
     const at = `boxes[${index}]`;
     if (!known.has(className)) {
       throw new VisionLoopError(
@@ -59,8 +60,64 @@ export function validateLabelBoxes(
         `${at}: boxes must be at least ${MIN_BOX_SIDE_PX} px wide and high inside the frame`,
       );
     }
-    return { className, box: clipped };
+    const extras = {
+      ...(polygon === undefined
+        ? {}
+        : { polygon: validatePolygon(polygon, clipped, width, height, `${at}.polygon`) }),
+      ...(cropClass === undefined ? {} : { cropClass }),
+    };
+    return { className, box: clipped, ...extras };
   });
+}
+
+/** Twice the signed area of a flat polygon (shoelace). */
+function doubledArea(points: readonly number[]): number {
+  let sum = 0;
+  const n = points.length / 2;
+  for (let i = 0; i < n; i++) {
+    const j = (i + 1) % n;
+    sum += (points[2 * i] ?? 0) * (points[2 * j + 1] ?? 0);
+    sum -= (points[2 * j] ?? 0) * (points[2 * i + 1] ?? 0);
+  }
+  return sum;
+}
+
+/**
+ * A mask outline as stored: every point inside the frame and inside its (clipped) box, each
+ * with BOX_OVERSHOOT_PX of slack that is clipped away, and an outline that encloses some area.
+ * Throws INVALID_ARGUMENT naming the first bad point.
+ */
+function validatePolygon(
+  polygon: readonly number[],
+  box: LabelBox['box'],
+  width: number,
+  height: number,
+  at: string,
+): number[] {
+  const o = BOX_OVERSHOOT_PX;
+  const left = Math.max(0, box.x1);
+  const top = Math.max(0, box.y1);
+  const right = Math.min(width, box.x2);
+  const bottom = Math.min(height, box.y2);
+  const points: number[] = [];
+  for (let i = 0; i + 1 < polygon.length; i += 2) {
+    const x = polygon[i] ?? 0;
+    const y = polygon[i + 1] ?? 0;
+    if (x < left - o || x > right + o || y < top - o || y > bottom + o) {
+      throw new VisionLoopError(
+        'INVALID_ARGUMENT',
+        `${at}: point ${i / 2} (${x},${y}) lies outside its box (${box.x1},${box.y1} – ${box.x2},${box.y2})`,
+      );
+    }
+    points.push(tidy(Math.min(right, Math.max(left, x))), tidy(Math.min(bottom, Math.max(top, y))));
+  }
+  if (Math.abs(doubledArea(points)) < 1e-6) {
+    throw new VisionLoopError(
+      'INVALID_ARGUMENT',
+      `${at}: the outline encloses no area (its points are on one line)`,
+    );
+  }
+  return points;
 }
 
 export function isLive(row: LabelingQueueRow, now: number): boolean {

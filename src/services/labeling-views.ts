@@ -10,6 +10,7 @@ import { detectionSchema } from '../shared/api/ingest.js';
 import type {
   HistoryQuery,
   HistoryResponse,
+  LabelingAlternative,
   LabelingItem,
   QueueListQuery,
   QueueListResponse,
@@ -26,6 +27,7 @@ import {
 import { VisionLoopError } from '../shared/errors.js';
 import { decodeCursor, encodeCursor } from './inspection-log.service.js';
 import { effectiveStatus, isLive } from './labeling-rules.js';
+import { scaleDetections } from './sampling.service.js';
 
 /** The statistics window when none is given, ms. */
 export const DEFAULT_STATS_WINDOW_MS = 24 * 3_600_000;
@@ -57,7 +59,13 @@ export class LabelingViews {
 
   async list(query: QueueListQuery): Promise<QueueListResponse> {
     const now = this.now();
-    const filter = { status: query.status, camera: query.camera, reason: query.reason, now };
+    const filter = {
+      status: query.status,
+      camera: query.camera,
+      reason: query.reason,
+      strategy: query.strategy,
+      now,
+    };
     const [rows, total] = await Promise.all([
       this.labeling.list(filter, query.limit, query.offset),
       this.labeling.count(filter),
@@ -233,6 +241,7 @@ export class LabelingViews {
         strategyScore: row.strategy_score,
         modelVersion: row.model_version,
         preLabels: parseStored(storedDetectionsSchema, row.pre_labels, 'pre-labels', row.id),
+        alternatives: alternativesOf(row),
         claim:
           live && claimer !== null && row.claimed_at !== null && row.lease_expires_at !== null
             ? { reviewer: claimer, claimedAt: row.claimed_at, expiresAt: row.lease_expires_at }
@@ -254,6 +263,29 @@ export class LabelingViews {
       };
     });
   }
+}
+
+/**
+ * The shadow model's boxes for the item's frame, in the stored frame's pixels (scaled like the
+ * pre-labels when the frame was stored at another size than the result's).
+ */
+function alternativesOf(row: LabelingItemRow): LabelingAlternative[] {
+  const shadow = row.shadow;
+  if (shadow === null) return [];
+  const detections = parseStored(storedDetectionsSchema, shadow.detections, 'shadow', row.id);
+  const width = row.width ?? row.prediction_width;
+  const height = row.height ?? row.prediction_height;
+  const sx = width !== null && row.prediction_width ? width / row.prediction_width : 1;
+  const sy = height !== null && row.prediction_height ? height / row.prediction_height : 1;
+  return [
+    {
+      source: 'shadow',
+      modelVersion: shadow.model_version,
+      detections: scaleDetections(detections, sx, sy),
+      decision: shadow.decision,
+      disagreement: shadow.disagreement,
+    },
+  ];
 }
 
 function round3(value: number): number {

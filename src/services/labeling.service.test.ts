@@ -52,4 +52,29 @@ describe('validateLabelBoxes', () => {
   it('accepts no boxes (a "no defects" label)', () => {
     expect(validateLabelBoxes([], 640, 480, CLASSES)).toEqual([]);
   });
+
+  it('keeps a polygon inside its box (clipping 1 px of slack) and a crop class', () => {
+    const withMask = {
+      ...box(100, 100, 200, 180),
+      polygon: [99.5, 110, 150.12345, 100, 200.8, 170, 120, 180],
+      cropClass: 'major',
+    };
+    expect(validateLabelBoxes([withMask], 640, 480, CLASSES)).toEqual([
+      {
+        ...box(100, 100, 200, 180),
+        polygon: [100, 110, 150.123, 100, 200, 170, 120, 180],
+        cropClass: 'major',
+      },
+    ]);
+  });
+
+  it('refuses a polygon point outside its box and an outline without area, naming them', () => {
+    const at = (polygon: number[]) => [{ ...box(100, 100, 200, 180), polygon }];
+    expect(() => validateLabelBoxes(at([110, 110, 150, 170, 202, 120]), 640, 480, CLASSES)).toThrow(
+      /boxes\[0\]\.polygon: point 2 \(202,120\) lies outside its box/,
+    );
+    expect(() => validateLabelBoxes(at([110, 110, 130, 130, 150, 150]), 640, 480, CLASSES)).toThrow(
+      /encloses no area/,
+    );
+  });
 });

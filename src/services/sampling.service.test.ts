@@ -6,6 +6,7 @@ import { migrateToLatest } from '../db/migrate.js';
 import { AgentRepository } from '../repositories/agent.repository.js';
 import { PredictionRepository } from '../repositories/prediction.repository.js';
 import { SamplingRepository } from '../repositories/sampling.repository.js';
+import { ShadowPredictionRepository } from '../repositories/shadow-prediction.repository.js';
 import { SettingsRepository } from '../repositories/settings.repository.js';
 import { DEFAULT_AGENT_SETTINGS } from '../shared/api/agents.js';
 import { DEFAULT_SAMPLING_SETTINGS } from '../shared/api/sampling.js';
@@ -87,6 +88,43 @@ describe('SamplingService', () => {
       .executeTakeFirstOrThrow();
     expect(n).toBe(0);
     expect(depths).toEqual([]);
+  });
+
+  it('queues a committee frame with strategy committee, scored by its shadow', async () => {
+    const shadowed: FrameResult = makeResult(3, {
+      detections: [crack],
+      sampling: {
+        reasons: ['low_confidence', 'committee'],
+        priority: 5.2,
+        phash: 'fedcba9876543210',
+      },
+      shadow: {
+        version: 'cand-2',
+        detections: [],
+        decision: 'PASS',
+        disagreement: 0.75,
+        disagrees: true,
+        inferenceMs: 3,
+      },
+    });
+    await new PredictionRepository(database.db, 'sqlite').insertResults([shadowed], null, 4_000);
+    const withShadows = new SamplingService(new SamplingRepository(database.db), {
+      shadows: new ShadowPredictionRepository(database.db),
+    });
+    expect(
+      await withShadows.enqueueUploadedFrame({
+        id: shadowed.id,
+        blob: 'c'.repeat(64),
+        width: 640,
+        height: 480,
+      }),
+    ).toMatchObject({ status: 'created', reason: 'low_confidence' });
+    const item = await database.db
+      .selectFrom('labeling_queue')
+      .select(['strategy', 'strategy_score'])
+      .where('prediction_id', '=', shadowed.id)
+      .executeTakeFirstOrThrow();
+    expect(item).toEqual({ strategy: 'committee', strategy_score: 0.75 });
   });
 
   it('scales pre-labels to a JPEG stored at another size', async () => {

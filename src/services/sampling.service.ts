@@ -3,7 +3,10 @@
  * (PUT /api/frames/{id}) and that result carries the agent's `sampling` mark, the frame becomes
  * a `pending` labeling-queue item with the sampling reason (the first of the mark's reasons),
  * its priority and perceptual hash, the model version that produced the result, and the
- * result's detections as pre-labels for the reviewer to correct.
+ * result's detections as pre-labels for the reviewer to correct. A frame sampled because its
+ * shadow model disagreed (reason `committee`) gets the strategy `committee`, scored by the
+ * shadow's disagreement; the reviewer sees the shadow's boxes beside the pre-labels
+ * (LabelingItem.alternatives, read from `shadow_predictions`).
  *
  * Exactly one item per prediction: the insert is `ON CONFLICT (prediction_id) DO NOTHING`, and
  * a failure propagates to the upload (the agent retries it; the frame link is idempotent), so
@@ -14,6 +17,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { SamplingRepository } from '../repositories/sampling.repository.js';
+import type { ShadowPredictionRepository } from '../repositories/shadow-prediction.repository.js';
 import { detectionSchema } from '../shared/api/ingest.js';
 import { frameSamplingSchema } from '../shared/api/sampling.js';
 import type { Box, Detection, FrameSampling } from '../shared/domain.js';
@@ -47,7 +51,18 @@ export interface SamplingServiceOptions {
   gauge?: QueueDepthGauge;
   /** Reports a stored mark or detections that cannot be read (the item is not created). */
   onInvalid?: (resultId: string, problem: string) => void;
+  /**
+   * The stored shadow outputs: a `committee` item's strategy score is its shadow's
+   * disagreement (without it, the mark's own score when its strategy is `committee`).
+   */
+  shadows?: Pick<ShadowPredictionRepository, 'findById'>;
 }
+
+/**
+ * The sampling reason (and labeling-queue strategy) of a frame whose shadow model disagreed
+ * with the serving model: query by committee (docs/sampling.md, docs/rollouts.md).
+ */
+export const COMMITTEE_REASON = 'committee';
 
 const storedDetectionsSchema = z.array(detectionSchema);
 
@@ -55,6 +70,7 @@ export class SamplingService {
   private readonly now: () => number;
   private readonly gauge: QueueDepthGauge | undefined;
   private readonly onInvalid: (resultId: string, problem: string) => void;
+  private readonly shadows: Pick<ShadowPredictionRepository, 'findById'> | undefined;
 
   constructor(
     private readonly repository: SamplingRepository,
@@ -63,6 +79,7 @@ export class SamplingService {
     this.now = options.now ?? Date.now;
     this.gauge = options.gauge;
     this.onInvalid = options.onInvalid ?? (() => undefined);
+    this.shadows = options.shadows;
   }
 
   /**
@@ -81,6 +98,7 @@ export class SamplingService {
     const now = this.now();
     const itemId = `lq-${randomUUID()}`;
     const reason = primaryReason(sampling);
+    const { strategy, strategyScore } = await this.strategyOf(row.id, sampling);
     const preLabels = scaleDetections(
       detections,
       frame.width / row.width,
@@ -97,8 +115,8 @@ export class SamplingService {
       status: 'pending',
       priority: sampling.priority,
       reason,
-      strategy: sampling.strategy ?? null,
-      strategy_score: sampling.strategyScore ?? null,
+      strategy,
+      strategy_score: strategyScore,
       model_version: row.model_version,
       pre_labels: JSON.stringify(preLabels),
       phash: sampling.phash,
@@ -110,6 +128,26 @@ export class SamplingService {
       this.gauge.setLabelingQueueDepth('pending', await this.repository.countQueueItems('pending'));
     }
     return { status: 'created', itemId, reason, priority: sampling.priority };
+  }
+
+  /**
+   * The item's strategy: `committee` when the shadow disagreed (the mark has that reason,
+   * wherever it stands among the reasons), scored by the shadow's disagreement; else the
+   * mark's ranking strategy and score.
+   */
+  private async strategyOf(
+    id: string,
+    sampling: FrameSampling,
+  ): Promise<{ strategy: string | null; strategyScore: number | null }> {
+    if (!sampling.reasons.includes(COMMITTEE_REASON)) {
+      return { strategy: sampling.strategy ?? null, strategyScore: sampling.strategyScore ?? null };
+    }
+    const shadow = await this.shadows?.findById(id);
+    const markScore = sampling.strategy === COMMITTEE_REASON ? sampling.strategyScore : undefined;
+    return {
+      strategy: COMMITTEE_REASON,
+      strategyScore: shadow?.disagreement ?? markScore ?? null,
+    };
   }
 }
 

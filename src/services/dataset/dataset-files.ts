@@ -14,26 +14,43 @@ import { packTarGz } from '../../repositories/dataset-archive.js';
 import type { BlobStore } from '../../repositories/blob-store.js';
 import type { ExportFormat } from '../../shared/api/labeling.js';
 import { VisionLoopError } from '../../shared/errors.js';
-import type { DatasetManifest } from '../dataset-manifest.js';
+import type { DatasetManifest, ManifestImage } from '../dataset-manifest.js';
 import {
   cocoDocument,
   countsOf,
+  cropsCsvText,
   dataYamlText,
+  hasStageLabels,
   imagePath,
   labelPath,
   labelText,
   manifestText,
+  segmentLabelPath,
 } from '../dataset-manifest.js';
 import type { DatasetArchive, MaterializedDataset } from './dataset-types.js';
 import { mapLimited } from './map-limited.js';
 import type { SnapshotStore } from './snapshot-store.js';
 
-const DATA_SET_ENTRIES = ['data.yaml', 'images', 'labels', 'manifest.json'];
+const DATA_SET_ENTRIES = [
+  'data.yaml',
+  'images',
+  'labels',
+  'labels-seg',
+  'crops.csv',
+  'manifest.json',
+];
+
+/** The YOLO-seg label file text of an image: one row per mask outline. */
+function segmentText(image: ManifestImage): string {
+  const rows = image.segments ?? [];
+  return rows.length === 0 ? '' : `${rows.join('\n')}\n`;
+}
 
 /**
  * Writes snapshot `id` as a YOLO data set in `dir` (created if missing): data.yaml (with
- * `path: dir`), images/{train,val}, labels/{train,val}, manifest.json. CONFLICT when `dir`
- * already holds a data set. What this call wrote is removed again if it fails.
+ * `path: dir`), images/{train,val}, labels/{train,val}, manifest.json; when labels carry them,
+ * labels-seg/{train,val} (YOLO-seg rows of the images with mask outlines) and crops.csv (box →
+ * crop class). CONFLICT when `dir` already holds a data set. What this call wrote is removed again if it fails.
  */
 export async function materializeDataset(
   store: SnapshotStore,
@@ -51,8 +68,11 @@ export async function materializeDataset(
       `${root} already holds a data set (${existing.join(', ')}); choose an empty directory`,
     );
   }
+  const stage = hasStageLabels(manifest);
   try {
-    for (const part of ['images/train', 'images/val', 'labels/train', 'labels/val']) {
+    const parts = ['images/train', 'images/val', 'labels/train', 'labels/val'];
+    if (stage.segments) parts.push('labels-seg/train', 'labels-seg/val');
+    for (const part of parts) {
       await mkdir(path.join(root, part), { recursive: true });
     }
     await mapLimited(manifest.images, 4, async (image) => {
@@ -65,7 +85,13 @@ export async function materializeDataset(
       }
       await pipeline(source, createWriteStream(path.join(root, imagePath(image)), { flags: 'wx' }));
       await writeFile(path.join(root, labelPath(image)), labelText(image), { flag: 'wx' });
+      if ((image.segments?.length ?? 0) > 0) {
+        await writeFile(path.join(root, segmentLabelPath(image)), segmentText(image), {
+          flag: 'wx',
+        });
+      }
     });
+    if (stage.crops) await writeFile(path.join(root, 'crops.csv'), cropsCsvText(manifest));
     await writeFile(path.join(root, 'manifest.json'), manifestText(manifest));
     const dataYaml = path.join(root, 'data.yaml');
     await writeFile(dataYaml, dataYamlText(manifest, id, root));
@@ -89,6 +115,8 @@ function* archiveEntries(
 ): Generator<ArchiveEntry> {
   const at = (name: string) => `${folder}/${name}`;
   yield { name: at('manifest.json'), data: manifestText(manifest) };
+  const stage = hasStageLabels(manifest);
+  if (stage.crops) yield { name: at('crops.csv'), data: cropsCsvText(manifest) };
   if (format === 'yolo') {
     yield { name: at('data.yaml'), data: dataYamlText(manifest, datasetId) };
   } else {
@@ -109,7 +137,12 @@ function* archiveEntries(
         return stream;
       },
     };
-    if (format === 'yolo') yield { name: at(labelPath(image)), data: labelText(image) };
+    if (format === 'yolo') {
+      yield { name: at(labelPath(image)), data: labelText(image) };
+      if ((image.segments?.length ?? 0) > 0) {
+        yield { name: at(segmentLabelPath(image)), data: segmentText(image) };
+      }
+    }
   }
 }
 

@@ -38,13 +38,22 @@ function remapClasses(
     }
     return index;
   });
-  const labels = image.labels
-    .map((row) => {
-      const space = row.indexOf(' ');
-      return `${map[Number(row.slice(0, space))] ?? 0}${row.slice(space)}`;
-    })
-    .sort();
-  return { ...image, labels };
+  const remap = (row: string) => {
+    const space = row.indexOf(' ');
+    return `${map[Number(row.slice(0, space))] ?? 0}${row.slice(space)}`;
+  };
+  const labels = image.labels.map(remap).sort();
+  // Mask outlines and crop classes carry the class id too (segment rows, the crops' box rows).
+  const segments = image.segments?.map(remap).sort();
+  const crops = image.crops
+    ?.map((crop) => ({ box: remap(crop.box), cropClass: crop.cropClass }))
+    .sort((a, b) => (a.box < b.box ? -1 : a.box > b.box ? 1 : a.cropClass < b.cropClass ? -1 : 1));
+  return {
+    ...image,
+    labels,
+    ...(segments === undefined ? {} : { segments }),
+    ...(crops === undefined ? {} : { crops }),
+  };
 }
 
 export class DatasetSnapshots {

@@ -26,6 +26,16 @@ export const inspectionLogsQuerySchema = z
     decision: z.enum(['PASS', 'FAIL']).optional(),
     uncertain: queryBoolean.optional(),
     modelVersion: modelVersionSchema.optional(),
+    /** Results failed by this decision rule (`decidedBy`, e.g. `fail-threshold`). */
+    decidedBy: z
+      .string()
+      .regex(/^[a-z][a-z0-9-]{0,63}$/, 'a decision rule id (lowercase letters, digits and -)')
+      .optional(),
+    /**
+     * true: results whose shadow model disagreed with the serving model; false: results whose
+     * shadow agreed. Results without a shadow match neither.
+     */
+    shadowDisagrees: queryBoolean.optional(),
     limit: z.coerce
       .number()
       .int()
@@ -43,6 +53,10 @@ export const inspectionLogsQuerySchema = z
   .meta({ id: 'InspectionLogsQuery' });
 export type InspectionLogsQuery = z.output<typeof inspectionLogsQuerySchema>;
 
+/**
+ * A stored result as sent (FrameResult: `stages`, `decidedBy` and `shadow` present when the
+ * result carried them) and what the server adds.
+ */
 export const inspectionLogItemSchema = frameResultSchema
   .extend({
     /** Server time the result was stored, epoch ms. */

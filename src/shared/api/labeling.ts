@@ -15,7 +15,7 @@ import {
   modelVersionSchema,
   plainText,
 } from './common.js';
-import { detectionSchema } from './ingest.js';
+import { MAX_POLYGON_POINTS, detectionSchema } from './ingest.js';
 
 /** Where an item is in the review. `claimed` with an expired lease is reported as `pending`. */
 export const LABELING_STATUSES = [
@@ -53,10 +53,31 @@ export const classNameSchema = plainText(z.string().min(1).max(64));
 
 const coordinate = z.number().min(-1e6).max(1e6);
 
+/** Fewest points of a mask outline (a triangle). */
+export const MIN_POLYGON_POINTS = 3;
+export { MAX_POLYGON_POINTS };
+
+/**
+ * A defect's mask outline in frame pixels, flat `[x0, y0, x1, y1, …]`: 3 to 64 points, each
+ * inside the frame (1 px overshoot clipped) and inside its box (checked by the service).
+ */
+export const labelPolygonSchema = z
+  .array(coordinate)
+  .min(MIN_POLYGON_POINTS * 2, `a polygon needs at least ${MIN_POLYGON_POINTS} points (x, y pairs)`)
+  .max(MAX_POLYGON_POINTS * 2, `a polygon has at most ${MAX_POLYGON_POINTS} points`)
+  .refine((values) => values.length % 2 === 0, 'a polygon is flat x, y pairs (an even count)');
+
 export const labelBoxSchema = z
   .strictObject({
     className: classNameSchema,
     box: z.strictObject({ x1: coordinate, y1: coordinate, x2: coordinate, y2: coordinate }),
+    /** The defect's mask outline (segment stage training data); optional. */
+    polygon: labelPolygonSchema.optional(),
+    /**
+     * The crop classifier's class for this box (classify stage training data), e.g. a
+     * severity `minor`/`major`; optional.
+     */
+    cropClass: classNameSchema.optional(),
   })
   .meta({ id: 'LabelBox' });
 export type LabelBox = z.infer<typeof labelBoxSchema>;
@@ -154,6 +175,23 @@ export function isSimulatedReviewerName(name: string | null | undefined): boolea
   return typeof name === 'string' && name.startsWith(SIMULATED_REVIEWER_PREFIX);
 }
 
+/**
+ * Another model's boxes for the same frame, shown beside the pre-labels: the output of the
+ * shadow model that ran beside the serving one (a `committee` item: they disagreed).
+ */
+export const labelingAlternativeSchema = z
+  .strictObject({
+    source: z.literal('shadow'),
+    modelVersion: modelVersionSchema,
+    /** In the frame's pixels, like `preLabels`. */
+    detections: z.array(detectionSchema),
+    decision: z.enum(['PASS', 'FAIL']),
+    /** 1 − F1 of these boxes against the pre-labels' model, 0..1. */
+    disagreement: z.number().min(0).max(1),
+  })
+  .meta({ id: 'LabelingAlternative' });
+export type LabelingAlternative = z.infer<typeof labelingAlternativeSchema>;
+
 /** A token that acted on an item: its id and (when the token still exists) its name. */
 export const reviewerSchema = z
   .strictObject({
@@ -186,7 +224,8 @@ export const labelingItemSchema = z
     reason: z.string(),
     /**
      * The ranking strategy that contributed most to its priority (`uncertainty`,
-     * `candidates`, `diversity`, `class_balance`, `random`) and that strategy's score 0..1;
+     * `candidates`, `diversity`, `class_balance`, `random`, or `committee` when a shadow
+     * model disagreed, scored by its disagreement) and that strategy's score 0..1;
      * null for items queued without a ranking (docs/sampling.md, "Ranking").
      */
     strategy: z.string().nullable(),
@@ -195,6 +234,11 @@ export const labelingItemSchema = z
     modelVersion: modelVersionSchema.nullable(),
     /** The model's detections, for the reviewer to correct. */
     preLabels: z.array(detectionSchema),
+    /**
+     * Other models' boxes for the frame (a shadow model's, for `committee` items), to compare
+     * with the pre-labels; empty when there are none. Absent from servers before issue 18.
+     */
+    alternatives: z.array(labelingAlternativeSchema).optional(),
     /** The live claim; null when nobody holds one (an expired lease is no claim). */
     claim: z
       .strictObject({
@@ -264,6 +308,8 @@ export const queueListQuerySchema = z
     camera: cameraNameSchema.optional(),
     /** Only items sampled for this reason. */
     reason: plainText(z.string().min(1).max(64)).optional(),
+    /** Only items of this strategy (`committee`: a shadow model disagreed). */
+    strategy: plainText(z.string().min(1).max(64)).optional(),
     limit: limitSchema,
     offset: z.coerce.number().int().min(0).max(1_000_000).default(0),
   })
