@@ -2,10 +2,12 @@
  * A stored frame (`/api/frames/{id}`, fetched with the token — see lib/frames.ts) with boxes
  * drawn as SVG in FRAME coordinates (viewBox = width×height), so they stay on their objects at
  * any displayed size. `children` are drawn inside the same SVG (in frame coordinates too), for
- * pages that add handles or drafts (labeling).
+ * pages that add handles or drafts (labeling). `polygons` (mask outlines of the segment stage,
+ * flat `[x0, y0, x1, y1, …]` frame pixels) are drawn under the boxes, filled translucent.
  */
 import type { ReactNode } from 'react';
 import { useFrameImage } from '../lib/frames';
+import { svgPoints } from './polygon';
 
 export interface FrameBox {
   x1: number;
@@ -18,6 +20,18 @@ export interface FrameBox {
   color?: string;
   /** `defect` (red), `uncertain` (amber, dashed), `label` (blue), `selected` (thick). */
   tone?: 'defect' | 'uncertain' | 'label' | 'selected';
+  /** Dashed outline whatever the tone (e.g. a shadow model's boxes). */
+  dashed?: boolean;
+  /** Put the label under the box (so it does not cover another box's label). */
+  labelBelow?: boolean;
+}
+
+export interface FramePolygon {
+  /** Flat `[x0, y0, x1, y1, …]` in frame pixels (at least 3 points to be drawn). */
+  points: readonly number[];
+  /** CSS colour; default by `tone`. */
+  color?: string;
+  tone?: FrameBox['tone'];
 }
 
 export interface FrameWithBoxesProps {
@@ -26,6 +40,8 @@ export interface FrameWithBoxesProps {
   width: number;
   height: number;
   boxes: readonly FrameBox[];
+  /** Mask outlines drawn under the boxes. */
+  polygons?: readonly FramePolygon[];
   /** Text alternative describing the frame (e.g. "cam-1 frame 120: FAIL, 2 defects"). */
   alt: string;
   className?: string;
@@ -44,6 +60,7 @@ export function FrameWithBoxes({
   width,
   height,
   boxes,
+  polygons,
   alt,
   className,
   children,
@@ -74,6 +91,22 @@ export function FrameWithBoxes({
         preserveAspectRatio="none"
         aria-hidden="true"
       >
+        {polygons?.map((polygon, index) => {
+          const points = svgPoints(polygon.points);
+          if (points === null) return null;
+          const color = polygon.color ?? TONE_COLOR[polygon.tone ?? 'defect'];
+          return (
+            <polygon
+              key={`mask-${index}`}
+              className="frame-mask"
+              points={points}
+              fill={color}
+              fillOpacity={0.3}
+              stroke={color}
+              strokeWidth={Math.max(1, stroke / 2)}
+            />
+          );
+        })}
         {boxes.map((box, index) => {
           const color = box.color ?? TONE_COLOR[box.tone ?? 'defect'];
           return (
@@ -87,13 +120,19 @@ export function FrameWithBoxes({
                 stroke={color}
                 strokeWidth={box.tone === 'selected' ? stroke * 2 : stroke}
                 strokeDasharray={
-                  box.tone === 'uncertain' ? `${stroke * 3} ${stroke * 2}` : undefined
+                  box.tone === 'uncertain' || box.dashed === true
+                    ? `${stroke * 3} ${stroke * 2}`
+                    : undefined
                 }
               />
               {box.label !== undefined && (
                 <text
                   x={box.x1 + stroke}
-                  y={Math.max(fontSize, box.y1 - stroke)}
+                  y={
+                    box.labelBelow === true
+                      ? Math.min(height - stroke, box.y2 + fontSize)
+                      : Math.max(fontSize, box.y1 - stroke)
+                  }
                   fill="#fff"
                   stroke={color}
                   strokeWidth={fontSize / 5}

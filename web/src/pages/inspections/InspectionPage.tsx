@@ -1,8 +1,13 @@
 /**
- * One frame result (`GET /api/inspection-logs/{id}`): the frame with its boxes, the
- * detections, the image features drift is computed from, the decision and the model version.
+ * One frame result (`GET /api/inspection-logs/{id}`): the frame with its boxes and the segment
+ * stage's mask outlines, the detections with what the classify and segment stages said about
+ * each (crop class, vetoed, area), the decision with the rule that decided it, the stage
+ * timings, the shadow model's output when it ran on this frame (its boxes dashed teal, shown
+ * or hidden with a toggle), the image features drift is computed from and the model version.
  */
+import { useState } from 'react';
 import { inspectionLogItemSchema } from '../../../../src/shared/api/inspection-logs';
+import type { InspectionLogItem } from '../../../../src/shared/api/inspection-logs';
 import type { PageProps } from '../../app/routes';
 import { Link } from '../../app/router';
 import { ErrorBanner } from '../../components/ErrorBanner';
@@ -14,6 +19,15 @@ import { api } from '../../lib/api';
 import { formatDateTime, formatNumber } from '../../lib/time';
 import { useQuery } from '../../lib/use-query';
 import { DecisionBadge, UncertainMark } from './DecisionBadge';
+import {
+  decidedByText,
+  detectionStageRows,
+  formatArea,
+  maskOutlines,
+  shadowBoxes,
+  stageTimingsText,
+} from './stages';
+import type { DetectionStageRow } from './stages';
 import './inspections.css';
 
 const FEATURE_LABELS: Record<string, string> = {
@@ -24,6 +38,11 @@ const FEATURE_LABELS: Record<string, string> = {
   noise: 'Noise',
   colorCast: 'Colour cast',
   edgeDensity: 'Edge density',
+};
+
+type DetectionRow = InspectionLogItem['detections'][number] & {
+  index: number;
+  stage: DetectionStageRow | undefined;
 };
 
 export default function InspectionPage({ params }: PageProps) {
@@ -37,6 +56,10 @@ export default function InspectionPage({ params }: PageProps) {
   );
   const back = `/inspections${window.location.search}`;
   const item = result.data;
+  const [showShadow, setShowShadow] = useState(true);
+  const stageRows = item === undefined ? [] : detectionStageRows(item);
+  const hasStages = item?.stages !== undefined;
+  const timings = item === undefined ? null : stageTimingsText(item);
 
   return (
     <div className="inspections">
@@ -55,12 +78,28 @@ export default function InspectionPage({ params }: PageProps) {
               width={item.width}
               height={item.height}
               alt={`${item.camera} frame ${item.frameIndex}: ${item.decision}, ${item.detections.length} detections`}
-              boxes={item.detections.map((d): FrameBox => ({
-                ...d.box,
-                label: `${d.className} ${(d.confidence * 100).toFixed(0)}%`,
-                tone: item.uncertain && d.confidence < 0.7 ? 'uncertain' : 'defect',
-              }))}
+              boxes={[
+                ...item.detections.map((d, index): FrameBox => ({
+                  ...d.box,
+                  label: `${d.className} ${(d.confidence * 100).toFixed(0)}%${
+                    stageRows[index]?.vetoed === true ? ' vetoed' : ''
+                  }`,
+                  tone: item.uncertain && d.confidence < 0.7 ? 'uncertain' : 'defect',
+                })),
+                ...(showShadow ? shadowBoxes(item) : []),
+              ]}
+              polygons={maskOutlines(item)}
             />
+            {item.shadow !== undefined && (
+              <label className="inspection-shadow-toggle">
+                <input
+                  type="checkbox"
+                  checked={showShadow}
+                  onChange={(event) => setShowShadow(event.target.checked)}
+                />{' '}
+                Show the shadow's boxes (dashed teal, {item.shadow.version})
+              </label>
+            )}
             {!item.hasFrame && (
               <p className="muted">
                 The agent did not upload this frame's image (only sampled frames are kept); the
@@ -75,6 +114,8 @@ export default function InspectionPage({ params }: PageProps) {
                 <dd>
                   <DecisionBadge decision={item.decision} />
                 </dd>
+                <dt>Decided by</dt>
+                <dd data-testid="decided-by">{decidedByText(item)}</dd>
                 <dt>Uncertain</dt>
                 <dd>{item.uncertain ? <UncertainMark /> : 'no'}</dd>
                 <dt>Model version</dt>
@@ -99,6 +140,37 @@ export default function InspectionPage({ params }: PageProps) {
                   {formatNumber(item.latencies.totalMs)} ms total (inference{' '}
                   {formatNumber(item.latencies.inferenceMs)} ms)
                 </dd>
+                {timings !== null && (
+                  <>
+                    <dt>Stage timings</dt>
+                    <dd>{timings}</dd>
+                  </>
+                )}
+                {item.stages !== undefined && (
+                  <>
+                    <dt>Stage models</dt>
+                    <dd>
+                      {[
+                        item.stages.versions.classify === undefined
+                          ? null
+                          : `classify ${item.stages.versions.classify}`,
+                        item.stages.versions.segment === undefined
+                          ? null
+                          : `segment ${item.stages.versions.segment}`,
+                      ]
+                        .filter((part) => part !== null)
+                        .join(' · ') || '—'}
+                    </dd>
+                    <dt>Total area</dt>
+                    <dd>{formatArea(item.stages.totalAreaPx, item.stages.totalAreaMm2)}</dd>
+                    {item.stages.maxSeverity !== null && (
+                      <>
+                        <dt>Max severity</dt>
+                        <dd>{item.stages.maxSeverity}</dd>
+                      </>
+                    )}
+                  </>
+                )}
                 <dt>Result id</dt>
                 <dd>
                   <code>{item.id}</code>
@@ -117,6 +189,35 @@ export default function InspectionPage({ params }: PageProps) {
                     align: 'right',
                     render: (d) => `${(d.confidence * 100).toFixed(1)} %`,
                   },
+                  ...(hasStages
+                    ? [
+                        {
+                          key: 'crop',
+                          header: 'Crop class',
+                          render: (d: DetectionRow) =>
+                            d.stage?.cropClass ?? <span className="muted">—</span>,
+                        },
+                        {
+                          key: 'veto',
+                          header: 'Vetoed',
+                          render: (d: DetectionRow) =>
+                            d.stage?.vetoed === true ? (
+                              <strong className="inspection-vetoed">
+                                <span aria-hidden="true">⊘ </span>vetoed
+                              </strong>
+                            ) : (
+                              <span className="muted">no</span>
+                            ),
+                        },
+                        {
+                          key: 'area',
+                          header: 'Area',
+                          align: 'right' as const,
+                          render: (d: DetectionRow) =>
+                            formatArea(d.stage?.areaPx ?? null, d.stage?.areaMm2 ?? null),
+                        },
+                      ]
+                    : []),
                   {
                     key: 'box',
                     header: 'Box (x1, y1, x2, y2)',
@@ -124,11 +225,55 @@ export default function InspectionPage({ params }: PageProps) {
                       [d.box.x1, d.box.y1, d.box.x2, d.box.y2].map((v) => Math.round(v)).join(', '),
                   },
                 ]}
-                rows={item.detections.map((d, index) => ({ ...d, index }))}
+                rows={item.detections.map((d, index): DetectionRow => ({
+                  ...d,
+                  index,
+                  stage: stageRows[index],
+                }))}
                 rowKey={(d) => String(d.index)}
                 empty="No defects detected."
               />
             </Panel>
+            {item.shadow !== undefined && (
+              <Panel title="Shadow">
+                <dl>
+                  <dt>Shadow model</dt>
+                  <dd>
+                    <Link to={`/models/${encodeURIComponent(item.shadow.version)}`}>
+                      {item.shadow.version}
+                    </Link>
+                  </dd>
+                  <dt>Its decision</dt>
+                  <dd>
+                    <DecisionBadge decision={item.shadow.decision} />
+                  </dd>
+                  <dt>Disagreement</dt>
+                  <dd>
+                    {item.shadow.disagreement.toFixed(2)}{' '}
+                    {item.shadow.disagrees ? (
+                      <strong className="inspection-disagrees">
+                        <span aria-hidden="true">▲ </span>disagrees with production
+                      </strong>
+                    ) : (
+                      <span className="muted">(agrees)</span>
+                    )}
+                  </dd>
+                  <dt>Its detections</dt>
+                  <dd>
+                    {item.shadow.detections.length === 0
+                      ? 'none'
+                      : item.shadow.detections
+                          .map((d) => `${d.className} ${(d.confidence * 100).toFixed(0)}%`)
+                          .join(', ')}
+                  </dd>
+                  <dt>Its inference</dt>
+                  <dd>{formatNumber(item.shadow.inferenceMs)} ms</dd>
+                </dl>
+                <p className="muted">
+                  The shadow ran beside production on this frame; its output never decides.
+                </p>
+              </Panel>
+            )}
             <Panel title="Image features">
               <dl>
                 {Object.entries(item.features).map(([name, value]) => (

@@ -1,5 +1,6 @@
 /**
- * Inspections: every stored frame result, newest first, with every filter of
+ * Inspections: every stored frame result, newest first (with the rule that decided it, the
+ * later stages' crop classes and area, and the shadow's agreement), with every filter of
  * `GET /api/inspection-logs` (kept in the URL) and keyset pages — the API hands out a cursor
  * per page, so nothing ever counts the whole table. A row opens the frame's detail.
  */
@@ -21,6 +22,7 @@ import { useQuery } from '../../lib/use-query';
 import { DecisionBadge, UncertainMark } from './DecisionBadge';
 import type { FilterDraft, FilterErrors } from './filters';
 import { EMPTY_DRAFT, FILTER_KEYS, checkDraft, draftFromParams, queryFromParams } from './filters';
+import { decidedByText, stagesSummary } from './stages';
 import './inspections.css';
 
 function detectionSummary(item: InspectionLogItem): string {
@@ -44,7 +46,28 @@ const COLUMNS: readonly Column<InspectionLogItem>[] = [
     header: 'Uncertain',
     render: (row) => (row.uncertain ? <UncertainMark /> : <span className="muted">no</span>),
   },
+  {
+    key: 'decidedBy',
+    header: 'Decided by',
+    render: (row) =>
+      row.decidedBy === undefined ? <span className="muted">—</span> : decidedByText(row),
+  },
   { key: 'detections', header: 'Detections', render: detectionSummary },
+  { key: 'stages', header: 'Crop class · area', render: stagesSummary },
+  {
+    key: 'shadow',
+    header: 'Shadow',
+    render: (row) =>
+      row.shadow === undefined ? (
+        <span className="muted">—</span>
+      ) : row.shadow.disagrees ? (
+        <strong className="inspection-disagrees" title={row.shadow.version}>
+          <span aria-hidden="true">▲ </span>disagrees ({row.shadow.disagreement.toFixed(2)})
+        </strong>
+      ) : (
+        <span title={row.shadow.version}>agrees ({row.shadow.disagreement.toFixed(2)})</span>
+      ),
+  },
   { key: 'model', header: 'Model', render: (row) => row.modelVersion },
   {
     key: 'latency',

@@ -2,7 +2,9 @@
  * Models: every registered version with its metrics side by side (mAP@0.5 per holdout and per
  * class, speed), the selected version's lineage (parent, dataset snapshot, training run), the
  * aliases with promote and roll back (each with a reason; admins only), and an alias's
- * history. `/models/:version` selects a version. A `model` event (an alias moved) reloads.
+ * history (canary steps with the cameras they applied to), each version's task (detect,
+ * classify, segment), and the Rollouts panel (RolloutsPanel.tsx: shadow and canary rollouts).
+ * `/models/:version` selects a version. A `model` or `rollout` event reloads.
  *
  * Promoting a version the promotion gate rejected answers 409 GATE_REJECTED; the form then
  * offers an explicit override (a checkbox plus the reason, kept in the alias history).
@@ -17,7 +19,12 @@ import {
   promoteRequestSchema,
   rollbackRequestSchema,
 } from '../../../../src/shared/api/models';
-import type { ModelAlias, ModelDetailResponse, ModelSummary } from '../../../../src/shared/api/models';
+import type {
+  AliasHistoryEntry,
+  ModelAlias,
+  ModelDetailResponse,
+  ModelSummary,
+} from '../../../../src/shared/api/models';
 import { IfScope, useCan } from '../../app/auth';
 import type { PageProps } from '../../app/routes';
 import { Link, navigate } from '../../app/router';
@@ -32,6 +39,8 @@ import { useEvents } from '../../lib/use-events';
 import { useQuery } from '../../lib/use-query';
 import { SERVED_INFERENCE_PATH, flattenMetrics, metricRows } from './metrics';
 import { inspectionLogsResponseSchema } from '../../../../src/shared/api/inspection-logs';
+import { DEFAULT_STAGE_ALIASES } from '../../../../src/shared/api/inspection-chain';
+import { RolloutsPanel } from './RolloutsPanel';
 import './models.css';
 
 const MAX_COMPARED = 6;
@@ -110,6 +119,7 @@ export default function ModelsPage({ params }: PageProps) {
                       ))
                     ),
                 },
+                { key: 'task', header: 'Task', render: (m) => m.task },
                 { key: 'source', header: 'Source', render: (m) => m.source },
                 { key: 'parent', header: 'Parent', render: (m) => m.parentVersion ?? '—' },
                 { key: 'created', header: 'Registered', render: (m) => formatDateTime(m.createdAt) },
@@ -128,6 +138,15 @@ export default function ModelsPage({ params }: PageProps) {
             )}
             <AliasesPanel aliases={aliases} onMoved={list.refresh} />
           </div>
+          <RolloutsPanel
+            models={models}
+            productionOf={(stage) =>
+              aliases.find(
+                (a) => a.alias === (stage === 'detect' ? 'production' : DEFAULT_STAGE_ALIASES[stage]),
+              )?.version ?? null
+            }
+            onChanged={list.refresh}
+          />
           <AliasHistoryPanel aliases={aliases} updatedAt={list.updatedAt} />
         </>
       )}
@@ -331,6 +350,8 @@ function VersionPanel({ version, aliases, onMoved }: { version: string; aliases:
             </dd>
             <dt>Aliases</dt>
             <dd>{model.aliases.length === 0 ? '—' : model.aliases.join(', ')}</dd>
+            <dt>Task</dt>
+            <dd>{model.task}</dd>
             <dt>Classes</dt>
             <dd>{model.classNames.join(', ')}</dd>
             <dt>Input</dt>
@@ -597,8 +618,9 @@ function AliasHistoryPanel({ aliases, updatedAt }: { aliases: readonly ModelAlia
           {
             key: 'action',
             header: 'Action',
-            render: (e) => (e.action === 'rollback' ? <strong>↶ rollback</strong> : <span>↑ promote</span>),
+            render: (e) => <AliasAction action={e.action} />,
           },
+          { key: 'scope', header: 'Cameras', render: (e) => e.scope ?? <span className="muted">all</span> },
           { key: 'from', header: 'From', render: (e) => e.fromVersion ?? '—' },
           { key: 'to', header: 'To', render: (e) => e.toVersion ?? '(removed)' },
           { key: 'actor', header: 'By', render: (e) => e.actor ?? '—' },
@@ -610,4 +632,18 @@ function AliasHistoryPanel({ aliases, updatedAt }: { aliases: readonly ModelAlia
       />
     </Panel>
   );
+}
+
+/** An alias history step as shape + word: ↑ promote, ↶ rollback, ◐ canary, ↶ canary rollback. */
+function AliasAction({ action }: { action: AliasHistoryEntry['action'] }) {
+  switch (action) {
+    case 'promote':
+      return <span>↑ promote</span>;
+    case 'rollback':
+      return <strong>↶ rollback</strong>;
+    case 'canary':
+      return <span className="models-canary">◐ canary</span>;
+    case 'canary-rollback':
+      return <strong>↶ canary rollback</strong>;
+  }
 }

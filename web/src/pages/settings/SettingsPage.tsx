@@ -1,5 +1,6 @@
 /**
- * Settings: the inspection thresholds (fail threshold, detection confidence), the uncertainty
+ * Settings: the inspection thresholds (fail threshold, detection confidence), the inspection
+ * chain (stages after detect, decision rules; default and per camera), the uncertainty
  * band and sampling, the drift monitor, the retraining policy, the
  * labeling review, and API tokens. Everyone signed in reads the settings; only admins see Save
  * buttons and the tokens (the API refuses the rest anyway). docs/dashboard.md#settings.
@@ -19,6 +20,7 @@ import {
   RETRAINING_SECTION,
   SAMPLING_SECTION,
 } from './settings-form';
+import { ChainPanel } from './ChainPanel';
 import { TokensPanel } from './TokensPanel';
 import './settings.css';
 
@@ -34,6 +36,7 @@ export default function SettingsPage() {
       </p>
       <nav aria-label="Settings sections" className="settings-toc">
         <a href="#settings-inspection">Inspection thresholds</a>
+        <a href="#settings-chain">Inspection chain</a>
         <a href="#settings-sampling">Uncertainty band and sampling</a>
         <a href="#settings-drift">Drift monitor</a>
         <a href="#settings-retraining">Retraining policy</a>
@@ -43,6 +46,9 @@ export default function SettingsPage() {
       <div className="settings-grid">
         <div id="settings-inspection">
           <SettingsSection spec={INSPECTION_SECTION} />
+        </div>
+        <div id="settings-chain">
+          <ChainPanel />
         </div>
         <div id="settings-sampling">
           <SettingsSection spec={SAMPLING_SECTION} />
