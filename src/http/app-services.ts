@@ -6,6 +6,7 @@
  * Types only.
  */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import type { RolloutService } from '../services/rollout.service.js';
 import type { AgentPlanService } from '../services/agent-plan.service.js';
 import type { AgentRegistryService } from '../services/agent-registry.service.js';
 import type { AuthService } from '../services/auth.service.js';
@@ -49,6 +50,8 @@ export interface AppServices {
   inspectionChain: InspectionChainService;
   /** The agents' model plans (the `plan` events of /api/agents/{id}/events). */
   agentPlans: AgentPlanService;
+  /** Shadow and canary rollouts (docs/rollouts.md). */
+  rollouts: RolloutService;
 }
 
 /** Limits route plugins apply to their own routes. */

@@ -34,6 +34,7 @@ import { describeIssues } from './validation-message.js';
 import type { RouteAccess } from './route-access.js';
 import { agentModelEventsRoutes } from './routes/agent-model-events.routes.js';
 import { agentsRoutes } from './routes/agents.routes.js';
+import { rolloutsRoutes } from './routes/rollouts.routes.js';
 import { datasetsRoutes } from './routes/datasets.routes.js';
 import { driftRoutes } from './routes/drift.routes.js';
 import { jobsRoutes } from './routes/jobs.routes.js';
@@ -67,6 +68,7 @@ export const ROUTE_PLUGINS: readonly RoutePlugin[] = [
   agentsRoutes,
   inspectionLogsRoutes,
   inspectionChainRoutes,
+  rolloutsRoutes,
   tokensRoutes,
   sessionRoutes,
   // The labeling queue and dataset snapshots.

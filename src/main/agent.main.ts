@@ -15,6 +15,7 @@ import { InspectionChainRunner } from '../agent/inspection-chain.js';
 import { PlanFollower, type PlanFollowerStats } from '../agent/plan-follower.js';
 import { ShadowRunner, type ShadowRunnerStats } from '../agent/shadow-runner.js';
 import { createOnnxDetector } from '../inference/onnx-detector.js';
+import { OnnxCropClassifier, OnnxCropSegmenter } from '../inference/onnx-stage-model.js';
 import { SwappableDetector } from '../inference/swappable-detector.js';
 import { ModelClient, type ModelSource } from '../agent/uplink/model-client.js';
 import { OutboxWriter } from '../agent/outbox-writer.js';
@@ -145,8 +146,8 @@ export interface StartAgentOptions {
   modelSource?: ModelSource | null;
   /**
    * Factories of the stage models and the shadow detector the model plan asks for (each a new,
-   * unloaded model in its own worker). Default: the shadow an ONNX detector; no stage models
-   * (the chain's stages are skipped) until the ONNX stage models are wired here.
+   * unloaded model in its own worker). Default: ONNX Runtime ones; null: none (a plan's
+   * classify/segment stages are skipped, logged once per chain; no shadow runs).
    */
   createClassifier?: (() => CropClassifier) | null;
   createSegmenter?: (() => CropSegmenter) | null;
@@ -474,11 +475,16 @@ function startPlanFollower(
     modelsDir: join(dirname(config.outboxPath), 'models'),
     agentId: () => sender.stats().agentId,
     log,
-    // ── LEAD: pass the ONNX stage models here (the issue 18 runtime helper's, src/inference/),
-    // e.g. `options.createClassifier ?? (() => createOnnxClassifier({ threads }))`. Until then
-    // a plan's classify/segment stages are skipped (logged once per chain). ──
-    createClassifier: options.createClassifier ?? null,
-    createSegmenter: options.createSegmenter ?? null,
+    // The stage models run on ONNX Runtime, each in its own worker thread with one ORT thread:
+    // their crops are small, and the detector keeps the configured threads.
+    createClassifier:
+      options.createClassifier === undefined
+        ? () => new OnnxCropClassifier({ threads: 1 })
+        : options.createClassifier,
+    createSegmenter:
+      options.createSegmenter === undefined
+        ? () => new OnnxCropSegmenter({ threads: 1 })
+        : options.createSegmenter,
     // The shadow runs in its own worker thread, beside the serving detector's.
     createShadowDetector:
       options.createShadowDetector === undefined

@@ -163,9 +163,16 @@ export class LoopNarrator {
       case 'labeling':
         if (event.action === 'approved') this.approvedThisRun++;
         return;
+      case 'rollout':
+        this.say(
+          `${event.kind} rollout ${event.action}: ${event.stage} ${event.baselineVersion} → ${event.candidateVersion}` +
+            (event.reason ? ` (${event.reason})` : ''),
+        );
+        return;
       case 'frame':
       case 'agent':
       case 'system':
+      case 'chain':
         return;
     }
   }

@@ -34,7 +34,7 @@ import { ShadowPredictionRepository } from '../repositories/shadow-prediction.re
 import { SamplingRepository } from '../repositories/sampling.repository.js';
 import { SettingsRepository } from '../repositories/settings.repository.js';
 import { TokenRepository } from '../repositories/token.repository.js';
-import { AgentPlanService, NO_RUNNING_ROLLOUTS } from '../services/agent-plan.service.js';
+import { AgentPlanService } from '../services/agent-plan.service.js';
 import { AgentRegistryService } from '../services/agent-registry.service.js';
 import { AuthService } from '../services/auth.service.js';
 import { InProcessEventBus } from '../services/event-bus.js';
@@ -55,6 +55,7 @@ import {
   createJobServices,
   createRetentionService,
   createRetrainingService,
+  createRolloutService,
   startJobUpkeep,
 } from './job-services.js';
 import { createLabelingServices, startQueueDepthRefresh } from './labeling.main.js';
@@ -149,8 +150,8 @@ export function createServerServices(
     events,
     { now },
   );
-  // The rollouts service replaces NO_RUNNING_ROLLOUTS once it is wired (docs/rollouts.md).
-  const agentPlans = new AgentPlanService(models, inspectionChain, NO_RUNNING_ROLLOUTS);
+  const rollouts = createRolloutService(database, { models, events, now });
+  const agentPlans = new AgentPlanService(models, inspectionChain, rollouts);
   const agents = new AgentRegistryService(
     new AgentRepository(database.db),
     new SettingsRepository(database.db),
@@ -236,6 +237,7 @@ export function createServerServices(
     }),
     inspectionChain,
     agentPlans,
+    rollouts,
   };
 }
 

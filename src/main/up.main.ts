@@ -15,6 +15,8 @@ import type { Scope } from '../shared/api/common.js';
 import type { SamplingSettingsUpdate } from '../shared/api/sampling.js';
 import type { CreatedToken } from '../shared/api/tokens.js';
 import { FAST_RETRAINING_SETTINGS } from '../shared/api/retraining.js';
+import { messageOf } from '../shared/errors.js';
+import { demoChain } from './demo-chain.js';
 import { startAgent, type AgentRun, type AgentSummary } from './agent.main.js';
 import { LoopNarrator } from './loop-narrator.js';
 import {
@@ -188,6 +190,17 @@ async function initDemoSettings(server: RunningServer, fast: boolean): Promise<v
   // With the production defaults (a baseline of 200 frames 10 s apart) the baseline alone
   // would take 33 minutes and end up half night. The demo's settings fit its timelines.
   await services.drift.initSettings(fast ? DRIFT_FAST_SETTINGS : DRIFT_DEMO_SETTINGS, 'up');
+  // The demo inspects with the shipped three-stage chain (detect → classify → segment), unless
+  // a chain was stored before (an earlier start, an admin) or the stage models are missing.
+  if ((await services.inspectionChain.get()).updatedAt === null) {
+    try {
+      await services.inspectionChain.update({ camera: null, chain: demoChain() }, 'up');
+    } catch (error) {
+      process.stderr.write(
+        `visionloop up: the cameras run detect alone: the demo chain was refused: ${messageOf(error)}\n`,
+      );
+    }
+  }
   const agentSettings = await services.agents.agentSettings();
   if (agentSettings.revision === 0) {
     await services.agents.updateAgentSettings(

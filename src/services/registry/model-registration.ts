@@ -167,8 +167,11 @@ export class ModelRegistration {
 
   /** The deployment's classes checked against the file's and then the runtime's view of it. */
   private async inspect(model: StampedModel): Promise<InspectedModel> {
+    // The deployment's classes are the detector's: a classify/segment stage model (metadata
+    // `task`, as Ultralytics writes it) has its own (severity levels, `defect`).
+    const stageModel = ['classify', 'segment'].includes(model.header.metadata.task ?? '');
     const expected = await this.deploymentClasses();
-    checkDeploymentClasses(model.classNames, expected.names, expected.from);
+    if (!stageModel) checkDeploymentClasses(model.classNames, expected.names, expected.from);
     const inspected = await this.inspector.inspect(model.stamped);
     if (inspected.sha256 !== model.sha256 || inspected.version !== model.version) {
       throw new VisionLoopError(
@@ -176,7 +179,9 @@ export class ModelRegistration {
         `the runtime loaded ${inspected.version} (${inspected.sha256.slice(0, 12)}) instead of ${model.version} (${model.sha256.slice(0, 12)})`,
       );
     }
-    checkDeploymentClasses(inspected.classNames, expected.names, expected.from);
+    if (inspected.task === 'detect') {
+      checkDeploymentClasses(inspected.classNames, expected.names, expected.from);
+    }
     return inspected;
   }
 

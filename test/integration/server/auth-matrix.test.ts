@@ -172,6 +172,43 @@ const ROWS: Record<string, Row> = {
       },
     }),
   },
+  'POST /api/rollouts': {
+    expected: ADMINS,
+    success: 404,
+    request: () => ({
+      method: 'POST',
+      url: '/api/rollouts',
+      payload: { kind: 'shadow', candidateVersion: 'v-none' },
+    }),
+  },
+  'GET /api/rollouts': {
+    expected: READERS,
+    success: 200,
+    request: () => ({ method: 'GET', url: '/api/rollouts' }),
+  },
+  'GET /api/rollouts/:id': {
+    expected: READERS,
+    success: 404,
+    request: () => ({ method: 'GET', url: '/api/rollouts/ro-none' }),
+  },
+  'POST /api/rollouts/:id/promote': {
+    expected: ADMINS,
+    success: 404,
+    request: () => ({
+      method: 'POST',
+      url: '/api/rollouts/ro-none/promote',
+      payload: { reason: 'matrix' },
+    }),
+  },
+  'POST /api/rollouts/:id/rollback': {
+    expected: ADMINS,
+    success: 404,
+    request: () => ({
+      method: 'POST',
+      url: '/api/rollouts/ro-none/rollback',
+      payload: { reason: 'matrix' },
+    }),
+  },
   'GET /api/inspection-logs': {
     expected: READERS,
     success: 200,
