@@ -135,6 +135,8 @@ export class ModelSlot {
   private applying: Promise<void> | null = null;
   private failed: { sha256: string; at: number } | null = null;
   private previous: string | null = null;
+  /** The sha256 being fetched and loaded now: another slot's cache pruning must keep it. */
+  private inFlight: string | null = null;
   private readonly counts = { swaps: 0, lastError: null as string | null };
 
   constructor(
@@ -161,10 +163,15 @@ export class ModelSlot {
     };
   }
 
-  /** The sha256s this slot needs cached: the running model and the one before it. */
+  /**
+   * The sha256s this slot needs cached: the running model, the one before it, and the one it
+   * is switching to (downloaded but maybe not loaded yet).
+   */
   keep(): string[] {
     const running = this.runningModel()?.sha256;
-    return [running, this.previous].filter((sha): sha is string => typeof sha === 'string');
+    return [running, this.previous, this.inFlight].filter(
+      (sha): sha is string => typeof sha === 'string',
+    );
   }
 
   /** A model the server announced; starts an update when it differs from the running one. */
@@ -206,6 +213,7 @@ export class ModelSlot {
 
   private async apply(target: ProductionRef): Promise<void> {
     const running = this.runningModel();
+    this.inFlight = target.sha256;
     try {
       const path = await this.deps.cache.fileFor(target);
       await this.model.apply(path, target);
@@ -221,6 +229,8 @@ export class ModelSlot {
         'warn',
         `could not switch to ${this.name} ${target.version}: ${messageOf(error)}; ${running?.version ?? `the current ${this.name}`} keeps running (retry in ${Math.round(this.deps.retryAfterMs / 1000)} s)`,
       );
+    } finally {
+      this.inFlight = null;
     }
   }
 }

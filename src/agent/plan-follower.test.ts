@@ -109,6 +109,14 @@ class FileSegmenter extends QuarterSegmenter {
   }
 }
 
+/** Loads only after the other slots finished (and pruned the cache): a big model, a slow disk. */
+class SlowFileClassifier extends FileClassifier {
+  override async load(path: string) {
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    return super.load(path);
+  }
+}
+
 const chain = {
   ...DEFAULT_CHAIN,
   stages: [
@@ -147,7 +155,7 @@ afterEach(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function setup() {
+function setup(createClassifier: () => FileClassifier = () => new FileClassifier()) {
   const serving = new FakeServing();
   const runner = new InspectionChainRunner();
   const shadow = new ShadowRunner();
@@ -161,7 +169,7 @@ function setup() {
       log: (_level, message) => logs.push(message),
       chain: runner,
       shadow,
-      createClassifier: () => new FileClassifier(),
+      createClassifier,
       createSegmenter: () => new FileSegmenter(),
       createShadowDetector: () => new FileDetector(),
     },
@@ -194,6 +202,16 @@ describe('PlanFollower', () => {
       shadow: { runningVersion: 'det-v3', share: 0.25 },
       eventStreamConnected: true,
     });
+    await follower.stop();
+  });
+
+  it('keeps a model file that is still loading when another slot prunes the cache', async () => {
+    server.plan = plan();
+    const { runner, follower, logs } = setup(() => new SlowFileClassifier());
+    follower.start();
+    await until(() => runner.stageModels.classifier?.info.version === 'cls-v1', 'the classifier');
+    await follower.idle();
+    expect(logs.filter((line) => line.includes('could not switch'))).toEqual([]);
     await follower.stop();
   });
 
