@@ -33,6 +33,14 @@ export const SERVED_INFERENCE_PATH = 'served.inferenceMs';
 
 const HOLDOUT = /^(?:testSets|holdouts|baseline\.holdouts)\.([^.]+)\.(.+)$/;
 
+const STAGE_METRICS: Record<string, { label: string; order: string; higherIsBetter: boolean }> = {
+  'val.accuracy': { label: 'Crop classification accuracy', order: '1', higherIsBetter: true },
+  'val.veto_accuracy': { label: 'Defect / not-a-defect accuracy', order: '3', higherIsBetter: true },
+  'val.mean_iou': { label: 'Mask IoU (mean)', order: '5', higherIsBetter: true },
+  'val.area_error_pct_median': { label: 'Area error % (median)', order: '7', higherIsBetter: false },
+  'val.area_error_pct_mean': { label: 'Area error % (mean)', order: '8', higherIsBetter: false },
+};
+
 /** How a dotted metric path reads, and whether it is a key metric. */
 export function describeMetric(path: string): MetricLabel {
   if (path.startsWith('baseline.')) {
@@ -59,6 +67,29 @@ export function describeMetric(path: string): MetricLabel {
       return { label: `${rest} · ${name}`, order: `3|${name}|${rest}`, key: false, higherIsBetter: true };
     }
     return { label: `${rest} · ${name}`, order: `3|${name}|~${rest}`, key: false, higherIsBetter: null };
+  }
+  // The classify and segment stage models' held-out scores (docs/training-stages.md).
+  const stage = STAGE_METRICS[path];
+  if (stage !== undefined) {
+    return { label: stage.label, order: `0|${stage.order}`, key: true, higherIsBetter: stage.higherIsBetter };
+  }
+  const perClassAccuracy = /^val\.per_class\.([^.]+)\.accuracy$/.exec(path);
+  if (perClassAccuracy !== null) {
+    return {
+      label: `Crop accuracy · ${perClassAccuracy[1] ?? ''}`,
+      order: `0|2|${perClassAccuracy[1] ?? ''}`,
+      key: true,
+      higherIsBetter: true,
+    };
+  }
+  const perKindIou = /^val\.per_kind\.([^.]+)\.mean_iou$/.exec(path);
+  if (perKindIou !== null) {
+    return {
+      label: `Mask IoU · ${perKindIou[1] ?? ''}`,
+      order: `0|6|${perKindIou[1] ?? ''}`,
+      key: true,
+      higherIsBetter: true,
+    };
   }
   if (/(^|\.)images_per_s$/.test(path)) {
     return { label: 'Training speed (images/s)', order: `5|${path}`, key: true, higherIsBetter: true };
