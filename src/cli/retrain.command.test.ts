@@ -197,6 +197,49 @@ describe('visionloop retrain', () => {
     });
   });
 
+  it('queues a stage training with --stage and refuses an unknown stage', async () => {
+    const queued = job({
+      status: 'queued',
+      startedAt: null,
+      leaseOwner: null,
+      leaseExpiresAt: null,
+    });
+    const { sent, run, output } = harness({
+      status: 202,
+      body: {
+        job: { ...queued, payload: { trigger: 'manual', stage: 'classify' } },
+        decision: {
+          shouldRun: true,
+          trigger: 'manual',
+          reasons: ['24 reviewed boxes can train the classify stage'],
+          conditions: [],
+          cooldownUntil: null,
+        },
+      },
+    });
+    await run('trigger', '--stage', 'classify', '--reason', 'severity labels');
+    expect(sent[0]).toMatchObject({
+      method: 'POST',
+      url: 'http://h:1/api/retraining/trigger',
+      body: { reason: 'severity labels', stage: 'classify' },
+    });
+    expect(output()).toBe(
+      'queued classify stage training job job_1; follow it with `visionloop retrain status`\n',
+    );
+    expect(
+      formatRetrainingStatus(
+        status({
+          state: 'completed',
+          decision: 'registered',
+          job: job({ status: 'succeeded', payload: { trigger: 'manual', stage: 'classify' } }),
+        }),
+      ).split('\n')[0],
+    ).toBe('retraining: completed · job job_1 · trigger labels · classify stage');
+    const failure = await run('trigger', '--stage', 'track').catch((error: unknown) => error);
+    expect(String(failure)).toMatch(/argument 'track' is invalid.*detect, classify, segment/);
+    expect(sent).toHaveLength(1);
+  });
+
   it('cancels a named job', async () => {
     const { sent, run, output } = harness({
       status: 200,

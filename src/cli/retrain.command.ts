@@ -4,8 +4,9 @@
  * http://127.0.0.1:8080; a token from `--token`, `--token-file`, $VISIONLOOP_TOKEN or the
  * admin-token file). `--json` prints the server's answer as it is.
  */
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import {
+  RETRAINING_STAGES,
   retrainingCancelResponseSchema,
   retrainingConditionsResponseSchema,
   retrainingHistoryResponseSchema,
@@ -14,6 +15,7 @@ import {
   type RetrainingConditionsResponse,
   type RetrainingDecision,
   type RetrainingEvent,
+  type RetrainingStage,
   type RetrainingStatus,
 } from '../shared/api/retraining.js';
 import { formatTable } from './output.js';
@@ -45,6 +47,8 @@ export function formatRetrainingStatus(status: RetrainingStatus): string {
   const job = status.job;
   const parts = [`retraining: ${status.state}`, `job ${job.id}`];
   if (status.trigger !== null) parts.push(`trigger ${status.trigger}`);
+  const chainStage = (job.payload as { stage?: unknown } | null)?.stage;
+  if (chainStage === 'classify' || chainStage === 'segment') parts.push(`${chainStage} stage`);
   const lines = [parts.join(' · ')];
   if (status.state === 'running' && status.epoch !== null) {
     lines.push(
@@ -187,19 +191,35 @@ export function registerRetrainCommands(program: Command, deps: RetrainCommandDe
     retrain
       .command('trigger')
       .description('Queue a training now (admin; skips thresholds and cooldown).')
-      .option('--reason <text>', 'why (kept in the history)'),
-  ).action(async (flags: ConnectionFlags & { reason?: string }) => {
+      .option('--reason <text>', 'why (kept in the history)')
+      .addOption(
+        new Option(
+          '--stage <stage>',
+          'the chain stage to retrain: detect (default), or classify / segment from the ' +
+            "reviewed boxes' crop classes / mask polygons (registered, never promoted)",
+        ).choices([...RETRAINING_STAGES]),
+      ),
+  ).action(async (flags: ConnectionFlags & { reason?: string; stage?: RetrainingStage }) => {
     const answer = await callServer(
       connect(flags, deps),
       'POST',
       '/api/retraining/trigger',
       retrainingTriggerResponseSchema,
-      { json: flags.reason === undefined ? {} : { reason: flags.reason } },
+      {
+        json: {
+          ...(flags.reason === undefined ? {} : { reason: flags.reason }),
+          ...(flags.stage === undefined ? {} : { stage: flags.stage }),
+        },
+      },
     );
+    const what =
+      flags.stage === undefined || flags.stage === 'detect'
+        ? 'training job'
+        : `${flags.stage} stage training job`;
     print(
       flags,
       answer,
-      () => `queued training job ${answer.job.id}; follow it with \`visionloop retrain status\``,
+      () => `queued ${what} ${answer.job.id}; follow it with \`visionloop retrain status\``,
     );
   });
 

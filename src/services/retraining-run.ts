@@ -27,6 +27,10 @@
  *     used; a rejected one moves nothing, leaves its labels available for the next training,
  *     and records its inputs so the policy does not train on the same inputs again.
  *
+ * A payload with `stage: 'classify' | 'segment'` runs retraining-stage-run.ts instead (crops of
+ * the reviewed labels' crop classes / polygons, trained from scratch, registered, never
+ * promoted), with the same events, cancellation and scratch directory.
+ *
  * Every step writes a `retraining_events` row. Nothing reaches the registry before step 5: an
  * attempt that fails, is cancelled or dies earlier leaves it as it was, and its scratch
  * directory is removed. A retried attempt that finds its version already registered (the
@@ -65,6 +69,7 @@ import {
   type HoldoutScores,
 } from './retraining-gate.js';
 import { inputSettingsOf, type TrainingInputs } from './retraining-policy.js';
+import { runStageTraining, stageResult } from './retraining-stage-run.js';
 import type { FreshLabel, RetrainingRepository } from '../repositories/retraining.repository.js';
 
 /** Runs the trainer process (src/repositories/trainer-process.ts behind it). */
@@ -104,7 +109,10 @@ export interface SeedDatasetPort {
 }
 
 export interface TrainingRunDeps {
-  datasets: Pick<DatasetService, 'createSnapshot' | 'manifest' | 'materialize' | 'get'>;
+  datasets: Pick<
+    DatasetService,
+    'createSnapshot' | 'manifest' | 'materialize' | 'get' | 'currentManifest'
+  >;
   models: Pick<
     ModelRegistryService,
     'resolveAlias' | 'readWeights' | 'readArtifact' | 'register' | 'promote' | 'get'
@@ -341,6 +349,7 @@ export class TrainingRun {
         attempt: context.attempt,
         maxAttempts: context.maxAttempts,
         requestedBy: this.payload.requestedBy ?? null,
+        stage: this.payload.stage ?? 'detect',
       },
       this.payload.reason ?? null,
     );
@@ -349,6 +358,21 @@ export class TrainingRun {
         if (isVisionLoopError(error) && error.code === 'MODEL_NOT_FOUND') return null;
         throw error;
       });
+      const stage = this.payload.stage ?? 'detect';
+      if (stage !== 'detect') {
+        // A later stage of the chain (retraining-stage-run.ts): no gate, never promoted.
+        if (existing !== null) return stageResult(existing.version, stage, existing.datasetId);
+        await rm(this.runDir, { recursive: true, force: true });
+        await mkdir(this.runDir, { recursive: true });
+        return await runStageTraining(this.deps, this.settings, this.payload, context, {
+          task: stage,
+          runDir: this.runDir,
+          version: this.version,
+          hooks: {
+            event: (kind, details, reason, version) => this.event(kind, details, reason, version),
+          },
+        });
+      }
       if (existing !== null) return await this.resume(existing);
       return await this.trainEvaluateRegister();
     } catch (error) {

@@ -59,6 +59,7 @@ import {
   type TrainingRunDeps,
 } from './retraining-run.js';
 import type { RetrainingRepository } from '../repositories/retraining.repository.js';
+import { stageDataProblem } from './retraining-stage-run.js';
 
 /** Settings-table key of the retraining settings. */
 export const RETRAINING_SETTINGS_KEY = 'retraining';
@@ -264,22 +265,42 @@ export class RetrainingService {
     request: RetrainingTriggerRequest,
     actor: string | null,
   ): Promise<RetrainingTriggerResponse> {
+    const stage = request.stage ?? 'detect';
     const { state } = await this.policyState(true);
-    const decision = decideRetraining(state);
+    let decision = decideRetraining(state);
     if (state.activeTraining !== null) {
       throw trainingInProgress(state.activeTraining.jobId, state.activeTraining.status);
     }
-    if (!decision.shouldRun) {
+    if (stage !== 'detect') {
+      // The detector's conditions (new labels, drift) do not concern a stage: its data does.
+      const { manifest } = await this.runDeps.datasets.currentManifest();
+      const { selection, problem } = stageDataProblem(manifest, stage);
+      if (problem !== null) throw new VisionLoopError('CONFLICT', problem);
+      decision = {
+        ...decision,
+        shouldRun: true,
+        trigger: 'manual',
+        reasons: [
+          `${selection.sources.length} reviewed boxes can train the ${stage} stage ` +
+            `(${selection.skipped} labelled boxes without the field are skipped)`,
+        ],
+      };
+    } else if (!decision.shouldRun) {
       throw new VisionLoopError('CONFLICT', `cannot retrain now: ${decision.reasons.join('; ')}`);
     }
     const reason = request.reason ?? `requested by ${actor ?? 'an admin'}`;
     const { job, created } = await this.queue.enqueue(
       TRAINING_JOB_NAME,
-      { trigger: 'manual', reason, requestedBy: actor },
+      {
+        trigger: 'manual',
+        reason,
+        requestedBy: actor,
+        ...(stage === 'detect' ? {} : { stage }),
+      },
       { dedupeKey: TRAINING_DEDUPE_KEY, priority: 1 },
     );
     if (!created) throw trainingInProgress(job.id, job.status);
-    await this.event(job.id, 'queued', 'manual', reason, actor, { by: 'manual' });
+    await this.event(job.id, 'queued', 'manual', reason, actor, { by: 'manual', stage });
     return { job, decision };
   }
 

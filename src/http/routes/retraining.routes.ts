@@ -44,7 +44,7 @@ export const retrainingRoutes: FastifyPluginAsyncZod<RoutePluginOptions> = (app,
       schema: {
         tags: ['retraining'],
         summary:
-          'Queue a training now (skips thresholds and cooldown); 409 RETRAINING_IN_PROGRESS while one is queued or running',
+          'Queue a training now (skips thresholds and cooldown), of the detector or (`stage`) the classify / segment stage from reviewed crop classes / polygons; 409 RETRAINING_IN_PROGRESS while one is queued or running, 409 CONFLICT naming the counts when a stage has too few labelled crops',
         body: retrainingTriggerRequestSchema,
         response: {
           202: retrainingTriggerResponseSchema,

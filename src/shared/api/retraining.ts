@@ -14,6 +14,15 @@ export const RETRAINING_TRIGGERS = ['drift', 'labels', 'manual'] as const;
 export const retrainingTriggerSchema = z.enum(RETRAINING_TRIGGERS);
 export type RetrainingTriggerName = z.infer<typeof retrainingTriggerSchema>;
 
+/**
+ * The chain stage a training retrains: `detect` (the detector, the default) or one of the
+ * later stages, trained from scratch on crops of the reviewed labels' boxes that carry a crop
+ * class (`classify`) or a mask polygon (`segment`) and never promoted automatically.
+ */
+export const RETRAINING_STAGES = ['detect', 'classify', 'segment'] as const;
+export const retrainingStageSchema = z.enum(RETRAINING_STAGES);
+export type RetrainingStage = z.infer<typeof retrainingStageSchema>;
+
 /** The dedupe key of every training.run job: at most one is queued or running. */
 export const TRAINING_DEDUPE_KEY = 'training.run';
 
@@ -158,6 +167,8 @@ export const trainingRunPayloadSchema = z.strictObject({
   reason: plainText(z.string().max(2000)).optional(),
   /** Who asked (token name), for manual triggers. */
   requestedBy: plainText(z.string().max(200)).nullable().optional(),
+  /** The stage to retrain (default `detect`). */
+  stage: retrainingStageSchema.optional(),
 });
 export type TrainingRunPayload = z.output<typeof trainingRunPayloadSchema>;
 
@@ -321,6 +332,12 @@ export type RetrainingHistoryResponse = z.infer<typeof retrainingHistoryResponse
 export const retrainingTriggerRequestSchema = z
   .strictObject({
     reason: plainText(z.string().trim().min(1).max(500)).optional(),
+    /**
+     * The stage to retrain (default `detect`). `classify` / `segment` need at least
+     * MIN_STAGE_CROPS reviewed boxes with a crop class / a mask polygon (409 CONFLICT naming
+     * how many exist otherwise); they ignore the detector's label and drift conditions.
+     */
+    stage: retrainingStageSchema.optional(),
   })
   .meta({ id: 'RetrainingTriggerRequest' });
 export type RetrainingTriggerRequest = z.infer<typeof retrainingTriggerRequestSchema>;
