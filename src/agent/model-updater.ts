@@ -130,6 +130,16 @@ export interface ModelSlotStats {
  * the verified file and applies it, one update at a time; a failed target is retried after
  * `retryAfterMs`. The running model keeps running on any failure.
  */
+export interface ModelSlotDeps {
+  cache: ModelCache;
+  log: (level: LogLevel, message: string) => void;
+  now: () => number;
+  retryAfterMs: number;
+  signal: AbortSignal;
+  /** After a successful update (the follower prunes the cache). */
+  onApplied: () => Promise<void>;
+}
+
 export class ModelSlot {
   private target: ProductionRef | null = null;
   private applying: Promise<void> | null = null;
@@ -143,15 +153,7 @@ export class ModelSlot {
     /** What the slot holds, for the log: `model`, `classify model`, `shadow model`. */
     private readonly name: string,
     private readonly model: SlotModel,
-    private readonly deps: {
-      cache: ModelCache;
-      log: (level: LogLevel, message: string) => void;
-      now: () => number;
-      retryAfterMs: number;
-      signal: AbortSignal;
-      /** After a successful update (the follower prunes the cache). */
-      onApplied: () => Promise<void>;
-    },
+    private readonly deps: ModelSlotDeps,
   ) {}
 
   stats(): ModelSlotStats {
@@ -329,19 +331,25 @@ export function productionOf(event: AgentStreamEvent): ProductionRef | null {
   return { version: event.toVersion, sha256: event.sha256 };
 }
 
-export class ModelUpdater {
+/**
+ * What ModelUpdater and PlanFollower share: the stop signal, the verified model cache, the
+ * settings their model slots run with (a successful update prunes the cache to what `keep`
+ * names), and the loop over the agent's event stream.
+ */
+export class AgentModelFollowing {
   private readonly stopping = new AbortController();
-  private readonly log: (level: LogLevel, message: string) => void;
-  private readonly slot: ModelSlot;
-  private readonly cache: ModelCache;
+  readonly log: (level: LogLevel, message: string) => void;
+  readonly cache: ModelCache;
+  readonly slotDeps: ModelSlotDeps;
   private eventLoop: Promise<void> | null = null;
-  private eventStreamConnected = false;
+  private connected = false;
   private readonly reconnectBaseMs: number;
   private readonly reconnectCapMs: number;
 
   constructor(
     private readonly deps: ModelUpdaterDeps,
-    options: ModelUpdaterOptions = {},
+    options: ModelUpdaterOptions,
+    keep: () => string[],
   ) {
     this.log = deps.log ?? (() => undefined);
     this.reconnectBaseMs = options.reconnectBaseMs ?? 1000;
@@ -352,35 +360,34 @@ export class ModelUpdater {
       log: this.log,
       signal: this.stopping.signal,
     });
-    this.slot = new ModelSlot('model', detectorSlotModel(deps.detector, this.log), {
+    this.slotDeps = {
       cache: this.cache,
       log: this.log,
       now: deps.now ?? Date.now,
       retryAfterMs: options.retryAfterMs ?? 30_000,
       signal: this.stopping.signal,
-      onApplied: () => this.cache.prune(this.slot.keep()),
-    });
-  }
-
-  stats(): ModelUpdaterStats {
-    const slot = this.slot.stats();
-    return {
-      swaps: slot.swaps,
-      target: slot.target,
-      runningVersion: slot.runningVersion,
-      lastError: slot.lastError,
-      eventStreamConnected: this.eventStreamConnected,
+      onApplied: () => this.cache.prune(keep()),
     };
   }
 
-  /** Starts following the model events. */
-  start(): void {
+  /** The updater's stats: the detector slot's, and whether the event stream is connected. */
+  detectorStats(slot: ModelSlot): ModelUpdaterStats {
+    return { ...slot.stats(), eventStreamConnected: this.connected };
+  }
+
+  /** Whether stop() was called. */
+  get stopped(): boolean {
+    return this.stopping.signal.aborted;
+  }
+
+  /** Starts following the agent's events (once; later calls do nothing). */
+  start(onEvent: (event: AgentStreamEvent) => void): void {
     this.eventLoop ??= followAgentEvents({
       source: this.deps.source,
       agentId: this.deps.agentId,
-      onEvent: (event) => this.offer(productionOf(event)),
+      onEvent,
       onConnected: (connected) => {
-        this.eventStreamConnected = connected;
+        this.connected = connected;
       },
       log: this.log,
       random: this.deps.random ?? Math.random,
@@ -388,6 +395,32 @@ export class ModelUpdater {
       reconnectCapMs: this.reconnectCapMs,
       signal: this.stopping.signal,
     });
+  }
+
+  /** Stops following events and downloads; waits for the event loop to end. */
+  async stop(): Promise<void> {
+    this.stopping.abort();
+    await this.eventLoop;
+  }
+}
+
+export class ModelUpdater {
+  private readonly following: AgentModelFollowing;
+  private readonly slot: ModelSlot;
+
+  constructor(deps: ModelUpdaterDeps, options: ModelUpdaterOptions = {}) {
+    this.following = new AgentModelFollowing(deps, options, () => this.slot.keep());
+    const { log, slotDeps } = this.following;
+    this.slot = new ModelSlot('model', detectorSlotModel(deps.detector, log), slotDeps);
+  }
+
+  stats(): ModelUpdaterStats {
+    return this.following.detectorStats(this.slot);
+  }
+
+  /** Starts following the model events. */
+  start(): void {
+    this.following.start((event) => this.offer(productionOf(event)));
   }
 
   /**
@@ -405,8 +438,7 @@ export class ModelUpdater {
 
   /** Stops following events and waits for an update in progress. */
   async stop(): Promise<void> {
-    this.stopping.abort();
-    await this.eventLoop;
+    await this.following.stop();
     await this.idle();
   }
 }

@@ -28,11 +28,10 @@ import type { Detector } from '../vision/detector.js';
 import type { CropClassifier, CropSegmenter, StageModel } from '../vision/stage-model.js';
 import type { InspectionChainRunner } from './inspection-chain.js';
 import {
-  ModelCache,
+  AgentModelFollowing,
   ModelSlot,
   checkSha,
   detectorSlotModel,
-  followAgentEvents,
   productionOf,
   type ModelSlotStats,
   type ModelUpdaterDeps,
@@ -68,9 +67,8 @@ export interface PlanFollowerStats extends ModelUpdaterStats {
 }
 
 export class PlanFollower {
-  private readonly stopping = new AbortController();
+  private readonly following: AgentModelFollowing;
   private readonly log: (level: LogLevel, message: string) => void;
-  private readonly cache: ModelCache;
   private readonly detect: ModelSlot;
   private readonly classify: ModelSlot;
   private readonly segment: ModelSlot;
@@ -83,33 +81,14 @@ export class PlanFollower {
   private plansReceived = 0;
   private rollout: AgentModelPlan['rollout'] = null;
   private lastPlanJson: string | null = null;
-  private eventLoop: Promise<void> | null = null;
-  private eventStreamConnected = false;
-  private readonly reconnectBaseMs: number;
-  private readonly reconnectCapMs: number;
 
   constructor(
     private readonly deps: PlanFollowerDeps,
     options: ModelUpdaterOptions = {},
   ) {
-    this.log = deps.log ?? (() => undefined);
-    this.reconnectBaseMs = options.reconnectBaseMs ?? 1000;
-    this.reconnectCapMs = options.reconnectCapMs ?? 30_000;
-    const signal = this.stopping.signal;
-    this.cache = new ModelCache({
-      source: deps.source,
-      modelsDir: deps.modelsDir,
-      log: this.log,
-      signal,
-    });
-    const slotDeps = {
-      cache: this.cache,
-      log: this.log,
-      now: deps.now ?? Date.now,
-      retryAfterMs: options.retryAfterMs ?? 30_000,
-      signal,
-      onApplied: () => this.cache.prune(this.keep()),
-    };
+    this.following = new AgentModelFollowing(deps, options, () => this.keep());
+    this.log = this.following.log;
+    const { slotDeps } = this.following;
     this.detect = new ModelSlot('model', detectorSlotModel(deps.detector, this.log), slotDeps);
     this.classify = new ModelSlot(
       'classify model',
@@ -135,13 +114,8 @@ export class PlanFollower {
   }
 
   stats(): PlanFollowerStats {
-    const detect = this.detect.stats();
     return {
-      swaps: detect.swaps,
-      target: detect.target,
-      runningVersion: detect.runningVersion,
-      lastError: detect.lastError,
-      eventStreamConnected: this.eventStreamConnected,
+      ...this.following.detectorStats(this.detect),
       plansReceived: this.plansReceived,
       rollout: this.rollout,
       classify: this.classify.stats(),
@@ -152,19 +126,7 @@ export class PlanFollower {
 
   /** Starts following the agent's events (model and plan events). */
   start(): void {
-    this.eventLoop ??= followAgentEvents({
-      source: this.deps.source,
-      agentId: this.deps.agentId,
-      onEvent: (event) => this.onEvent(event),
-      onConnected: (connected) => {
-        this.eventStreamConnected = connected;
-      },
-      log: this.log,
-      random: this.deps.random ?? Math.random,
-      reconnectBaseMs: this.reconnectBaseMs,
-      reconnectCapMs: this.reconnectCapMs,
-      signal: this.stopping.signal,
-    });
+    this.following.start((event) => this.onEvent(event));
   }
 
   /** A heartbeat answer: its plan when it has one, else its `production`. */
@@ -181,7 +143,7 @@ export class PlanFollower {
 
   /** A plan from the server; returns at once, the models follow in the background. */
   offerPlan(plan: AgentModelPlan): void {
-    if (this.stopping.signal.aborted) return;
+    if (this.following.stopped) return;
     this.plansReceived++;
     this.rollout = plan.rollout;
     // Heartbeats repeat the plan; only a change is worth a log line and a chain swap.
@@ -219,8 +181,7 @@ export class PlanFollower {
 
   /** Stops following events, waits for updates in progress and disposes the shadow detector. */
   async stop(): Promise<void> {
-    this.stopping.abort();
-    await this.eventLoop;
+    await this.following.stop();
     await this.idle();
     await this.stopShadow();
   }

@@ -8,20 +8,24 @@
  * back. Runs are serialized. Scores come out calibrated when the model's metadata carries a
  * calibration (src/vision/calibration.ts). Never touches anything but its model file.
  */
-import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
-import { basename, extname, resolve } from 'node:path';
 import { parentPort } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import type { Detection } from '../shared/domain.js';
-import { isVisionLoopError, VisionLoopError } from '../shared/errors.js';
+import { VisionLoopError } from '../shared/errors.js';
 import { MAX_CANDIDATES, type DetectOptions, type ModelInfo } from '../vision/detector.js';
 import { boxToSource, type LetterboxTransform } from '../vision/letterbox.js';
 import { decodeOutput, resolveLayout } from '../vision/layouts.js';
-import { parseModelMetadata } from '../vision/metadata.js';
 import { nonMaxSuppression } from '../vision/nms.js';
-import { readOnnxModelHeader } from '../vision/onnx-model-file.js';
 import type { SessionSettings, WorkerRequest, WorkerResponse } from './inference.protocol.js';
+import {
+  enqueueRun,
+  modelIdentity,
+  openModel,
+  releaseWhenIdle,
+  serveRequests,
+  staticInputSize,
+  warmUp,
+} from './ort-session.js';
 
 interface LoadedModel {
   session: ort.InferenceSession;
@@ -35,80 +39,28 @@ function post(message: WorkerResponse, transfer: ArrayBuffer[] = []): void {
   parentPort?.postMessage(message, transfer);
 }
 
-function defaultInputSize(dims: readonly (number | string)[] | undefined): [number, number] | null {
-  if (!dims || dims.length !== 4) return null;
-  const h = dims[2];
-  const w = dims[3];
-  return typeof h === 'number' && typeof w === 'number' && h > 0 && w > 0 ? [h, w] : null;
-}
-
 async function loadModel(modelPath: string, settings: SessionSettings): Promise<ModelInfo> {
-  const path = resolve(modelPath);
-  let bytes: Uint8Array;
-  try {
-    bytes = await readFile(path);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new VisionLoopError(
-      'MODEL_NOT_FOUND',
-      code === 'ENOENT' ? `no model file at ${path}` : `cannot read the model at ${path} (${code})`,
-      { cause: error },
-    );
-  }
-  const header = readOnnxModelHeader(bytes, path);
-  const metadata = parseModelMetadata(header.metadata);
-  let session: ort.InferenceSession;
-  try {
-    session = await ort.InferenceSession.create(bytes, {
-      executionProviders: ['cpu'],
-      graphOptimizationLevel: 'all',
-      intraOpNumThreads: settings.intraOpThreads,
-      interOpNumThreads: 1,
-      executionMode: 'sequential',
-      extra: { session: { intra_op: { allow_spinning: settings.spinning ? '1' : '0' } } },
-    });
-  } catch (error) {
-    throw new VisionLoopError(
-      'MODEL_LOAD_FAILED',
-      `ONNX Runtime could not load ${path}: ${error instanceof Error ? error.message : String(error)}`,
-      { cause: error },
-    );
-  }
-  try {
+  return openModel(modelPath, settings, null, async (opened) => {
+    const { path, bytes, header, metadata, session, inputDims } = opened;
     const inputName = session.inputNames[0];
     const outputName = session.outputNames[0];
     if (inputName === undefined || outputName === undefined) {
       throw new VisionLoopError('MODEL_LAYOUT_UNSUPPORTED', `${path} has no inputs or no outputs`);
     }
-    const inputMeta = session.inputMetadata[0];
-    const inputDims = inputMeta && 'shape' in inputMeta ? inputMeta.shape : undefined;
     if (inputDims && inputDims.length !== 4) {
       throw new VisionLoopError(
         'MODEL_LAYOUT_UNSUPPORTED',
         `${path}: input '${inputName}' has ${inputDims.length} dimensions; expected [1, 3, H, W]`,
       );
     }
-    const [inputHeight, inputWidth] = metadata.imgsz ?? defaultInputSize(inputDims) ?? [640, 640];
-    const plane = inputWidth * inputHeight;
-    const zeros = new Float32Array(plane * 3).fill(114 / 255);
-    let outputDims: readonly number[];
-    try {
-      const warm = await session.run({
-        [inputName]: new ort.Tensor('float32', zeros, [1, 3, inputHeight, inputWidth]),
-      });
+    const [inputHeight, inputWidth] = metadata.imgsz ?? staticInputSize(inputDims) ?? [640, 640];
+    const outputDims = await warmUp(session, path, inputName, inputHeight, inputWidth, (warm) => {
       const output = warm[outputName];
       if (!output) throw new Error(`no output '${outputName}'`);
-      outputDims = output.dims;
+      const dims = output.dims;
       output.dispose();
-    } catch (error) {
-      throw new VisionLoopError(
-        'MODEL_LOAD_FAILED',
-        `${path}: warm-up inference at ${inputWidth}×${inputHeight} failed: ${
-          error instanceof Error ? error.message : String(error)
-        }`,
-        { cause: error },
-      );
-    }
+      return dims;
+    });
     const { layout, numClasses } = resolveLayout(outputDims, metadata.names.length, {
       end2end: metadata.end2end,
       inputWidth,
@@ -118,11 +70,9 @@ async function loadModel(modelPath: string, settings: SessionSettings): Promise<
       metadata.names.length > 0
         ? metadata.names
         : Array.from({ length: numClasses }, (_, i) => `class${i}`);
-    const sha256 = createHash('sha256').update(bytes).digest('hex');
     const info: ModelInfo = {
       path,
-      sha256,
-      version: metadata.version ?? `${basename(path, extname(path))}-${sha256.slice(0, 8)}`,
+      ...modelIdentity(path, bytes, metadata.version),
       inputName,
       outputName,
       inputWidth,
@@ -137,15 +87,7 @@ async function loadModel(modelPath: string, settings: SessionSettings): Promise<
     loaded = { session, info, runChain: Promise.resolve() };
     if (previous) await releaseWhenIdle(previous);
     return info;
-  } catch (error) {
-    await session.release();
-    throw error;
-  }
-}
-
-async function releaseWhenIdle(model: LoadedModel): Promise<void> {
-  await model.runChain.catch(() => undefined);
-  await model.session.release();
+  });
 }
 
 /**
@@ -173,7 +115,7 @@ function detect(
       ),
     );
   }
-  const run = model.runChain.then(async () => {
+  const run = enqueueRun(model, async () => {
     const start = performance.now();
     const feeds = {
       [info.inputName]: new ort.Tensor('float32', tensor, [
@@ -186,7 +128,6 @@ function detect(
     const outputs = await session.run(feeds);
     return { outputs, start, end: performance.now() };
   });
-  model.runChain = run.catch(() => undefined);
   return run.then(({ outputs, start, end }) => {
     const output = outputs[info.outputName];
     if (!output)
@@ -242,19 +183,6 @@ function detect(
   });
 }
 
-function fail(requestId: number, error: unknown): void {
-  if (isVisionLoopError(error)) {
-    post({ type: 'failed', requestId, code: error.code, message: error.message });
-  } else {
-    post({
-      type: 'failed',
-      requestId,
-      code: 'INTERNAL',
-      message: error instanceof Error ? error.message : String(error),
-    });
-  }
-}
-
 async function handle(request: WorkerRequest): Promise<void> {
   switch (request.type) {
     case 'load': {
@@ -280,6 +208,4 @@ async function handle(request: WorkerRequest): Promise<void> {
   }
 }
 
-parentPort?.on('message', (request: WorkerRequest) => {
-  handle(request).catch((error: unknown) => fail(request.requestId, error));
-});
+serveRequests(handle);

@@ -8,7 +8,6 @@
  * worker's thread does nothing but inference and decoding.
  */
 import { availableParallelism } from 'node:os';
-import type { Worker } from 'node:worker_threads';
 import { VisionLoopError } from '../shared/errors.js';
 import {
   DEFAULT_DETECT_OPTIONS,
@@ -20,8 +19,8 @@ import {
 import type { RgbImage } from '../vision/image.js';
 import type { LetterboxTransform } from '../vision/letterbox.js';
 import type { SessionSettings, WorkerRequest, WorkerResponse } from './inference.protocol.js';
-import { siblingModuleUrl, startModuleWorker } from './module-worker.js';
 import { letterboxToTensor } from './preprocess.js';
+import { WorkerClient } from './worker-client.js';
 
 /**
  * ONNX Runtime intra-op threads when none are configured: one per core but one, at least one.
@@ -33,14 +32,24 @@ export function defaultInferenceThreads(cores = availableParallelism()): number 
   return Math.max(1, cores - 1);
 }
 
+/** The worker's session settings for the `threads` and `spinning` options of a model. */
+export function sessionSettings(options: {
+  threads?: number;
+  spinning?: boolean;
+}): SessionSettings {
+  const threads = options.threads ?? 0;
+  return {
+    intraOpThreads: threads > 0 ? threads : defaultInferenceThreads(),
+    spinning: options.spinning ?? false,
+  };
+}
+
 export interface OnnxDetectorOptions {
   /** ONNX Runtime intra-op threads; 0 or absent: `defaultInferenceThreads()`. */
   threads?: number;
   /** Allow ORT's idle threads to spin (off by default: it burns CPU the agent needs). */
   spinning?: boolean;
 }
-
-type Pending = { resolve: (response: WorkerResponse) => void; reject: (error: Error) => void };
 
 /** A reusable input tensor and the letterbox geometry last written into it. */
 interface InputSlot {
@@ -49,20 +58,20 @@ interface InputSlot {
 }
 
 export class OnnxDetector implements Detector {
-  private worker: Worker | null = null;
   private loadedModel: ModelInfo | null = null;
-  private nextRequestId = 1;
-  private readonly pending = new Map<number, Pending>();
+  private readonly client = new WorkerClient<WorkerRequest, WorkerResponse>(
+    'inference.worker',
+    'inference worker',
+    () => {
+      this.loadedModel = null;
+    },
+  );
   private readonly settings: SessionSettings;
   /** Free input tensors of the loaded model's size (one per frame in flight, at most). */
   private slots: InputSlot[] = [];
 
   constructor(options: OnnxDetectorOptions = {}) {
-    const threads = options.threads ?? 0;
-    this.settings = {
-      intraOpThreads: threads > 0 ? threads : defaultInferenceThreads(),
-      spinning: options.spinning ?? false,
-    };
+    this.settings = sessionSettings(options);
   }
 
   /** The ONNX Runtime intra-op threads this detector's session uses. */
@@ -136,74 +145,24 @@ export class OnnxDetector implements Detector {
   }
 
   async dispose(): Promise<void> {
-    const worker = this.worker;
-    if (!worker) return;
+    if (!this.client.running) return;
     // The pooled tensors go with the worker: terminating it frees them at once (a retired
     // model's buffers would otherwise wait for this thread's next garbage collection, which
     // showed as RSS growing with every hot swap; bench/swap-under-load.bench.ts).
     const tensors = this.slots.map((slot) => slot.tensor);
     this.slots = [];
-    try {
-      await this.request(
-        { type: 'dispose', requestId: 0, tensors },
-        tensors.map((tensor) => tensor.buffer as ArrayBuffer),
-      );
-    } finally {
-      this.worker = null;
-      this.loadedModel = null;
-      this.slots = [];
-      await worker.terminate();
-    }
-  }
-
-  private ensureWorker(): Worker {
-    if (this.worker) return this.worker;
-    const worker = startModuleWorker(siblingModuleUrl(import.meta.url, 'inference.worker'));
-    worker.on('message', (response: WorkerResponse) => {
-      const pending = this.pending.get(response.requestId);
-      if (!pending) return;
-      this.pending.delete(response.requestId);
-      if (this.pending.size === 0) worker.unref();
-      if (response.type === 'failed') {
-        pending.reject(new VisionLoopError(response.code, response.message));
-      } else {
-        pending.resolve(response);
-      }
-    });
-    const failAll = (error: Error) => {
-      for (const pending of this.pending.values()) pending.reject(error);
-      this.pending.clear();
-      if (this.worker === worker) {
-        this.worker = null;
+    await this.client.dispose(
+      { type: 'dispose', requestId: 0, tensors },
+      tensors.map((tensor) => tensor.buffer as ArrayBuffer),
+      () => {
         this.loadedModel = null;
-      }
-    };
-    worker.on('error', (error) =>
-      failAll(
-        new VisionLoopError('INTERNAL', `inference worker crashed: ${error.message}`, {
-          cause: error,
-        }),
-      ),
+        this.slots = [];
+      },
     );
-    worker.on('exit', (code) => {
-      if (this.pending.size > 0) {
-        failAll(new VisionLoopError('INTERNAL', `inference worker exited with code ${code}`));
-      }
-    });
-    worker.unref();
-    this.worker = worker;
-    return worker;
   }
 
   private request(message: WorkerRequest, transfer: ArrayBuffer[] = []): Promise<WorkerResponse> {
-    const worker = this.ensureWorker();
-    const requestId = this.nextRequestId++;
-    return new Promise<WorkerResponse>((resolve, reject) => {
-      this.pending.set(requestId, { resolve, reject });
-      // Keep the process alive only while a request is in flight; an idle detector must not.
-      worker.ref();
-      worker.postMessage({ ...message, requestId }, transfer);
-    });
+    return this.client.request(message, transfer);
   }
 }
 

@@ -9,7 +9,6 @@
  * `load()` replaces the model atomically: calls keep going to the old session until the new
  * one has loaded and warmed up; the old one is released once the runs queued on it are done.
  */
-import type { Worker } from 'node:worker_threads';
 import type { Box, CropClassification, CropSegmentation } from '../shared/domain.js';
 import { VisionLoopError } from '../shared/errors.js';
 import { packCrops, type CropTransform } from '../vision/crops.js';
@@ -25,9 +24,9 @@ import type {
 } from '../vision/stage-model.js';
 import type { BinaryMask } from '../vision/stage-outputs.js';
 import type { SessionSettings } from './inference.protocol.js';
-import { siblingModuleUrl, startModuleWorker } from './module-worker.js';
-import { defaultInferenceThreads } from './onnx-detector.js';
+import { sessionSettings } from './onnx-detector.js';
 import type { StageWorkerRequest, StageWorkerResponse } from './stage.protocol.js';
+import { WorkerClient } from './worker-client.js';
 
 export interface OnnxStageModelOptions {
   /** ONNX Runtime intra-op threads; 0 or absent: `defaultInferenceThreads()`. */
@@ -35,11 +34,6 @@ export interface OnnxStageModelOptions {
   /** Allow ORT's idle threads to spin (off by default). */
   spinning?: boolean;
 }
-
-type Pending = {
-  resolve: (response: StageWorkerResponse) => void;
-  reject: (error: Error) => void;
-};
 
 export interface StageRunAnswer {
   classifications: CropClassification[];
@@ -50,10 +44,14 @@ export interface StageRunAnswer {
 
 /** One stage model in its own worker; `expectedTask` null accepts either task (the probe). */
 export class OnnxStageModel implements StageModel {
-  private worker: Worker | null = null;
   private loaded: { info: StageModelInfo; generation: number } | null = null;
-  private nextRequestId = 1;
-  private readonly pending = new Map<number, Pending>();
+  private readonly client = new WorkerClient<StageWorkerRequest, StageWorkerResponse>(
+    'stage.worker',
+    'stage worker',
+    () => {
+      this.loaded = null;
+    },
+  );
   private readonly settings: SessionSettings;
   /** The last crop tensor handed back by the worker, reused when the next has its length. */
   private spare: Float32Array | undefined;
@@ -62,11 +60,7 @@ export class OnnxStageModel implements StageModel {
     private readonly expectedTask: StageTask | null,
     options: OnnxStageModelOptions = {},
   ) {
-    const threads = options.threads ?? 0;
-    this.settings = {
-      intraOpThreads: threads > 0 ? threads : defaultInferenceThreads(),
-      spinning: options.spinning ?? false,
-    };
+    this.settings = sessionSettings(options);
   }
 
   get info(): StageModelInfo {
@@ -138,69 +132,17 @@ export class OnnxStageModel implements StageModel {
   }
 
   async dispose(): Promise<void> {
-    const worker = this.worker;
-    if (!worker) return;
-    try {
-      await this.request({ type: 'dispose', requestId: 0 });
-    } finally {
-      this.worker = null;
+    await this.client.dispose({ type: 'dispose', requestId: 0 }, [], () => {
       this.loaded = null;
       this.spare = undefined;
-      await worker.terminate();
-    }
-  }
-
-  private ensureWorker(): Worker {
-    if (this.worker) return this.worker;
-    const worker = startModuleWorker(siblingModuleUrl(import.meta.url, 'stage.worker'));
-    worker.on('message', (response: StageWorkerResponse) => {
-      const pending = this.pending.get(response.requestId);
-      if (!pending) return;
-      this.pending.delete(response.requestId);
-      if (this.pending.size === 0) worker.unref();
-      if (response.type === 'failed') {
-        pending.reject(new VisionLoopError(response.code, response.message));
-      } else {
-        pending.resolve(response);
-      }
     });
-    const failAll = (error: Error) => {
-      for (const pending of this.pending.values()) pending.reject(error);
-      this.pending.clear();
-      if (this.worker === worker) {
-        this.worker = null;
-        this.loaded = null;
-      }
-    };
-    worker.on('error', (error) =>
-      failAll(
-        new VisionLoopError('INTERNAL', `stage worker crashed: ${error.message}`, {
-          cause: error,
-        }),
-      ),
-    );
-    worker.on('exit', (code) => {
-      if (this.pending.size > 0) {
-        failAll(new VisionLoopError('INTERNAL', `stage worker exited with code ${code}`));
-      }
-    });
-    worker.unref();
-    this.worker = worker;
-    return worker;
   }
 
   private request(
     message: StageWorkerRequest,
     transfer: ArrayBuffer[] = [],
   ): Promise<StageWorkerResponse> {
-    const worker = this.ensureWorker();
-    const requestId = this.nextRequestId++;
-    return new Promise<StageWorkerResponse>((resolve, reject) => {
-      this.pending.set(requestId, { resolve, reject });
-      // Keep the process alive only while a request is in flight.
-      worker.ref();
-      worker.postMessage({ ...message, requestId }, transfer);
-    });
+    return this.client.request(message, transfer);
   }
 }
 

@@ -8,14 +8,10 @@
  * where each crop came from. Runs on one session are serialized; a replaced session is released
  * only after the runs queued on it have finished. Never touches anything but its model file.
  */
-import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
-import { basename, extname, resolve } from 'node:path';
 import { parentPort } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
-import { isVisionLoopError, VisionLoopError } from '../shared/errors.js';
-import { parseModelMetadata } from '../vision/metadata.js';
-import { readOnnxModelHeader } from '../vision/onnx-model-file.js';
+import { VisionLoopError } from '../shared/errors.js';
+import type { ModelMetadata } from '../vision/metadata.js';
 import type { StageModelInfo, StageTask } from '../vision/stage-model.js';
 import {
   detectStageLayout,
@@ -25,6 +21,15 @@ import {
   type StageLayoutInfo,
 } from '../vision/stage-outputs.js';
 import type { SessionSettings } from './inference.protocol.js';
+import {
+  enqueueRun,
+  modelIdentity,
+  openModel,
+  releaseWhenIdle,
+  serveRequests,
+  staticInputSize,
+  warmUp,
+} from './ort-session.js';
 import type { StageWorkerRequest, StageWorkerResponse } from './stage.protocol.js';
 
 /** Input side when neither metadata `imgsz` nor the input shape says (Ultralytics -cls: 224). */
@@ -45,62 +50,25 @@ function post(message: StageWorkerResponse, transfer: ArrayBuffer[] = []): void 
   parentPort?.postMessage(message, transfer);
 }
 
-function staticSize(dims: readonly (number | string)[] | undefined): [number, number] | null {
-  if (!dims || dims.length !== 4) return null;
-  const h = dims[2];
-  const w = dims[3];
-  return typeof h === 'number' && typeof w === 'number' && h > 0 && w > 0 ? [h, w] : null;
-}
-
 async function loadModel(
   modelPath: string,
   settings: SessionSettings,
   expectedTask: StageTask | null,
 ): Promise<{ generation: number; info: StageModelInfo }> {
-  const path = resolve(modelPath);
-  let bytes: Uint8Array;
-  try {
-    bytes = await readFile(path);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new VisionLoopError(
-      'MODEL_NOT_FOUND',
-      code === 'ENOENT' ? `no model file at ${path}` : `cannot read the model at ${path} (${code})`,
-      { cause: error },
-    );
-  }
-  const header = readOnnxModelHeader(bytes, path);
-  const metadata = parseModelMetadata(header.metadata);
-  if (expectedTask !== null && metadata.task !== null && metadata.task !== expectedTask) {
-    throw new VisionLoopError(
-      'MODEL_TASK_MISMATCH',
-      `${path} is a '${metadata.task}' model (metadata task); this stage runs '${expectedTask}' models`,
-    );
-  }
-  let session: ort.InferenceSession;
-  try {
-    session = await ort.InferenceSession.create(bytes, {
-      executionProviders: ['cpu'],
-      graphOptimizationLevel: 'all',
-      intraOpNumThreads: settings.intraOpThreads,
-      interOpNumThreads: 1,
-      executionMode: 'sequential',
-      extra: { session: { intra_op: { allow_spinning: settings.spinning ? '1' : '0' } } },
-    });
-  } catch (error) {
-    throw new VisionLoopError(
-      'MODEL_LOAD_FAILED',
-      `ONNX Runtime could not load ${path}: ${error instanceof Error ? error.message : String(error)}`,
-      { cause: error },
-    );
-  }
-  try {
+  const checkTask = (metadata: ModelMetadata, path: string): void => {
+    if (expectedTask !== null && metadata.task !== null && metadata.task !== expectedTask) {
+      throw new VisionLoopError(
+        'MODEL_TASK_MISMATCH',
+        `${path} is a '${metadata.task}' model (metadata task); this stage runs '${expectedTask}' models`,
+      );
+    }
+  };
+  return openModel(modelPath, settings, checkTask, async (opened) => {
+    const { path, bytes, header, metadata, session, inputDims } = opened;
     const inputName = session.inputNames[0];
     if (inputName === undefined || session.outputNames.length === 0) {
       throw new VisionLoopError('MODEL_LAYOUT_UNSUPPORTED', `${path} has no inputs or no outputs`);
     }
-    const inputMeta = session.inputMetadata[0];
-    const inputDims = inputMeta && 'shape' in inputMeta ? inputMeta.shape : undefined;
     if (inputDims && inputDims.length !== 4) {
       throw new VisionLoopError(
         'MODEL_LAYOUT_UNSUPPORTED',
@@ -116,32 +84,16 @@ async function loadModel(
       );
     }
     const [inputHeight, inputWidth] = metadata.imgsz ??
-      staticSize(inputDims) ?? [DEFAULT_STAGE_INPUT, DEFAULT_STAGE_INPUT];
-    let shapes: Array<{ name: string; dims: number[] }>;
-    try {
-      const warm = await session.run({
-        [inputName]: new ort.Tensor(
-          'float32',
-          new Float32Array(3 * inputWidth * inputHeight).fill(114 / 255),
-          [1, 3, inputHeight, inputWidth],
-        ),
-      });
-      shapes = session.outputNames.map((name) => {
+      staticInputSize(inputDims) ?? [DEFAULT_STAGE_INPUT, DEFAULT_STAGE_INPUT];
+    const shapes = await warmUp(session, path, inputName, inputHeight, inputWidth, (warm) =>
+      session.outputNames.map((name) => {
         const output = warm[name];
         if (!output) throw new Error(`no output '${name}'`);
         const dims = [...output.dims];
         output.dispose();
         return { name, dims };
-      });
-    } catch (error) {
-      throw new VisionLoopError(
-        'MODEL_LOAD_FAILED',
-        `${path}: warm-up inference at ${inputWidth}×${inputHeight} failed: ${
-          error instanceof Error ? error.message : String(error)
-        }`,
-        { cause: error },
-      );
-    }
+      }),
+    );
     const layout = detectStageLayout(shapes, metadata.task);
     if (expectedTask !== null && layout.task !== expectedTask) {
       throw new VisionLoopError(
@@ -163,11 +115,9 @@ async function loadModel(
         : layout.layout === 'crop-mask'
           ? ['defect']
           : Array.from({ length: layout.numClasses }, (_, i) => `class${i}`);
-    const sha256 = createHash('sha256').update(bytes).digest('hex');
     const info: StageModelInfo = {
       path,
-      sha256,
-      version: metadata.version ?? `${basename(path, extname(path))}-${sha256.slice(0, 8)}`,
+      ...modelIdentity(path, bytes, metadata.version),
       task: layout.task,
       layout: layout.layout,
       inputWidth,
@@ -179,15 +129,7 @@ async function loadModel(
     const generation = nextGeneration++;
     models.set(generation, { session, info, inputName, layout, runChain: Promise.resolve() });
     return { generation, info };
-  } catch (error) {
-    await session.release();
-    throw error;
-  }
-}
-
-async function releaseWhenIdle(model: LoadedStageModel): Promise<void> {
-  await model.runChain.catch(() => undefined);
-  await model.session.release();
+  });
 }
 
 /** Stacks per-crop outputs (each batch 1) into one batch of `count`. */
@@ -222,7 +164,7 @@ function run(generation: number, tensor: Float32Array, count: number): Promise<R
     );
   }
   const shape = (n: number): number[] => [n, 3, info.inputHeight, info.inputWidth];
-  const result = model.runChain.then(async () => {
+  const result = enqueueRun(model, async () => {
     const start = performance.now();
     const outputs = new Map<string, { data: Float32Array; dims: number[] }>();
     if (info.batched) {
@@ -245,7 +187,6 @@ function run(generation: number, tensor: Float32Array, count: number): Promise<R
     }
     return { outputs, runMs: performance.now() - start };
   });
-  model.runChain = result.catch(() => undefined);
   return result.then(({ outputs, runMs }) => {
     const prediction = outputs.get(layout.predictionOutput)!;
     switch (layout.layout) {
@@ -272,19 +213,6 @@ async function retire(below: number): Promise<void> {
   const old = [...models.entries()].filter(([generation]) => generation < below);
   for (const [generation] of old) models.delete(generation);
   await Promise.all(old.map(([, model]) => releaseWhenIdle(model)));
-}
-
-function fail(requestId: number, error: unknown): void {
-  if (isVisionLoopError(error)) {
-    post({ type: 'failed', requestId, code: error.code, message: error.message });
-  } else {
-    post({
-      type: 'failed',
-      requestId,
-      code: 'INTERNAL',
-      message: error instanceof Error ? error.message : String(error),
-    });
-  }
 }
 
 async function handle(request: StageWorkerRequest): Promise<void> {
@@ -319,6 +247,4 @@ async function handle(request: StageWorkerRequest): Promise<void> {
   }
 }
 
-parentPort?.on('message', (request: StageWorkerRequest) => {
-  handle(request).catch((error: unknown) => fail(request.requestId, error));
-});
+serveRequests(handle);

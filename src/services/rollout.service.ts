@@ -601,42 +601,33 @@ export class RolloutService {
     const candidate = predictionGroup(canaryTally, shadowTally, canaryP50);
     const baseline = predictionGroup(baselineTally, null, baselineP50);
 
-    const perCamera: CameraMetrics[] = [];
-    for (const row of canaryCounts) {
-      const tally = zeroTally();
-      addPrediction(tally, row);
-      const shadowRow = shadowByCamera.get(row.camera);
-      const shadow = zeroShadow();
-      if (shadowRow !== undefined) addShadow(shadow, shadowRow);
-      const p50 = await this.rollouts.predictionLatencyP50(from, rollout.candidateVersion, [
-        row.camera,
-      ]);
-      perCamera.push({
-        camera: row.camera,
-        role: 'canary',
-        ...predictionGroup(tally, shadow, p50),
-      });
-    }
-    for (const row of baselineCounts) {
-      const tally = zeroTally();
-      addPrediction(tally, row);
-      const p50 = await this.rollouts.predictionLatencyP50(from, rollout.baselineVersion, [
-        row.camera,
-      ]);
-      perCamera.push({
-        camera: row.camera,
-        role: 'baseline',
-        ...predictionGroup(tally, null, p50),
-      });
-    }
-    perCamera.sort((a, b) => a.camera.localeCompare(b.camera));
-    return {
-      candidate: { cameras: canaryCameras, ...candidate },
-      baseline: { cameras: baselineCameras, ...baseline },
+    const perCamera = [
+      ...(await this.predictionPerCamera(
+        from,
+        rollout.candidateVersion,
+        canaryCounts,
+        'canary',
+        (camera) => {
+          const shadowRow = shadowByCamera.get(camera);
+          const shadow = zeroShadow();
+          if (shadowRow !== undefined) addShadow(shadow, shadowRow);
+          return shadow;
+        },
+      )),
+      ...(await this.predictionPerCamera(
+        from,
+        rollout.baselineVersion,
+        baselineCounts,
+        'baseline',
+        null,
+      )),
+    ];
+    return this.assembleMetrics(
+      rollout,
+      { cameras: canaryCameras, ...candidate },
+      { cameras: baselineCameras, ...baseline },
       perCamera,
-      ...this.verdictOf(rollout, candidate, baseline),
-      at: this.now(),
-    };
+    );
   }
 
   private async shadowMetrics(rollout: Rollout): Promise<RolloutMetrics> {
@@ -683,22 +674,51 @@ export class RolloutService {
       const p50 = await this.rollouts.shadowLatencyP50(filter, [row.camera]);
       perCamera.push({ camera: row.camera, role: 'shadow', ...shadowGroup([row], p50) });
     }
-    for (const row of counts) {
+    perCamera.push(
+      ...(await this.predictionPerCamera(from, rollout.baselineVersion, counts, 'baseline', null)),
+    );
+    return this.assembleMetrics(
+      rollout,
+      { cameras: shadowCameras, ...candidate },
+      { cameras: productionCameras, ...baseline },
+      perCamera,
+    );
+  }
+
+  /**
+   * One `perCamera` row per prediction row (one camera each): its counts, and its median
+   * inference time under `version`; `shadowOf` gives a canary camera's shadow tally (the
+   * baseline's shadow, which measures disagreement), null: no shadow.
+   */
+  private async predictionPerCamera(
+    from: number,
+    version: string,
+    rows: readonly PredictionGroupCounts[],
+    role: CameraMetrics['role'],
+    shadowOf: ((camera: string) => ShadowTally) | null,
+  ): Promise<CameraMetrics[]> {
+    const perCamera: CameraMetrics[] = [];
+    for (const row of rows) {
       const tally = zeroTally();
       addPrediction(tally, row);
-      const p50 = await this.rollouts.predictionLatencyP50(from, rollout.baselineVersion, [
-        row.camera,
-      ]);
-      perCamera.push({
-        camera: row.camera,
-        role: 'baseline',
-        ...predictionGroup(tally, null, p50),
-      });
+      const shadow = shadowOf === null ? null : shadowOf(row.camera);
+      const p50 = await this.rollouts.predictionLatencyP50(from, version, [row.camera]);
+      perCamera.push({ camera: row.camera, role, ...predictionGroup(tally, shadow, p50) });
     }
+    return perCamera;
+  }
+
+  /** The metrics of both groups, the per-camera rows by camera (then role), and the verdict. */
+  private assembleMetrics(
+    rollout: Rollout,
+    candidate: RolloutGroupMetrics,
+    baseline: RolloutGroupMetrics,
+    perCamera: CameraMetrics[],
+  ): RolloutMetrics {
     perCamera.sort((a, b) => a.camera.localeCompare(b.camera) || a.role.localeCompare(b.role));
     return {
-      candidate: { cameras: shadowCameras, ...candidate },
-      baseline: { cameras: productionCameras, ...baseline },
+      candidate,
+      baseline,
       perCamera,
       ...this.verdictOf(rollout, candidate, baseline),
       at: this.now(),

@@ -11,7 +11,6 @@ through the defect's shape (stains and dents are large, scratches and cracks thi
 
 from __future__ import annotations
 
-import copy
 import time
 from typing import Any, Callable
 
@@ -21,19 +20,17 @@ from torch import nn
 from torch.nn import functional as F
 
 from .crops import (
-    STAGE_WEIGHTS_FORMAT,
     CropSplit,
     StageOptions,
     count_params,
-    export_stage_onnx,
+    finish_stage_run,
     load_crops,
     load_stage_weights,
+    periodic_val,
     predict,
     recalibrate_bn,
     seed_everything,
-    stage_metadata,
     train_loop,
-    write_outputs,
 )
 from .events import EventStream, TrainerError
 
@@ -158,73 +155,33 @@ def run_classify_training(
     def loss_fn(m: CropClassifier, images: torch.Tensor, labels: torch.Tensor, _: Any):
         return F.cross_entropy(m.logits(images), labels, weight=weights, label_smoothing=0.05)
 
-    def on_epoch(epoch: int) -> dict[str, Any]:
-        # Every 4th epoch; the last one is evaluated once, after the final BN re-estimation.
-        if data.val is None or epoch % 4 or epoch == opts.epochs:
-            return {}
-        probe = recalibrate_bn(copy.deepcopy(model), data.train.images)
-        return {"val_accuracy": evaluate_classifier(probe, data.val, names)["accuracy"]}
+    on_epoch = periodic_val(
+        model,
+        data,
+        opts,
+        lambda probe: {"val_accuracy": evaluate_classifier(probe, data.val, names)["accuracy"]},
+    )
 
     history = train_loop(model, loss_fn, data.train, opts, events, check, False, on_epoch)
     recalibrate_bn(model, data.train.images)
     train_seconds = time.monotonic() - t0
     model.eval()
     val = evaluate_classifier(model, data.val, names) if data.val else None
-    onnx_bytes = export_stage_onnx(
-        model,
-        data.size,
-        stage_metadata(
-            "classify",
-            names,
-            data.size,
-            opts.version,
-            "VisionLoop crop classifier (Ultralytics -cls layout, softmax probabilities)",
-        ),
-    )
-    check()
-    config = {"arch": ARCH, "widths": list(widths), "nc": len(names)}
-    metrics = {
-        "task": "classify",
-        "version": opts.version,
-        "names": names,
-        "imgsz": data.size,
-        "data": {
-            "dir": str(data.root),
-            "train": len(data.train.records),
-            "val": len(data.val.records) if data.val else 0,
-            "crops_json": data.meta,
-        },
-        "val": val,
-        "model": {**config, "params": count_params(model), "onnx_bytes": len(onnx_bytes)},
-        "run": {
-            "epochs": opts.epochs,
-            "batch": opts.batch,
-            "seed": opts.seed,
-            "lr": opts.lr,
-            "threads": opts.threads,
-            "augment": opts.augment,
-            "base": str(opts.base) if opts.base else None,
-            "train_seconds": round(train_seconds, 1),
-        },
-        "history": history,
-    }
-    weights_file = {
-        "format": STAGE_WEIGHTS_FORMAT,
-        "task": "classify",
-        "config": config,
-        "names": names,
-        "imgsz": data.size,
-        "state_dict": model.state_dict(),
-        "meta": {"version": opts.version},
-    }
-    write_outputs(opts.out, onnx_bytes, weights_file, metrics)
-    return {
-        "model": str((opts.out / "model.onnx").resolve()),
-        "weights": str((opts.out / "weights.pt").resolve()),
-        "metrics": {
+    return finish_stage_run(
+        task="classify",
+        model=model,
+        data=data,
+        opts=opts,
+        names=names,
+        config={"arch": ARCH, "widths": list(widths), "nc": len(names)},
+        description="VisionLoop crop classifier (Ultralytics -cls layout, softmax probabilities)",
+        val=val,
+        history=history,
+        summary={
             "accuracy": val["accuracy"] if val else None,
             "per_class": {k: v["accuracy"] for k, v in val["per_class"].items()} if val else None,
-            "train_loss": history[-1]["loss"] if history else None,
         },
-        "elapsed_s": round(time.monotonic() - t0, 3),
-    }
+        t0=t0,
+        train_seconds=train_seconds,
+        check=check,
+    )

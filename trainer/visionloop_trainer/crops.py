@@ -18,10 +18,11 @@ import io
 import json
 import os
 import random
+import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import onnx
@@ -376,3 +377,87 @@ def recalibrate_bn(model: nn.Module, images: np.ndarray, limit: int = 2048) -> n
         m.momentum = momentum
     model.eval()
     return model
+
+
+def periodic_val(
+    model: nn.Module,
+    data: CropDataset,
+    opts: StageOptions,
+    fields: Callable[[nn.Module], dict[str, Any]],
+) -> Callable[[int], dict[str, Any]]:
+    """``train_loop``'s ``on_epoch``: every 4th epoch, ``fields`` of a copy of the model with
+    re-estimated BatchNorm statistics. The last epoch is skipped — it is evaluated once, after the
+    final BN re-estimation — and so is every epoch when there is no val split."""
+
+    def on_epoch(epoch: int) -> dict[str, Any]:
+        if data.val is None or epoch % 4 or epoch == opts.epochs:
+            return {}
+        return fields(recalibrate_bn(copy.deepcopy(model), data.train.images))
+
+    return on_epoch
+
+
+def finish_stage_run(
+    *,
+    task: str,
+    model: nn.Module,
+    data: CropDataset,
+    opts: StageOptions,
+    names: list[str],
+    config: dict[str, Any],
+    description: str,
+    val: dict[str, Any] | None,
+    history: list[dict[str, Any]],
+    summary: dict[str, Any],
+    t0: float,
+    train_seconds: float,
+    check: Callable[[], None],
+) -> dict[str, Any]:
+    """Exports the trained stage model, writes model.onnx / weights.pt / metrics.json, and
+    returns the ``done`` fields: the outputs' paths, ``summary`` (the task's key val metrics) with
+    the last train loss, and the elapsed time since ``t0`` (``time.monotonic()``)."""
+    onnx_bytes = export_stage_onnx(
+        model, data.size, stage_metadata(task, names, data.size, opts.version, description)
+    )
+    check()
+    metrics = {
+        "task": task,
+        "version": opts.version,
+        "names": names,
+        "imgsz": data.size,
+        "data": {
+            "dir": str(data.root),
+            "train": len(data.train.records),
+            "val": len(data.val.records) if data.val else 0,
+            "crops_json": data.meta,
+        },
+        "val": val,
+        "model": {**config, "params": count_params(model), "onnx_bytes": len(onnx_bytes)},
+        "run": {
+            "epochs": opts.epochs,
+            "batch": opts.batch,
+            "seed": opts.seed,
+            "lr": opts.lr,
+            "threads": opts.threads,
+            "augment": opts.augment,
+            "base": str(opts.base) if opts.base else None,
+            "train_seconds": round(train_seconds, 1),
+        },
+        "history": history,
+    }
+    weights_file = {
+        "format": STAGE_WEIGHTS_FORMAT,
+        "task": task,
+        "config": config,
+        "names": names,
+        "imgsz": data.size,
+        "state_dict": model.state_dict(),
+        "meta": {"version": opts.version},
+    }
+    write_outputs(opts.out, onnx_bytes, weights_file, metrics)
+    return {
+        "model": str((opts.out / "model.onnx").resolve()),
+        "weights": str((opts.out / "weights.pt").resolve()),
+        "metrics": {**summary, "train_loss": history[-1]["loss"] if history else None},
+        "elapsed_s": round(time.monotonic() - t0, 3),
+    }

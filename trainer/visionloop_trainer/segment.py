@@ -10,7 +10,6 @@ mask pixels scaled back to the frame, so besides mask IoU the run reports the ar
 
 from __future__ import annotations
 
-import copy
 import time
 from typing import Any, Callable
 
@@ -21,19 +20,17 @@ from torch.nn import functional as F
 
 from .classify import conv_bn
 from .crops import (
-    STAGE_WEIGHTS_FORMAT,
     CropSplit,
     StageOptions,
     count_params,
-    export_stage_onnx,
+    finish_stage_run,
     load_crops,
     load_stage_weights,
+    periodic_val,
     predict,
     recalibrate_bn,
     seed_everything,
-    stage_metadata,
     train_loop,
-    write_outputs,
 )
 from .events import EventStream, TrainerError
 
@@ -168,72 +165,30 @@ def run_segment_training(
         dice = 1 - (2 * (prob * masks).sum() + 1) / (prob.sum() + masks.sum() + 1)
         return bce + dice
 
-    def on_epoch(epoch: int) -> dict[str, Any]:
-        # Every 4th epoch; the last one is evaluated once, after the final BN re-estimation.
-        if data.val is None or epoch % 4 or epoch == opts.epochs:
-            return {}
-        probe = recalibrate_bn(copy.deepcopy(model), data.train.images)
-        return {"val_mean_iou": evaluate_segmenter(probe, data.val).get("mean_iou")}
+    on_epoch = periodic_val(
+        model,
+        data,
+        opts,
+        lambda probe: {"val_mean_iou": evaluate_segmenter(probe, data.val).get("mean_iou")},
+    )
 
     history = train_loop(model, loss_fn, data.train, opts, events, check, True, on_epoch)
     recalibrate_bn(model, data.train.images)
     train_seconds = time.monotonic() - t0
     val = evaluate_segmenter(model, data.val) if data.val else None
-    onnx_bytes = export_stage_onnx(
-        model,
-        data.size,
-        stage_metadata(
-            "segment",
-            ["defect"],
-            data.size,
-            opts.version,
-            "VisionLoop crop segmenter (per-crop mask [N, 1, S, S], sigmoid probabilities)",
-        ),
-    )
-    check()
-    config = {"arch": ARCH, "widths": list(widths)}
-    metrics = {
-        "task": "segment",
-        "version": opts.version,
-        "names": ["defect"],
-        "imgsz": data.size,
-        "data": {
-            "dir": str(data.root),
-            "train": len(data.train.records),
-            "val": len(data.val.records) if data.val else 0,
-            "crops_json": data.meta,
-        },
-        "val": val,
-        "model": {**config, "params": count_params(model), "onnx_bytes": len(onnx_bytes)},
-        "run": {
-            "epochs": opts.epochs,
-            "batch": opts.batch,
-            "seed": opts.seed,
-            "lr": opts.lr,
-            "threads": opts.threads,
-            "augment": opts.augment,
-            "base": str(opts.base) if opts.base else None,
-            "train_seconds": round(train_seconds, 1),
-        },
-        "history": history,
-    }
-    weights_file = {
-        "format": STAGE_WEIGHTS_FORMAT,
-        "task": "segment",
-        "config": config,
-        "names": ["defect"],
-        "imgsz": data.size,
-        "state_dict": model.state_dict(),
-        "meta": {"version": opts.version},
-    }
-    write_outputs(opts.out, onnx_bytes, weights_file, metrics)
     keys = ("mean_iou", "area_error_pct_median", "area_error_pct_mean")
-    return {
-        "model": str((opts.out / "model.onnx").resolve()),
-        "weights": str((opts.out / "weights.pt").resolve()),
-        "metrics": {
-            **({k: val.get(k) for k in keys} if val else {k: None for k in keys}),
-            "train_loss": history[-1]["loss"] if history else None,
-        },
-        "elapsed_s": round(time.monotonic() - t0, 3),
-    }
+    return finish_stage_run(
+        task="segment",
+        model=model,
+        data=data,
+        opts=opts,
+        names=["defect"],
+        config={"arch": ARCH, "widths": list(widths)},
+        description="VisionLoop crop segmenter (per-crop mask [N, 1, S, S], sigmoid probabilities)",
+        val=val,
+        history=history,
+        summary={k: val.get(k) for k in keys} if val else {k: None for k in keys},
+        t0=t0,
+        train_seconds=train_seconds,
+        check=check,
+    )
