@@ -6,14 +6,22 @@
  * on their objects at any window size. Every finished drag is ONE annotation action (one undo
  * step); the drag itself is a local preview.
  *
+ * Mask outlines: each box's polygon is drawn filled in its class colour; while an outline is
+ * being drawn (`annotation.polygonDraft`) a click on the frame adds a point (clicking the first
+ * point closes it); the selected box's outline shows its points as handles to drag (one undo
+ * step per drag) and a double click on a point removes it.
+ *
  * Keys are handled by the page (shortcuts.ts); this component only draws and takes the mouse.
  */
 import type { PointerEvent as ReactPointerEvent } from 'react';
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { FrameWithBoxes } from '../../components/FrameWithBoxes';
+import { svgPoints } from '../../components/polygon';
 import type { AnnotationAction, AnnotationState, Handle, Rect } from './annotation';
 import {
   HANDLES,
+  clampToRect,
+  closeDistance,
   handlePoint,
   isBigEnough,
   moveRect,
@@ -42,7 +50,8 @@ export function classColor(classes: readonly string[], className: string): strin
 type Drag =
   | { kind: 'draw'; ax: number; ay: number; bx: number; by: number }
   | { kind: 'move'; id: number; origin: Rect; ax: number; ay: number; bx: number; by: number }
-  | { kind: 'resize'; id: number; origin: Rect; handle: Handle; bx: number; by: number };
+  | { kind: 'resize'; id: number; origin: Rect; handle: Handle; bx: number; by: number }
+  | { kind: 'vertex'; id: number; index: number; bx: number; by: number };
 
 const HANDLE_CURSOR: Record<Handle, string> = {
   nw: 'nwse-resize',
@@ -128,6 +137,14 @@ export function Annotator({
         height,
       );
       dispatch({ type: 'set-box', id: current.id, box });
+    } else if (current.kind === 'vertex') {
+      dispatch({
+        type: 'move-vertex',
+        id: current.id,
+        index: current.index,
+        x: current.bx,
+        y: current.by,
+      });
     } else {
       const box = resizeRect(current.origin, current.handle, current.bx, current.by, width, height);
       dispatch({ type: 'set-box', id: current.id, box });
@@ -163,8 +180,17 @@ export function Annotator({
     setDragState(make(point.x, point.y));
   };
 
+  const draftPolygon = annotation.polygonDraft;
+  const outlining = draftPolygon !== null && !readOnly;
+
   const onSurfaceDown = (event: ReactPointerEvent) => {
-    if (drawing) {
+    if (outlining) {
+      if (event.button !== 0) return;
+      const point = toFrame(event.clientX, event.clientY);
+      if (point === null) return;
+      event.preventDefault();
+      dispatch({ type: 'polygon-point', x: point.x, y: point.y });
+    } else if (drawing) {
       start(event, (x, y) => ({ kind: 'draw', ax: x, ay: y, bx: x, by: y }));
     } else if (!readOnly) {
       dispatch({ type: 'select', id: null });
@@ -174,11 +200,12 @@ export function Annotator({
   const onHover = (event: ReactPointerEvent) => {
     const point = toFrame(event.clientX, event.clientY);
     pointer.current = point;
-    if (drawing) setHover(point);
+    if (drawing || outlining) setHover(point);
   };
 
   const preview = (id: number, box: Rect): Rect => {
-    if (drag === null || drag.kind === 'draw' || drag.id !== id) return box;
+    if (drag === null || drag.kind === 'draw' || drag.kind === 'vertex' || drag.id !== id)
+      return box;
     return drag.kind === 'move'
       ? moveRect(drag.origin, drag.bx - drag.ax, drag.by - drag.ay, width, height)
       : resizeRect(drag.origin, drag.handle, drag.bx, drag.by, width, height);
@@ -187,6 +214,20 @@ export function Annotator({
   const fontSize = Math.max(12, Math.round(width / 42));
   const handleSize = Math.max(6, Math.round(width / 64));
   const selectedBox = boxes.find((box) => box.id === selected);
+  const vertexRadius = Math.max(4, Math.round(width / 110));
+  /** A box's outline as drawn now (a dragged point where the pointer is). */
+  const outlineOf = (id: number, polygon: readonly number[] | undefined, box: Rect) => {
+    if (polygon === undefined) return undefined;
+    if (drag?.kind === 'vertex' && drag.id === id) {
+      const moved = polygon.slice();
+      const [x, y] = clampToRect(drag.bx, drag.by, box);
+      moved[drag.index * 2] = x;
+      moved[drag.index * 2 + 1] = y;
+      return moved;
+    }
+    return polygon;
+  };
+  const draftBox = boxes.find((box) => box.id === draftPolygon?.id);
   const draft =
     drag?.kind === 'draw'
       ? rectFromPoints(drag.ax, drag.ay, drag.bx, drag.by, width, height)
@@ -194,8 +235,9 @@ export function Annotator({
 
   return (
     <div
-      className={`labeling-annotator${drawing ? ' is-drawing' : ''}${readOnly ? ' is-readonly' : ''}`}
+      className={`labeling-annotator${drawing || outlining ? ' is-drawing' : ''}${readOnly ? ' is-readonly' : ''}`}
       data-boxes={boxes.length}
+      data-outlining={outlining ? draftPolygon.id : ''}
     >
       <FrameWithBoxes frameId={frameId} width={width} height={height} boxes={[]} alt={alt}>
         <g
@@ -213,9 +255,27 @@ export function Annotator({
             width={width}
             height={height}
             fill="transparent"
-            style={{ cursor: drawing ? 'crosshair' : 'default' }}
+            style={{ cursor: drawing || outlining ? 'crosshair' : 'default' }}
             onPointerDown={onSurfaceDown}
           />
+          {boxes.map((box) => {
+            const outline = outlineOf(box.id, box.polygon, box.box);
+            const points = outline === undefined ? null : svgPoints(outline);
+            if (points === null) return null;
+            const color = classColor(classes, box.className);
+            return (
+              <polygon
+                key={`mask-${box.id}`}
+                data-mask-of={box.id}
+                points={points}
+                fill={`${color}44`}
+                stroke={color}
+                strokeWidth={box.id === selected ? 2.5 : 1.5}
+                vectorEffect="non-scaling-stroke"
+                pointerEvents="none"
+              />
+            );
+          })}
           {boxes.map((box) => {
             const rect = preview(box.id, box.box);
             const color = classColor(classes, box.className);
@@ -241,8 +301,8 @@ export function Annotator({
                   strokeWidth={isSelected ? 4 : 2}
                   vectorEffect="non-scaling-stroke"
                   strokeDasharray={box.origin === 'model' ? '8 4' : undefined}
-                  style={{ cursor: readOnly || drawing ? undefined : 'move' }}
-                  pointerEvents={readOnly || drawing ? 'none' : 'visiblePainted'}
+                  style={{ cursor: readOnly || drawing || outlining ? undefined : 'move' }}
+                  pointerEvents={readOnly || drawing || outlining ? 'none' : 'visiblePainted'}
                   onPointerDown={(event) => {
                     if (drawing) return;
                     dispatch({ type: 'select', id: box.id });
@@ -274,6 +334,7 @@ export function Annotator({
           })}
           {!readOnly &&
             !drawing &&
+            !outlining &&
             selectedBox !== undefined &&
             HANDLES.map((handle) => {
               const rect = preview(selectedBox.id, selectedBox.box);
@@ -304,6 +365,85 @@ export function Annotator({
                 />
               );
             })}
+          {!readOnly &&
+            !drawing &&
+            !outlining &&
+            selectedBox?.polygon !== undefined &&
+            (outlineOf(selectedBox.id, selectedBox.polygon, selectedBox.box) ?? []).map(
+              (value, position, all) => {
+                if (position % 2 === 1) return null;
+                const index = position / 2;
+                return (
+                  <circle
+                    key={`vertex-${index}`}
+                    data-vertex={index}
+                    cx={value}
+                    cy={all[position + 1]}
+                    r={vertexRadius}
+                    fill="#fff"
+                    stroke="#111"
+                    strokeWidth={1.5}
+                    vectorEffect="non-scaling-stroke"
+                    style={{ cursor: 'grab' }}
+                    onDoubleClick={() =>
+                      dispatch({ type: 'delete-vertex', id: selectedBox.id, index })
+                    }
+                    onPointerDown={(event) =>
+                      start(event, (x, y) => ({
+                        kind: 'vertex',
+                        id: selectedBox.id,
+                        index,
+                        bx: x,
+                        by: y,
+                      }))
+                    }
+                  />
+                );
+              },
+            )}
+          {outlining && draftBox !== undefined && (
+            <g pointerEvents="none" data-outline-draft={draftPolygon.points.length / 2}>
+              <rect
+                x={draftBox.box.x1}
+                y={draftBox.box.y1}
+                width={draftBox.box.x2 - draftBox.box.x1}
+                height={draftBox.box.y2 - draftBox.box.y1}
+                fill="none"
+                stroke="#fff"
+                strokeWidth={2}
+                strokeDasharray="6 3"
+                vectorEffect="non-scaling-stroke"
+              />
+              <polyline
+                points={[
+                  ...draftPolygon.points,
+                  ...(hover === null ? [] : clampToRect(hover.x, hover.y, draftBox.box)),
+                ].join(' ')}
+                fill="none"
+                stroke={classColor(classes, draftBox.className)}
+                strokeWidth={2}
+                vectorEffect="non-scaling-stroke"
+              />
+              {draftPolygon.points.map((value, position, all) =>
+                position % 2 === 1 ? null : (
+                  <circle
+                    key={position}
+                    cx={value}
+                    cy={all[position + 1]}
+                    r={
+                      position === 0
+                        ? Math.max(vertexRadius, closeDistance(draftBox.box))
+                        : vertexRadius
+                    }
+                    fill={position === 0 ? '#ffeb3b' : '#fff'}
+                    stroke="#111"
+                    strokeWidth={1.5}
+                    vectorEffect="non-scaling-stroke"
+                  />
+                ),
+              )}
+            </g>
+          )}
           {draft !== null && (
             <rect
               x={draft.x1}
@@ -318,7 +458,7 @@ export function Annotator({
               pointerEvents="none"
             />
           )}
-          {drawing && hover !== null && drag === null && (
+          {(drawing || outlining) && hover !== null && drag === null && (
             <g
               pointerEvents="none"
               stroke="#fff"

@@ -5,8 +5,13 @@
  * its score), the class picker, the boxes as a list (every box reachable without a mouse),
  * notes, and the actions; above it the queue's numbers, below it who labeled what recently.
  *
+ * Each box may also get a mask outline (P, then click its points) and a crop class (a select
+ * of the classify stage's classes, C to step); when the item's frame went through the
+ * inspection chain, its stage outputs are the starting point (stage-labels.ts).
+ *
  * Requests are checked with the API's own schemas before they are sent; what the server still
- * refuses (a lost claim, a box outside the frame) is shown as it answers.
+ * refuses (a lost claim, a box outside the frame, an outline outside its box) is shown as it
+ * answers, next to the box it names.
  */
 import type { CSSProperties } from 'react';
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
@@ -22,12 +27,15 @@ import {
   labelRequestSchema,
 } from '../../../../src/shared/api/labeling';
 import type { LabelRequest } from '../../../../src/shared/api/labeling';
+import { inspectionLogItemSchema } from '../../../../src/shared/api/inspection-logs';
+import { modelListResponseSchema } from '../../../../src/shared/api/models';
 import { api } from '../../lib/api';
 import { formatDateTime, formatNumber } from '../../lib/time';
 import { useQuery } from '../../lib/use-query';
 import { Annotator, classColor } from './Annotator';
 import type { EditBox } from './annotation';
-import { defaultBoxAt, labelBoxes } from './annotation';
+import { defaultBoxAt, labelBoxes, polygonProblem } from './annotation';
+import { cropClassesOf, refusedBoxIndex, stagePreLabels } from './stage-labels';
 import type { Command } from './shortcuts';
 import { SHORTCUTS, commandFor } from './shortcuts';
 import type { SessionEntry } from './use-labeling-session';
@@ -54,6 +62,9 @@ const NO_REPEAT = new Set<Command['type']>([
   'draw',
   'place',
   'help',
+  'polygon',
+  'polygon-close',
+  'delete-polygon',
 ]);
 
 /** The frame's aspect ratio as a CSS variable (the layout sizes the frame by the window height). */
@@ -68,7 +79,10 @@ function isTyping(target: EventTarget | null): boolean {
   return target.isContentEditable || ['INPUT', 'TEXTAREA', 'SELECT'].includes(target.tagName);
 }
 
-/** The first message of each request field, from a zod error. */
+/**
+ * The first message of each request field, from a zod error; a box's own problem also under
+ * `boxes.<index>` (shown next to that box).
+ */
 function fieldErrors(
   issues: readonly { path: readonly PropertyKey[]; message: string }[],
 ): Record<string, string> {
@@ -76,6 +90,11 @@ function fieldErrors(
   for (const issue of issues) {
     const key = String(issue.path[0] ?? 'form');
     errors[key] ??= issue.message;
+    if (key === 'boxes' && typeof issue.path[1] === 'number') {
+      const field = issue.path.slice(2).map(String).join('.');
+      errors[`boxes.${issue.path[1]}`] ??=
+        field === '' ? issue.message : `${field}: ${issue.message}`;
+    }
   }
   return errors;
 }
@@ -112,6 +131,14 @@ function Workspace({ onItem }: { onItem: () => void }) {
     [],
   );
   const classes = useMemo(() => classesQuery.data?.classes ?? [], [classesQuery.data]);
+  const modelsQuery = useQuery(
+    (signal) => api.get('/api/models', modelListResponseSchema, { signal, query: { limit: 500 } }),
+    [],
+  );
+  const cropClasses = useMemo(
+    () => (modelsQuery.data === undefined ? [] : cropClassesOf(modelsQuery.data)),
+    [modelsQuery.data],
+  );
   const [activeClass, setActiveClass] = useState<string | null>(null);
   const chosenClass = activeClass ?? classes[0] ?? '';
   const [drawing, setDrawing] = useState(false);
@@ -125,6 +152,7 @@ function Workspace({ onItem }: { onItem: () => void }) {
   const readOnly = entry === null || entry.state !== 'open' || session.busy;
   const annotation = entry?.annotation;
   const selected = annotation?.boxes.find((box) => box.id === annotation.selected) ?? null;
+  const outlining = !readOnly && (annotation?.polygonDraft ?? null) !== null;
 
   // A new item: a clean slate for the form.
   const itemId = entry?.item.id;
@@ -135,6 +163,30 @@ function Workspace({ onItem }: { onItem: () => void }) {
     // A claim publishes no event: refresh the numbers when an item is taken.
     onItem();
   }, [itemId, onItem]);
+
+  // The frame's stage outputs (outlines, crop classes) as the start of its model boxes.
+  const predictionId = entry?.item.predictionId ?? null;
+  const itemWidth = entry?.annotation.width;
+  const itemHeight = entry?.annotation.height;
+  const { dispatchTo } = session;
+  useEffect(() => {
+    if (itemId === undefined || predictionId === null) return;
+    if (itemWidth === undefined || itemHeight === undefined) return;
+    const controller = new AbortController();
+    api
+      .get(`/api/inspection-logs/${encodeURIComponent(predictionId)}`, inspectionLogItemSchema, {
+        signal: controller.signal,
+      })
+      .then(
+        (result) => {
+          const stages = stagePreLabels(result, itemWidth, itemHeight);
+          if (stages.length > 0) dispatchTo(itemId, { type: 'prefill-stages', stages });
+        },
+        // Without the result the reviewer starts from the boxes alone.
+        () => undefined,
+      );
+    return () => controller.abort();
+  }, [dispatchTo, itemId, predictionId, itemWidth, itemHeight]);
 
   const submitLabel = useCallback(
     async (noDefects: boolean) => {
@@ -210,9 +262,51 @@ function Workspace({ onItem }: { onItem: () => void }) {
           dispatch({ type: 'redo' });
           return;
         case 'escape':
-          if (drawing) setDrawing(false);
+          if (annotation?.polygonDraft != null) dispatch({ type: 'polygon-cancel' });
+          else if (drawing) setDrawing(false);
           else dispatch({ type: 'select', id: null });
           return;
+        case 'polygon':
+          if (readOnly) setHint('This item is closed: nothing to outline.');
+          else if (selected === null)
+            setHint('Select a box first (S), then press P to outline it.');
+          else {
+            setDrawing(false);
+            dispatch({ type: 'polygon-start', id: selected.id });
+            setHint(
+              'Click the outline’s points inside the box; Enter or the first point closes it.',
+            );
+          }
+          return;
+        case 'polygon-close': {
+          const draft = annotation?.polygonDraft;
+          if (draft == null) return;
+          const problem = polygonProblem(draft.points);
+          if (problem !== null) setHint(`Not closed: ${problem}.`);
+          else dispatch({ type: 'polygon-close' });
+          return;
+        }
+        case 'polygon-undo-point':
+          dispatch({ type: 'polygon-undo-point' });
+          return;
+        case 'delete-polygon':
+          if (selected !== null) dispatch({ type: 'delete-polygon', id: selected.id });
+          return;
+        case 'crop-class-step': {
+          if (selected === null || cropClasses.length === 0) return;
+          const at =
+            selected.cropClass === undefined ? -1 : cropClasses.indexOf(selected.cropClass);
+          const next =
+            at === -1
+              ? command.step === 1
+                ? 0
+                : cropClasses.length - 1
+              : (at + command.step + cropClasses.length) % cropClasses.length;
+          const name = cropClasses[next];
+          if (name !== undefined)
+            dispatch({ type: 'set-crop-class', id: selected.id, cropClass: name });
+          return;
+        }
         case 'draw':
           if (readOnly) setHint('This item is closed: nothing to draw on.');
           else setDrawing((value) => !value);
@@ -251,7 +345,18 @@ function Workspace({ onItem }: { onItem: () => void }) {
           return;
       }
     },
-    [annotation, chosenClass, classes, drawing, readOnly, selected, session, skip, submitLabel],
+    [
+      annotation,
+      chosenClass,
+      classes,
+      cropClasses,
+      drawing,
+      readOnly,
+      selected,
+      session,
+      skip,
+      submitLabel,
+    ],
   );
 
   // The page's keyboard. Off while a dialog is open (the dialog has its own keys) and while
@@ -259,7 +364,7 @@ function Workspace({ onItem }: { onItem: () => void }) {
   useEffect(() => {
     const onKey = (event: KeyboardEvent) => {
       if (flagging || event.defaultPrevented) return;
-      const command = commandFor(event, drawing);
+      const command = commandFor(event, drawing, outlining);
       if (command === null) return;
       if (help && command.type !== 'help' && command.type !== 'escape') return;
       if (help) {
@@ -286,7 +391,16 @@ function Workspace({ onItem }: { onItem: () => void }) {
     };
     window.addEventListener('keydown', onKey);
     return () => window.removeEventListener('keydown', onKey);
-  }, [drawing, flagging, help, run, selected]);
+  }, [drawing, flagging, help, outlining, run, selected]);
+
+  // Problems of single boxes: the form's own checks, and the server's refusal naming a box.
+  const boxErrors: Record<number, string> = {};
+  for (const [key, message] of Object.entries(errors)) {
+    const found = /^boxes\.(\d+)$/.exec(key);
+    if (found !== null) boxErrors[Number(found[1])] = message;
+  }
+  const refused = refusedBoxIndex(session.error);
+  if (refused !== null && session.error !== null) boxErrors[refused] ??= session.error;
 
   if (session.phase === 'starting')
     return <p className="loading">Taking the next item from the queue…</p>;
@@ -322,6 +436,8 @@ function Workspace({ onItem }: { onItem: () => void }) {
               onUndo={() => run({ type: 'undo' })}
               onRedo={() => run({ type: 'redo' })}
               onDelete={() => run({ type: 'delete' })}
+              onOutline={() => run({ type: outlining ? 'polygon-close' : 'polygon' })}
+              outlining={outlining}
               onHelp={() => setHelp(true)}
             />
             <Annotator
@@ -339,7 +455,9 @@ function Workspace({ onItem }: { onItem: () => void }) {
           </>
         )}
         <p className="labeling-status" role="status" aria-live="polite">
-          {hint ?? session.message ?? ''}
+          {outlining
+            ? `Outlining: click points inside the box (${(annotation?.polygonDraft?.points.length ?? 0) / 2} so far); Enter or the first point closes it, Backspace takes one back, Esc stops.`
+            : (hint ?? session.message ?? '')}
           {session.preloaded !== null && (
             <span className="muted">
               {(hint ?? session.message) === null ? '' : ' · '}next item ready
@@ -415,8 +533,18 @@ function Workspace({ onItem }: { onItem: () => void }) {
               classes={classes}
               readOnly={readOnly}
               error={errors.boxes}
+              boxErrors={boxErrors}
+              cropClasses={cropClasses}
               onSelect={(id) => session.dispatch({ type: 'select', id })}
               onClass={(id, className) => session.dispatch({ type: 'set-class', id, className })}
+              onCropClass={(id, cropClass) =>
+                session.dispatch({ type: 'set-crop-class', id, cropClass })
+              }
+              onOutline={(id) => {
+                setDrawing(false);
+                session.dispatch({ type: 'polygon-start', id });
+              }}
+              onDeleteOutline={(id) => session.dispatch({ type: 'delete-polygon', id })}
               onDelete={(id) => session.dispatch({ type: 'delete', id })}
             />
             <Field label="Notes (optional)" error={errors.notes}>
@@ -469,6 +597,8 @@ function Toolbar({
   onUndo,
   onRedo,
   onDelete,
+  onOutline,
+  outlining,
   onHelp,
 }: {
   entry: SessionEntry;
@@ -479,6 +609,8 @@ function Toolbar({
   onUndo: () => void;
   onRedo: () => void;
   onDelete: () => void;
+  onOutline: () => void;
+  outlining: boolean;
   onHelp: () => void;
 }) {
   return (
@@ -503,6 +635,14 @@ function Toolbar({
       </button>
       <button type="button" disabled={readOnly || selected === null} onClick={onDelete}>
         Delete box <kbd>Del</kbd>
+      </button>
+      <button
+        type="button"
+        aria-pressed={outlining}
+        disabled={readOnly || (selected === null && !outlining)}
+        onClick={onOutline}
+      >
+        Outline mask <kbd>P</kbd>
       </button>
       <button type="button" className="button-quiet" onClick={onHelp} aria-haspopup="dialog">
         Shortcuts <kbd>?</kbd>
@@ -614,8 +754,13 @@ function BoxList({
   classes,
   readOnly,
   error,
+  boxErrors,
+  cropClasses,
   onSelect,
   onClass,
+  onCropClass,
+  onOutline,
+  onDeleteOutline,
   onDelete,
 }: {
   boxes: readonly EditBox[];
@@ -623,8 +768,15 @@ function BoxList({
   classes: readonly string[];
   readOnly: boolean;
   error: string | undefined;
+  /** A problem of one box, by its position in the list. */
+  boxErrors: Record<number, string>;
+  /** The crop classes to pick from (the classify stage's); none: no crop class select. */
+  cropClasses: readonly string[];
   onSelect: (id: number) => void;
   onClass: (id: number, className: string) => void;
+  onCropClass: (id: number, cropClass: string | null) => void;
+  onOutline: (id: number) => void;
+  onDeleteOutline: (id: number) => void;
   onDelete: (id: number) => void;
 }) {
   return (
@@ -688,6 +840,62 @@ function BoxList({
                 >
                   ✕
                 </button>
+              )}
+              <div className="labeling-box-stages">
+                {(cropClasses.length > 0 || box.cropClass !== undefined) && (
+                  <select
+                    aria-label={`Box ${index + 1} crop class`}
+                    value={box.cropClass ?? ''}
+                    disabled={readOnly}
+                    onChange={(event) =>
+                      onCropClass(box.id, event.target.value === '' ? null : event.target.value)
+                    }
+                  >
+                    <option value="">crop class: none</option>
+                    {box.cropClass !== undefined && !cropClasses.includes(box.cropClass) && (
+                      <option value={box.cropClass}>{box.cropClass}</option>
+                    )}
+                    {cropClasses.map((name) => (
+                      <option key={name} value={name}>
+                        {name}
+                      </option>
+                    ))}
+                  </select>
+                )}
+                <span
+                  className="labeling-small"
+                  data-outline-points={(box.polygon?.length ?? 0) / 2}
+                >
+                  {box.polygon === undefined
+                    ? 'no outline'
+                    : `outline ${box.polygon.length / 2} points`}
+                </span>
+                {!readOnly && (
+                  <button
+                    type="button"
+                    className="button-quiet"
+                    aria-label={`${box.polygon === undefined ? 'Outline' : 'Redraw the outline of'} box ${index + 1}`}
+                    onClick={() => onOutline(box.id)}
+                  >
+                    {box.polygon === undefined ? 'Outline' : 'Redraw'}
+                  </button>
+                )}
+                {!readOnly && box.polygon !== undefined && (
+                  <button
+                    type="button"
+                    className="button-quiet"
+                    aria-label={`Delete the outline of box ${index + 1}`}
+                    onClick={() => onDeleteOutline(box.id)}
+                  >
+                    ✕ outline
+                  </button>
+                )}
+              </div>
+              {boxErrors[index] !== undefined && (
+                <p className="field-error labeling-box-error" role="alert">
+                  <span aria-hidden="true">■ </span>
+                  {boxErrors[index]}
+                </p>
               )}
             </li>
           ))}

@@ -11,7 +11,7 @@ import { useAuth, useCan } from '../../app/auth';
 import { LABELERS } from '../../app/scopes';
 import { ErrorBanner } from '../../components/ErrorBanner';
 import { Field } from '../../components/Field';
-import type { FrameBox } from '../../components/FrameWithBoxes';
+import type { FrameBox, FramePolygon } from '../../components/FrameWithBoxes';
 import { FrameWithBoxes } from '../../components/FrameWithBoxes';
 import { Pagination } from '../../components/Pagination';
 import { Panel } from '../../components/Stat';
@@ -210,7 +210,8 @@ export default function ReviewPage(_props: PageProps) {
     if (focused === undefined) return [];
     const labels: FrameBox[] = (focused.labels ?? []).map((label) => ({
       ...label.box,
-      label: label.className,
+      label:
+        label.cropClass === undefined ? label.className : `${label.className} · ${label.cropClass}`,
       color: classColor(classes, label.className),
     }));
     const model: FrameBox[] = showModel
@@ -222,6 +223,17 @@ export default function ReviewPage(_props: PageProps) {
       : [];
     return [...model, ...labels];
   }, [classes, focused, showModel]);
+
+  // The labels' mask outlines, in their box's colour.
+  const previewPolygons: FramePolygon[] = useMemo(
+    () =>
+      (focused?.labels ?? []).flatMap((label) =>
+        label.polygon === undefined
+          ? []
+          : [{ points: label.polygon, color: classColor(classes, label.className) }],
+      ),
+    [classes, focused],
+  );
 
   const isOwn = (item: LabelingItem) => item.labeledBy?.id === myId && scope !== 'admin';
   const target =
@@ -392,6 +404,7 @@ export default function ReviewPage(_props: PageProps) {
                   width={focused.width ?? 640}
                   height={focused.height ?? 480}
                   boxes={previewBoxes}
+                  polygons={previewPolygons}
                   alt={`Frame of ${focused.id} with ${(focused.labels ?? []).length} labeled boxes`}
                 />
               </div>
@@ -410,7 +423,16 @@ export default function ReviewPage(_props: PageProps) {
                 <dd>
                   {(focused.labels ?? []).length === 0
                     ? 'none — “no defects”'
-                    : (focused.labels ?? []).map((label) => label.className).join(', ')}
+                    : (focused.labels ?? [])
+                        .map(
+                          (label) =>
+                            label.className +
+                            (label.cropClass === undefined ? '' : ` (${label.cropClass})`) +
+                            (label.polygon === undefined
+                              ? ''
+                              : `, outline ${label.polygon.length / 2} points`),
+                        )
+                        .join('; ')}
                 </dd>
                 <dt>Why sampled</dt>
                 <dd>

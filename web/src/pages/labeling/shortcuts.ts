@@ -2,7 +2,10 @@
  * The labeling page's keyboard: one table that both the key handler (`commandFor`) and the `?`
  * overlay read, so what the overlay lists is what the keys do. Conventions of Label Studio and
  * CVAT: R draw, 1–9 class, Del/Backspace delete, Ctrl+Z / Ctrl+Shift+Z undo/redo, Esc
- * deselect, arrows nudge, Ctrl+Enter submit, Ctrl+Space skip, F/D next/previous.
+ * deselect, arrows nudge, Ctrl+Enter submit, Ctrl+Space skip, F/D next/previous. Mask
+ * outlines: P starts one on the selected box (click points on the frame), Enter or P closes it,
+ * Backspace takes the last point back, Esc drops it; Shift+P deletes the box's outline; C /
+ * Shift+C step the selected box's crop class.
  *
  * Import-free (the Node test build compiles it too).
  */
@@ -24,7 +27,12 @@ export type Command =
   | { type: 'flag' }
   | { type: 'next' }
   | { type: 'previous' }
-  | { type: 'help' };
+  | { type: 'help' }
+  | { type: 'polygon' }
+  | { type: 'polygon-close' }
+  | { type: 'polygon-undo-point' }
+  | { type: 'delete-polygon' }
+  | { type: 'crop-class-step'; step: 1 | -1 };
 
 /** Arrow step, frame pixels; with Shift. */
 export const NUDGE_STEP = 1;
@@ -39,6 +47,14 @@ export const SHORTCUTS: readonly { keys: readonly string[]; what: string }[] = [
   { keys: ['←', '↑', '→', '↓'], what: 'Move the selected box by 1 px (with Shift: 10 px)' },
   { keys: ['Ctrl+←↑→↓'], what: 'Resize the selected box (right and bottom edges)' },
   { keys: ['Del', 'Backspace'], what: 'Delete the selected box' },
+  { keys: ['P'], what: 'Mask outline of the selected box: click its points on the frame' },
+  {
+    keys: ['Enter', 'P'],
+    what: 'While outlining: close the outline (or click its first point)',
+  },
+  { keys: ['Backspace'], what: 'While outlining: take the last point back' },
+  { keys: ['Shift+P'], what: 'Delete the selected box’s mask outline' },
+  { keys: ['C', 'Shift+C'], what: 'Next / previous crop class of the selected box' },
   { keys: ['Esc'], what: 'Deselect, leave drawing, close this overlay' },
   { keys: ['Ctrl+Z'], what: 'Undo' },
   { keys: ['Ctrl+Shift+Z', 'Ctrl+Y'], what: 'Redo' },
@@ -69,10 +85,14 @@ const ARROWS: Record<string, [number, number]> = {
 };
 
 /** The command a key press means on the labeling page, or null (let the browser have it). */
-export function commandFor(event: KeyLike, drawing: boolean): Command | null {
+export function commandFor(event: KeyLike, drawing: boolean, outlining = false): Command | null {
   if (event.altKey) return null;
   const ctrl = event.ctrlKey || event.metaKey;
   const key = event.key;
+  if (outlining && !ctrl) {
+    if (key === 'Enter' || key.toLowerCase() === 'p') return { type: 'polygon-close' };
+    if (key === 'Backspace' || key === 'Delete') return { type: 'polygon-undo-point' };
+  }
   const arrow = ARROWS[key];
   if (arrow !== undefined) {
     const step = event.shiftKey ? NUDGE_STEP_BIG : NUDGE_STEP;
@@ -102,6 +122,10 @@ export function commandFor(event: KeyLike, drawing: boolean): Command | null {
       return { type: 'no-defects' };
     case 'x':
       return { type: 'flag' };
+    case 'p':
+      return event.shiftKey ? { type: 'delete-polygon' } : { type: 'polygon' };
+    case 'c':
+      return { type: 'crop-class-step', step: event.shiftKey ? -1 : 1 };
     case 'f':
       return { type: 'next' };
     case 'd':

@@ -61,6 +61,8 @@ export interface LabelingSession {
   /** Set by a successful action ("Labeled lq-…"), for the status line. */
   message: string | null;
   dispatch: (action: AnnotationAction) => void;
+  /** An edit of one item's boxes, wherever the reviewer is now (e.g. stage outputs arriving). */
+  dispatchTo: (itemId: string, action: AnnotationAction) => void;
   setNotes: (notes: string) => void;
   label: (request: LabelRequest) => Promise<boolean>;
   skip: (request: SkipRequest) => Promise<boolean>;
@@ -283,6 +285,22 @@ export function useLabelingSession(enabled: boolean): LabelingSession {
     [update],
   );
 
+  const dispatchTo = useCallback(
+    (itemId: string, action: AnnotationAction) => {
+      update((previous) => {
+        const index = previous.entries.findIndex((entry) => entry.item.id === itemId);
+        const entry = previous.entries[index];
+        if (entry === undefined || entry.state !== 'open') return previous;
+        const annotation = annotationReducer(entry.annotation, action);
+        if (annotation === entry.annotation) return previous;
+        const entries = previous.entries.slice();
+        entries[index] = { ...entry, annotation };
+        return { ...previous, entries };
+      });
+    },
+    [update],
+  );
+
   const setNotes = useCallback(
     (notes: string) => {
       update((previous) => {
@@ -419,6 +437,7 @@ export function useLabelingSession(enabled: boolean): LabelingSession {
     error: state.error,
     message: state.message,
     dispatch,
+    dispatchTo,
     setNotes,
     label,
     skip,
