@@ -155,6 +155,37 @@ describe('visionloop retrain', () => {
     );
   });
 
+  it('shows the device a running training reports, and the device of a registered candidate', () => {
+    const running = formatRetrainingStatus(status({ device: 'cuda:0 (NVIDIA A100-SXM4-40GB)' }));
+    expect(running.split('\n').slice(1, 3)).toEqual([
+      'epoch 7/20, loss 3.9120, val mAP@0.5 0.4100, about 5 min left',
+      'training on cuda:0 (NVIDIA A100-SXM4-40GB)',
+    ]);
+    expect(formatRetrainingStatus(status({ device: null }))).not.toContain('training on');
+
+    const registered = (details: Record<string, unknown>, id: string) => ({
+      id,
+      jobId: 'job_1',
+      kind: 'registered',
+      trigger: 'manual' as const,
+      reason: null,
+      modelVersion: 'retrain-1',
+      details,
+      actor: 'retraining',
+      at: T,
+    });
+    const lines = eventsTable([
+      registered({ device: 'cuda:1', deviceName: 'NVIDIA L4' }, 'rte_2'),
+      registered({ device: 'cpu', deviceName: null }, 'rte_1'),
+      registered({ device: null, deviceName: null }, 'rte_0'),
+    ]).split('\n');
+    expect(lines.filter((line) => line.startsWith('    '))).toEqual([
+      '    trained on cuda:1 (NVIDIA L4)',
+      '    trained on cpu',
+    ]);
+    expect(lines[3]).toBe('    trained on cuda:1 (NVIDIA L4)');
+  });
+
   it('prints the history with every reason in full', () => {
     const long = `nominal holdout mAP@0.5: candidate 0.0016 (100 images) vs production 0.8928 (100 images): ${'x'.repeat(150)} end`;
     const text = eventsTable([

@@ -60,6 +60,9 @@ export function formatRetrainingStatus(status: RetrainingStatus): string {
   } else if (status.stage !== null && status.state !== 'completed' && status.state !== 'rejected') {
     lines.push(`stage: ${status.stage}`);
   }
+  if (status.device !== undefined && status.device !== null) {
+    lines.push(`training on ${status.device}`);
+  }
   if (status.replay !== null) lines.push(`replay: ${status.replay}`);
   if (status.candidateVersion !== null) {
     lines.push(
@@ -100,9 +103,18 @@ export function formatConditions(conditions: RetrainingConditionsResponse): stri
   ].join('\n');
 }
 
+/** "trained on cpu" / "trained on cuda:0 (NVIDIA …)" for an event that records the device. */
+function trainedOn(event: RetrainingEvent): string | null {
+  const { device, deviceName } = event.details;
+  if (typeof device !== 'string' || device === '') return null;
+  return typeof deviceName === 'string' && deviceName !== ''
+    ? `trained on ${device} (${deviceName})`
+    : `trained on ${device}`;
+}
+
 /**
  * The history as people read it: one row per event, and its reason in full on the lines below
- * (a gate's reasons one per line), never cut.
+ * (a gate's reasons one per line), never cut; a registered candidate's device after them.
  */
 export function eventsTable(events: readonly RetrainingEvent[]): string {
   const table = formatTable(
@@ -125,6 +137,9 @@ export function eventsTable(events: readonly RetrainingEvent[]): string {
     if (reason !== null && reason !== undefined && reason.length > 0) {
       for (const part of reason.split('; ')) out.push(`    ${part}`);
     }
+    const event = events[i];
+    const device = event === undefined ? null : trainedOn(event);
+    if (device !== null) out.push(`    ${device}`);
   });
   return out.join('\n');
 }

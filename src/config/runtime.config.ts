@@ -17,6 +17,18 @@ const runtimeEnvSchema = z.object({
    * process contract (DESIGN.md §4). Unset: the built-in PyTorch trainer on VISIONLOOP_PYTHON.
    */
   VISIONLOOP_TRAINER_COMMAND: z.string().trim().min(1).optional(),
+  /**
+   * The device the built-in trainer trains on: `auto` (CUDA when PyTorch sees a GPU, else the
+   * CPU), `cpu`, `cuda` or `cuda:N`. Read by the trainer process itself (it inherits the
+   * environment; its `--device` default); validated here so a typo stops the worker at start,
+   * not its first training. Unset: auto.
+   */
+  VISIONLOOP_TRAINER_DEVICE: z
+    .string()
+    .trim()
+    .toLowerCase()
+    .regex(/^(auto|cpu|cuda(:\d{1,3})?)$/, 'auto, cpu, cuda or cuda:N (N = 0, 1, …)')
+    .optional(),
   /** ffmpeg binary for video, RTSP and V4L2 sources. */
   VISIONLOOP_FFMPEG: z.string().min(1).optional(),
   /** ONNX Runtime intra-op threads; 0 = one per core but one (at least one). */

@@ -70,6 +70,13 @@ import {
 } from './retraining-gate.js';
 import { inputSettingsOf, type TrainingInputs } from './retraining-policy.js';
 import { runStageTraining, stageResult } from './retraining-stage-run.js';
+import {
+  describeTrainerDevice,
+  trainerDeviceOf,
+  trainerDeviceParams,
+  trainerProcessLog,
+  type TrainerDevice,
+} from './trainer-process-log.js';
 import type { FreshLabel, RetrainingRepository } from '../repositories/retraining.repository.js';
 
 /** Runs the trainer process (src/repositories/trainer-process.ts behind it). */
@@ -144,8 +151,6 @@ export interface TrainingRunDeps {
 
 /** Who the registry and the alias history name as having acted. */
 export const RETRAINING_ACTOR = 'retraining';
-/** The most training-log text kept with a model. */
-const MAX_LOG_CHARS = 1_000_000;
 
 /** The registry version a training job registers (the same for every attempt of the job). */
 export function candidateVersionOf(jobId: string): string {
@@ -312,7 +317,10 @@ interface RunSnapshot {
 interface TrainedCandidate {
   done: TrainerDoneEvent;
   trainerParams: { [key: string]: JsonValue };
-  log: string[];
+  /** The training log stored with the model. */
+  log: string;
+  /** The device the trainer reported (null: it did not say). */
+  device: TrainerDevice | null;
 }
 
 /** What step 4 (evaluation) measured and the gate decided. */
@@ -536,20 +544,36 @@ export class TrainingRun {
       attempt: context.attempt,
       trigger: this.trigger,
     };
-    const log: string[] = [];
-    let logChars = 0;
-    const keep = (line: string): void => {
-      if (logChars > MAX_LOG_CHARS) return;
-      log.push(line);
-      logChars += line.length + 1;
-    };
-    const startedAt = Date.now();
     context.reportProgress({
       stage: 'training',
       fraction: 0.05,
       epoch: 0,
       epochs: settings.epochs,
       candidateVersion: this.version,
+    });
+    const trainerLog = trainerProcessLog({
+      epochs: settings.epochs,
+      onStart: (device) => {
+        if (device === null) return;
+        context.reportProgress({
+          stage: 'training',
+          fraction: 0.05,
+          epoch: 0,
+          epochs: settings.epochs,
+          candidateVersion: this.version,
+          device: describeTrainerDevice(device),
+        });
+      },
+      onEpoch: (progress) => {
+        const device = trainerLog.device();
+        context.reportProgress({
+          stage: 'training',
+          fraction: 0.05 + (0.8 * progress.epoch) / progress.epochs,
+          ...progress,
+          candidateVersion: this.version,
+          ...(device === null ? {} : { device: describeTrainerDevice(device) }),
+        });
+      },
     });
     const done = await deps.trainer.train(
       {
@@ -576,31 +600,13 @@ export class TrainingRun {
           ...(settings.freezeBackbone && warm ? ['--freeze-backbone'] : []),
         ],
       },
-      {
-        signal: context.signal,
-        onLog: keep,
-        onEvent: (event) => {
-          if (event.event !== 'start') keep(JSON.stringify(event));
-          if (event.event !== 'epoch') return;
-          const epoch = Number(event.epoch);
-          const epochs = Number(event.epochs) || settings.epochs;
-          const elapsed = (Date.now() - startedAt) / 1000;
-          const valMap50 = typeof event.val_map50 === 'number' ? event.val_map50 : null;
-          context.reportProgress({
-            stage: 'training',
-            fraction: 0.05 + (0.8 * epoch) / epochs,
-            epoch,
-            epochs,
-            loss: typeof event.loss === 'number' ? event.loss : null,
-            valMap50,
-            etaSeconds: Math.max(0, Math.round((elapsed / Math.max(1, epoch)) * (epochs - epoch))),
-            candidateVersion: this.version,
-          });
-        },
-      },
+      { signal: context.signal, onLog: trainerLog.onLog, onEvent: trainerLog.onEvent },
     );
     context.signal.throwIfAborted();
-    return { done, trainerParams, log };
+    // Lineage: where it trained ("cpu", "cuda:0" and the GPU's name; null when not reported).
+    const device = trainerLog.device() ?? trainerDeviceOf(done);
+    Object.assign(trainerParams, trainerDeviceParams(device));
+    return { done, trainerParams, log: trainerLog.text(), device };
   }
 
   /**
@@ -710,7 +716,7 @@ export class TrainingRun {
       artifact: await readFile(trained.done.model),
       // A configured trainer may write no weights.pt ('' then): the model has no warm start.
       weights: trained.done.weights === '' ? null : await readFile(trained.done.weights),
-      trainingLog: trained.log.join('\n'),
+      trainingLog: trained.log,
       version: this.version,
       source: 'trained',
       parentVersion: production?.version ?? null,
@@ -730,6 +736,7 @@ export class TrainingRun {
         metrics: { holdouts: metrics.holdouts, baseline: metrics.baseline },
         gate: metrics.gate,
         trainingSeconds: Math.round(trained.done.elapsed_s),
+        ...trainerDeviceParams(trained.device),
       },
       null,
       model.version,

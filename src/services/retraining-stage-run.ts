@@ -38,6 +38,12 @@ import type {
 } from '../repositories/trainer-process.js';
 import type { DatasetService } from './dataset/index.js';
 import type { ModelRegistryService } from './registry/index.js';
+import {
+  describeTrainerDevice,
+  trainerDeviceOf,
+  trainerDeviceParams,
+  trainerProcessLog,
+} from './trainer-process-log.js';
 
 /** What a stage training uses (a subset of retraining-run.ts `TrainingRunDeps`). */
 export interface StageRunDeps {
@@ -59,7 +65,6 @@ export interface StageRunDeps {
 export const STAGE_TRAINING_LR = 3e-3;
 /** Most crops per batch (the shipped recipes' batch). */
 const STAGE_MAX_BATCH = 64;
-const MAX_LOG_CHARS = 1_000_000;
 
 /** The alias a registered stage model is promoted to by hand. */
 export function stageProductionAlias(task: StageTask): string {
@@ -183,21 +188,31 @@ export async function runStageTraining(
     attempt: context.attempt,
     trigger: payload.trigger,
   };
-  const log: string[] = [];
-  let logChars = 0;
-  const keep = (line: string): void => {
-    if (logChars > MAX_LOG_CHARS) return;
-    log.push(line);
-    logChars += line.length + 1;
-  };
-  const startedAt = Date.now();
-  context.reportProgress({
-    stage: 'training',
-    fraction: 0.05,
-    epoch: 0,
+  const progress = (fields: Record<string, JsonValue>): void =>
+    context.reportProgress({ stage: 'training', candidateVersion: version, task, ...fields });
+  progress({ fraction: 0.05, epoch: 0, epochs: settings.epochs });
+  const trainerLog = trainerProcessLog({
     epochs: settings.epochs,
-    candidateVersion: version,
-    task,
+    onStart: (device) => {
+      if (device === null) return;
+      progress({
+        fraction: 0.05,
+        epoch: 0,
+        epochs: settings.epochs,
+        device: describeTrainerDevice(device),
+      });
+    },
+    onEpoch: ({ epoch, epochs, loss, etaSeconds }) => {
+      const device = trainerLog.device();
+      progress({
+        fraction: 0.05 + (0.85 * epoch) / epochs,
+        epoch,
+        epochs,
+        loss,
+        etaSeconds,
+        ...(device === null ? {} : { device: describeTrainerDevice(device) }),
+      });
+    },
   });
   const done = await deps.trainer.train(
     {
@@ -212,29 +227,12 @@ export async function runStageTraining(
       lr: STAGE_TRAINING_LR,
       version,
     },
-    {
-      signal: context.signal,
-      onLog: keep,
-      onEvent: (event) => {
-        if (event.event !== 'start') keep(JSON.stringify(event));
-        if (event.event !== 'epoch') return;
-        const epoch = Number(event.epoch);
-        const epochs = Number(event.epochs) || settings.epochs;
-        const elapsed = (Date.now() - startedAt) / 1000;
-        context.reportProgress({
-          stage: 'training',
-          fraction: 0.05 + (0.85 * epoch) / epochs,
-          epoch,
-          epochs,
-          loss: typeof event.loss === 'number' ? event.loss : null,
-          etaSeconds: Math.max(0, Math.round((elapsed / Math.max(1, epoch)) * (epochs - epoch))),
-          candidateVersion: version,
-          task,
-        });
-      },
-    },
+    { signal: context.signal, onLog: trainerLog.onLog, onEvent: trainerLog.onEvent },
   );
   context.signal.throwIfAborted();
+  // Lineage: where it trained ("cpu", "cuda:0" and the GPU's name; null when not reported).
+  const device = trainerLog.device() ?? trainerDeviceOf(done);
+  Object.assign(trainerParams, trainerDeviceParams(device));
 
   // 4. the held-out evaluation, written by the trainer beside the model
   context.reportProgress({ stage: 'evaluating', fraction: 0.92, candidateVersion: version, task });
@@ -268,7 +266,7 @@ export async function runStageTraining(
     await deps.models.register({
       artifact: await readFile(done.model),
       weights: done.weights === '' ? null : await readFile(done.weights),
-      trainingLog: log.join('\n'),
+      trainingLog: trainerLog.text(),
       version,
       source: 'trained',
       parentVersion: null,
@@ -288,6 +286,7 @@ export async function runStageTraining(
       metrics: { val },
       promotion: promoteHint,
       trainingSeconds: Math.round(done.elapsed_s),
+      ...trainerDeviceParams(device),
     },
     `not promoted (stage models never are automatically); ${promoteHint}`,
     registered.version,

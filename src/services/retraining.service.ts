@@ -536,6 +536,7 @@ export class RetrainingService {
         ? result.reasons.filter((reason): reason is string => typeof reason === 'string')
         : null,
       replay,
+      device: job?.status === 'running' ? stringOrNull(progress.device) : null,
       error: job?.error ?? null,
     };
   }

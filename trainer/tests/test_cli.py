@@ -46,10 +46,15 @@ def test_train_writes_the_three_outputs_and_reports_progress(
         "sha256:feed",
         "--version",
         "v2",
+        "--device",
+        "cpu",
     )
     assert code == 0, events
     kinds = [e["event"] for e in events]
     assert kinds == ["start", "epoch", "epoch", "done"]
+    # The device it trained on: in the start event, the done event and metrics.json.
+    assert (events[0]["device"], events[0]["device_name"]) == ("cpu", None)
+    assert (events[-1]["device"], events[-1]["device_name"]) == ("cpu", None)
     ep = events[2]
     assert (ep["epoch"], ep["epochs"]) == (2, 2)
     for key in ("loss", "elapsed_s", "box_loss", "cls_loss", "lr", "images_per_s", "val_map50"):
@@ -62,6 +67,7 @@ def test_train_writes_the_three_outputs_and_reports_progress(
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["val"]["images"] == 4 and metrics["train"]["images"] == 8
     assert len(metrics["history"]) == 2
+    assert (metrics["run"]["device"], metrics["run"]["device_name"]) == ("cpu", None)
     meta = {p.key: p.value for p in onnx.load(str(out / "model.onnx")).metadata_props}
     assert meta["imgsz"] == "[128, 128]"
     assert meta["visionloop_dataset_hash"] == "sha256:feed" and meta["visionloop_version"] == "v2"

@@ -171,7 +171,7 @@ def seg_run(crops: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path
     out = tmp_path_factory.mktemp("seg") / "out"
     code, events = run_cli(
         "train-segment", "--data", str(crops), "--out", str(out), "--epochs", "8",
-        "--batch", "32",
+        "--batch", "32", "--device", "cpu",
     )  # fmt: skip
     assert code == 0, events
     return out, events
@@ -183,6 +183,10 @@ def test_train_classify_learns_and_exports_the_cls_layout(cls_run: tuple[Path, l
     assert events[0]["train_per_class"] == {n: 40 for n in NAMES}
     assert isinstance(events[4]["val_accuracy"], float)
     done = events[-1]
+    # The default device is auto: the CPU on a machine where PyTorch sees no GPU.
+    if not torch.cuda.is_available():
+        assert (events[0]["device"], events[0]["device_name"]) == ("cpu", None)
+        assert (done["device"], done["device_name"]) == ("cpu", None)
     # Disc size is an easy severity cue: the small CNN must get most of the val crops.
     assert done["metrics"]["accuracy"] >= 0.8, done
     metrics = json.loads((out / "metrics.json").read_text())
@@ -239,6 +243,10 @@ def test_train_segment_learns_masks_and_exports_the_mask_layout(
     assert [d.dim_param or d.dim_value for d in out_dims] == ["batch", 1, S, S]
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["val"]["per_kind"]["disc"]["defect_crops"] == 60
+    # Trained with --device cpu: the start event, the done event and metrics.json say so.
+    assert (events[0]["device"], events[0]["device_name"]) == ("cpu", None)
+    assert (done["device"], done["device_name"]) == ("cpu", None)
+    assert (metrics["run"]["device"], metrics["run"]["device_name"]) == ("cpu", None)
 
 
 @needs_ort

@@ -32,6 +32,7 @@ from .crops import (
     seed_everything,
     train_loop,
 )
+from .device import describe_device, prepare_device, resolve_device
 from .events import EventStream, TrainerError
 
 ARCH = "visionloop-cls-v1"
@@ -116,6 +117,9 @@ def run_classify_training(
 ) -> dict[str, Any]:
     """Trains, evaluates on the val split, writes the three outputs; returns the done fields."""
     t0 = time.monotonic()
+    device = resolve_device(opts.device)  # before the data: a missing GPU fails at once
+    device_info = describe_device(device)
+    prepare_device(device, opts.seed)
     seed_everything(opts.seed, opts.threads)
     data = load_crops(opts.data)
     names = data.names
@@ -130,6 +134,7 @@ def run_classify_training(
     model = CropClassifier(len(names), widths)
     if base_state is not None:
         model.load_state_dict(base_state)
+    model.to(device)
     counts = np.bincount(data.train.labels, minlength=len(names))
     events.emit(
         "start",
@@ -146,10 +151,13 @@ def run_classify_training(
         params=count_params(model),
         base=str(opts.base) if opts.base else None,
         threads=opts.threads,
+        **device_info,
     )
     # Inverse-frequency class weights (capped) keep a rare class from being ignored.
     weights = torch.tensor(
-        np.clip(counts.sum() / np.maximum(counts, 1) / len(names), 0.5, 3.0), dtype=torch.float32
+        np.clip(counts.sum() / np.maximum(counts, 1) / len(names), 0.5, 3.0),
+        dtype=torch.float32,
+        device=device,
     )
 
     def loss_fn(m: CropClassifier, images: torch.Tensor, labels: torch.Tensor, _: Any):
@@ -184,4 +192,5 @@ def run_classify_training(
         t0=t0,
         train_seconds=train_seconds,
         check=check,
+        device_info=device_info,
     )

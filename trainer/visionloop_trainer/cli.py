@@ -30,6 +30,12 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 
 
+DEVICE_HELP = (
+    "auto (default: CUDA when PyTorch sees a GPU, else the CPU), cpu, cuda or cuda:N; "
+    "unset: $VISIONLOOP_TRAINER_DEVICE, else auto"
+)
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> Any:  # type: ignore[override]
         raise TrainerError(f"{self.prog}: {message}", EXIT_USAGE)
@@ -80,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--parent-version", default="", help="written to metadata_props visionloop_parent_version"
     )
     t.add_argument("--version", default="", help="written to metadata_props visionloop_version")
+    t.add_argument("--device", default=None, help=DEVICE_HELP)
 
     e = sub.add_parser("export", help="export a weights.pt to ONNX")
     e.add_argument("--weights", required=True, type=Path)
@@ -111,6 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
         c.add_argument(
             "--version", default="", help="written to metadata_props visionloop_version"
         )
+        c.add_argument("--device", default=None, help=DEVICE_HELP)
 
     v = sub.add_parser("evaluate", help="quick mAP of a weights.pt on a dataset split")
     v.add_argument("--weights", required=True, type=Path)
@@ -119,6 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--imgsz", type=int, default=None, help="default: the size it was trained at")
     v.add_argument("--batch", type=int, default=16)
     v.add_argument("--threads", type=int, default=2)
+    v.add_argument("--device", default=None, help=DEVICE_HELP)
     return p
 
 
@@ -174,6 +183,7 @@ def _train(args: argparse.Namespace, events: EventStream, cancel: Cancellation) 
         dataset_hash=args.dataset_hash,
         parent_version=args.parent_version,
         version=args.version,
+        device=args.device,
     )
     result = run_training(opts, events, cancel.check)
     events.emit("done", **result)
@@ -204,6 +214,7 @@ def _train_stage(args: argparse.Namespace, events: EventStream, cancel: Cancella
         lr=args.lr,
         augment=args.augment,
         version=args.version,
+        device=args.device,
     )
     if args.command == "train-classify":
         from .classify import run_classify_training
@@ -234,11 +245,15 @@ def _evaluate(args: argparse.Namespace, events: EventStream, cancel: Cancellatio
     import torch
 
     from .dataset import ImageStore, collect_samples, load_dataset_spec
+    from .device import describe_device, prepare_device, resolve_device
     from .train import validate
 
     t0 = time.monotonic()
+    device = resolve_device(args.device)
     torch.set_num_threads(args.threads)
+    prepare_device(device, 0)
     model, ckpt = _load_model(args.weights)
+    model.to(device)
     imgsz = args.imgsz or int(ckpt.get("imgsz", 320))
     if imgsz < 32 or imgsz % 32:
         raise TrainerError(f"--imgsz must be a positive multiple of 32, got {imgsz}", EXIT_USAGE)
@@ -253,7 +268,12 @@ def _evaluate(args: argparse.Namespace, events: EventStream, cancel: Cancellatio
         raise TrainerError(f"{spec.yaml_path}: no {args.split} images")
     store = ImageStore(spec, samples, imgsz, 1 << 62, cancel.check)
     metrics = validate(model, store, spec.names, args.batch, cancel.check)
-    events.emit("done", metrics=metrics, elapsed_s=round(time.monotonic() - t0, 3))
+    events.emit(
+        "done",
+        metrics=metrics,
+        elapsed_s=round(time.monotonic() - t0, 3),
+        **describe_device(device),
+    )
 
 
 def _export(args: argparse.Namespace, events: EventStream, cancel: Cancellation) -> None:

@@ -30,6 +30,7 @@ import torch
 from torch import nn
 
 from . import __version__
+from .device import model_device
 from .events import TrainerError
 
 CROPS_FORMAT = "visionloop-crops-v1"
@@ -122,6 +123,7 @@ def seed_everything(seed: int, threads: int) -> None:
     random.seed(seed)
     np.random.seed(seed % (2**32))
     torch.manual_seed(seed)
+    torch.cuda.manual_seed_all(seed)  # a no-op without CUDA
     torch.set_num_threads(max(1, threads))
     torch.use_deterministic_algorithms(True, warn_only=True)
 
@@ -186,8 +188,9 @@ def stage_metadata(
 
 def export_stage_onnx(model: nn.Module, size: int, metadata: dict[str, str]) -> bytes:
     """Checked ONNX bytes: input ``images`` [N, 3, S, S], output ``output0`` with a dynamic
-    batch axis. ``model`` must return what the runtime reads (probabilities)."""
-    m = copy.deepcopy(model).float().eval()
+    batch axis. ``model`` must return what the runtime reads (probabilities); it may live on any
+    device (the export traces a CPU copy)."""
+    m = copy.deepcopy(model).cpu().float().eval()
     for p in m.parameters():
         p.requires_grad_(False)
     dummy = torch.zeros(2, 3, size, size)
@@ -269,6 +272,8 @@ class StageOptions:
     weight_decay: float = 1e-4
     augment: bool = True
     version: str = ""
+    # auto | cpu | cuda | cuda:N; None: $VISIONLOOP_TRAINER_DEVICE, else auto (device.py).
+    device: str | None = None
 
 
 def train_loop(
@@ -302,6 +307,7 @@ def train_loop(
         lr=opts.lr,
     )
     labels_all = torch.from_numpy(split.labels)
+    device = model_device(model)
     history: list[dict[str, Any]] = []
     t0 = time.monotonic()
     step = 0
@@ -320,10 +326,16 @@ def train_loop(
             )
             if opts.augment:
                 images, masks = augment(images, masks, rng)
+            # Batches are cut and augmented on the CPU (the numpy draws stay in order), then
+            # moved to the model's device.
+            images = images.to(device, non_blocking=True)
+            if masks is not None:
+                masks = masks.to(device, non_blocking=True)
+            labels = labels_all[idx].to(device, non_blocking=True)
             lr = cosine_lr(step, total, opts.lr, warmup)
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            loss = loss_fn(model, images, labels_all[idx], masks)
+            loss = loss_fn(model, images, labels, masks)
             if not torch.isfinite(loss):
                 raise TrainerError(f"loss diverged at epoch {epoch + 1} (lower --lr)")
             optimizer.zero_grad(set_to_none=True)
@@ -350,12 +362,14 @@ def train_loop(
 
 
 def predict(model: nn.Module, images: np.ndarray, batch: int = 256) -> torch.Tensor:
-    """The model's exported output (probabilities) on uint8 crops, in eval mode."""
+    """The model's exported output (probabilities) on uint8 crops, in eval mode, as a CPU
+    tensor whatever device the model is on."""
     model.eval()
+    device = model_device(model)
     outs = []
     with torch.no_grad():
         for start in range(0, len(images), batch):
-            outs.append(model(to_tensor(images[start : start + batch])))
+            outs.append(model(to_tensor(images[start : start + batch]).to(device)).cpu())
     return torch.cat(outs) if outs else torch.empty(0)
 
 
@@ -370,9 +384,10 @@ def recalibrate_bn(model: nn.Module, images: np.ndarray, limit: int = 2048) -> n
         m.reset_running_stats()
         m.momentum = None  # cumulative average
     model.train()
+    device = model_device(model)
     with torch.no_grad():
         for start in range(0, min(limit, len(images)), 256):
-            model(to_tensor(images[start : min(start + 256, limit)]))
+            model(to_tensor(images[start : min(start + 256, limit)]).to(device))
     for m, momentum in zip(norms, saved):
         m.momentum = momentum
     model.eval()
@@ -412,10 +427,12 @@ def finish_stage_run(
     t0: float,
     train_seconds: float,
     check: Callable[[], None],
+    device_info: dict[str, Any],
 ) -> dict[str, Any]:
     """Exports the trained stage model, writes model.onnx / weights.pt / metrics.json, and
     returns the ``done`` fields: the outputs' paths, ``summary`` (the task's key val metrics) with
-    the last train loss, and the elapsed time since ``t0`` (``time.monotonic()``)."""
+    the last train loss, the elapsed time since ``t0`` (``time.monotonic()``) and the device it
+    trained on (``device_info``: ``device.describe_device``)."""
     onnx_bytes = export_stage_onnx(
         model, data.size, stage_metadata(task, names, data.size, opts.version, description)
     )
@@ -442,6 +459,7 @@ def finish_stage_run(
             "augment": opts.augment,
             "base": str(opts.base) if opts.base else None,
             "train_seconds": round(train_seconds, 1),
+            **device_info,
         },
         "history": history,
     }
@@ -451,7 +469,8 @@ def finish_stage_run(
         "config": config,
         "names": names,
         "imgsz": data.size,
-        "state_dict": model.state_dict(),
+        # CPU tensors: a weights file written on a GPU box loads anywhere.
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         "meta": {"version": opts.version},
     }
     write_outputs(opts.out, onnx_bytes, weights_file, metrics)
@@ -460,4 +479,5 @@ def finish_stage_run(
         "weights": str((opts.out / "weights.pt").resolve()),
         "metrics": {**summary, "train_loss": history[-1]["loss"] if history else None},
         "elapsed_s": round(time.monotonic() - t0, 3),
+        **device_info,
     }

@@ -48,8 +48,9 @@ def fuse_conv_bn(model: nn.Module) -> nn.Module:
 
 
 def inference_model(model: Detector) -> Detector:
-    """A fused, eval-mode copy that returns the exported layout."""
-    m = copy.deepcopy(model).float().eval()
+    """A fused, eval-mode CPU copy that returns the exported layout (the model trained on any
+    device; the export traces on the CPU, so the graph never names a GPU)."""
+    m = copy.deepcopy(model).cpu().float().eval()
     fuse_conv_bn(m)
     m.export_mode = True
     for p in m.parameters():
@@ -85,7 +86,8 @@ def metadata_for(
 
 
 def export_onnx(model: Detector, imgsz: int, metadata: dict[str, str]) -> bytes:
-    """Serialized, checked ONNX model bytes."""
+    """Serialized, checked ONNX model bytes (``model`` may live on any device; it is left
+    where it is)."""
     m = inference_model(model)
     dummy = torch.zeros(1, 3, imgsz, imgsz)
     buf = io.BytesIO()

@@ -55,12 +55,17 @@ class DetectionLoss:
         self.cls_gain = cls_gain
         self.dfl_gain = dfl_gain
         self.assigner = assigner or TaskAlignedAssigner()
-        self._anchors: dict[tuple[tuple[int, int], ...], tuple[torch.Tensor, torch.Tensor]] = {}
+        self._anchors: dict[
+            tuple[tuple[tuple[int, int], ...], str], tuple[torch.Tensor, torch.Tensor]
+        ] = {}
 
-    def anchors(self, shapes: list[tuple[int, int]]) -> tuple[torch.Tensor, torch.Tensor]:
-        key = tuple(shapes)
+    def anchors(
+        self, shapes: list[tuple[int, int]], device: torch.device | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The anchor points and strides of these level shapes, cached per device."""
+        key = (tuple(shapes), str(device))
         if key not in self._anchors:
-            self._anchors[key] = make_anchors(shapes, self.cfg.strides)
+            self._anchors[key] = make_anchors(shapes, self.cfg.strides, device=device)
         return self._anchors[key]
 
     def split(self, raw: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -74,7 +79,7 @@ class DetectionLoss:
         """targets: [B, M, 5] rows (class, x1, y1, x2, y2) in input pixels, class -1 = padding."""
         r = self.cfg.reg_max
         shapes = [(int(x.shape[2]), int(x.shape[3])) for x in raw]
-        points, strides = self.anchors(shapes)  # grid units, [N, 1]
+        points, strides = self.anchors(shapes, raw[0].device)  # grid units, [N, 1]
         pred_dist, pred_cls = self.split(raw)
         b, n, _ = pred_cls.shape
 

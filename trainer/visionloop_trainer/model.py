@@ -191,8 +191,8 @@ class Head(nn.Module):
         uniform start (mean 7.5 of 16 bins, 120-px boxes at stride 8) overlaps a 15-px defect
         with IoU ~0.02, which makes its task-aligned targets ~0 and stalls learning."""
         decay = 0.5  # p_i ∝ exp(-0.5 i): mean ≈ 1.54 bins
-        bins = torch.arange(self.reg_max, dtype=torch.float32)
         for box, cls, s in zip(self.box, self.cls, self.strides):
+            bins = torch.arange(self.reg_max, dtype=torch.float32, device=box[-1].bias.device)
             box[-1].bias.data[:] = (-decay * bins).repeat(4)
             cls[-1].bias.data[:] = math.log(5 / self.nc / (640 / s) ** 2)
 
@@ -202,16 +202,22 @@ class Head(nn.Module):
 
 
 def make_anchors(
-    shapes: list[tuple[int, int]], strides: tuple[int, ...], dtype: torch.dtype = torch.float32
+    shapes: list[tuple[int, int]],
+    strides: tuple[int, ...],
+    dtype: torch.dtype = torch.float32,
+    device: torch.device | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Grid-cell centres in grid units ([N, 2], x then y, +0.5) and each point's stride ([N, 1])."""
+    """Grid-cell centres in grid units ([N, 2], x then y, +0.5) and each point's stride ([N, 1]),
+    on ``device`` (the CPU by default)."""
     points, stride_col = [], []
     for (h, w), s in zip(shapes, strides):
         sy, sx = torch.meshgrid(
-            torch.arange(h, dtype=dtype) + 0.5, torch.arange(w, dtype=dtype) + 0.5, indexing="ij"
+            torch.arange(h, dtype=dtype, device=device) + 0.5,
+            torch.arange(w, dtype=dtype, device=device) + 0.5,
+            indexing="ij",
         )
         points.append(torch.stack((sx, sy), -1).view(-1, 2))
-        stride_col.append(torch.full((h * w, 1), float(s), dtype=dtype))
+        stride_col.append(torch.full((h * w, 1), float(s), dtype=dtype, device=device))
     return torch.cat(points), torch.cat(stride_col)
 
 
@@ -257,12 +263,13 @@ class Detector(nn.Module):
         b = raw[0].shape[0]
         no = 4 * self.cfg.reg_max + self.cfg.nc
         shapes = [(int(r.shape[2]), int(r.shape[3])) for r in raw]
-        points, stride = make_anchors(shapes, self.cfg.strides, raw[0].dtype)
+        points, stride = make_anchors(shapes, self.cfg.strides, raw[0].dtype, raw[0].device)
         flat = torch.cat([r.reshape(b, no, -1) for r in raw], 2)  # [B, no, N]
         dist_logits, cls_logits = flat.split((4 * self.cfg.reg_max, self.cfg.nc), 1)
         # [B, 4, reg_max, N] softmax over bins, expectation -> [B, 4, N]
         prob = dist_logits.reshape(b, 4, self.cfg.reg_max, -1).softmax(2)
-        bins = torch.arange(self.cfg.reg_max, dtype=prob.dtype).view(1, 1, -1, 1)
+        bins = torch.arange(self.cfg.reg_max, dtype=prob.dtype, device=prob.device)
+        bins = bins.view(1, 1, -1, 1)
         dist = (prob * bins).sum(2)
         pts = points.t().unsqueeze(0)  # [1, 2, N]
         lt, rb = dist[:, :2], dist[:, 2:]
@@ -293,7 +300,8 @@ def count_gflops(model: Detector, imgsz: int) -> float:
     model.eval()
     try:
         with torch.no_grad():
-            model.forward_raw(torch.zeros(1, 3, imgsz, imgsz))
+            device = next(model.parameters()).device
+            model.forward_raw(torch.zeros(1, 3, imgsz, imgsz, device=device))
     finally:
         for h in handles:
             h.remove()

@@ -32,6 +32,7 @@ from .crops import (
     seed_everything,
     train_loop,
 )
+from .device import describe_device, prepare_device, resolve_device
 from .events import EventStream, TrainerError
 
 ARCH = "visionloop-seg-v1"
@@ -121,6 +122,9 @@ def run_segment_training(
 ) -> dict[str, Any]:
     """Trains, evaluates on the val split, writes the three outputs; returns the done fields."""
     t0 = time.monotonic()
+    device = resolve_device(opts.device)  # before the data: a missing GPU fails at once
+    device_info = describe_device(device)
+    prepare_device(device, opts.seed)
     seed_everything(opts.seed, opts.threads)
     data = load_crops(opts.data)
     if data.size % 8:
@@ -136,6 +140,7 @@ def run_segment_training(
     model = CropSegmenter(widths)
     if base_state is not None:
         model.load_state_dict(base_state)
+    model.to(device)
     defect_share = float(data.train.masks.mean())
     events.emit(
         "start",
@@ -152,6 +157,7 @@ def run_segment_training(
         params=count_params(model),
         base=str(opts.base) if opts.base else None,
         threads=opts.threads,
+        **device_info,
     )
     if defect_share == 0.0:
         raise TrainerError(f"{data.root}: no defect pixels in the train split's masks")
@@ -191,4 +197,5 @@ def run_segment_training(
         t0=t0,
         train_seconds=train_seconds,
         check=check,
+        device_info=device_info,
     )

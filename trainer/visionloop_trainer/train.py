@@ -37,6 +37,7 @@ from .dataset import (
     iterate_batches,
     load_dataset_spec,
 )
+from .device import describe_device, model_device, prepare_device, resolve_device
 from .events import EventStream, TrainerError, log
 from .export import export_onnx, metadata_for
 from .loss import DetectionLoss
@@ -75,6 +76,8 @@ class TrainOptions:
     dataset_hash: str = ""
     parent_version: str = ""
     version: str = ""
+    # auto | cpu | cuda | cuda:N; None: $VISIONLOOP_TRAINER_DEVICE, else auto (device.py).
+    device: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -116,7 +119,10 @@ def weights_payload(
         "config": model.cfg.to_dict(),
         "names": list(names),
         "imgsz": imgsz,
-        "state_dict": {k: v.detach().clone().float() for k, v in model.state_dict().items()},
+        # CPU tensors: a weights file written on a GPU box warm-starts a CPU-only worker.
+        "state_dict": {
+            k: v.detach().cpu().clone().float() for k, v in model.state_dict().items()
+        },
         "meta": meta,
     }
 
@@ -181,6 +187,7 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
+    torch.cuda.manual_seed_all(seed)  # a no-op without CUDA
 
 
 def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
@@ -251,12 +258,13 @@ def validate(
     was_mode = model.export_mode
     model.eval()
     model.export_mode = True
+    device = model_device(model)
     results: list[ImageResult] = []
     try:
         order = list(range(len(store)))
         for b in iterate_batches(store, batch_size, order, None, None):
             check()
-            out = model(b.images).numpy()
+            out = model(b.images.to(device, non_blocking=True)).cpu().numpy()
             for k in range(out.shape[0]):
                 t = b.targets[k].numpy()
                 valid = t[:, 0] >= 0
@@ -366,6 +374,7 @@ class _Loop:
     ema: ModelEMA
     aug: AugmentConfig | None
     gen: torch.Generator
+    device: torch.device
     lr0: float
     warmup: int
     total_iters: int
@@ -375,6 +384,8 @@ class _Loop:
     last: dict[str, float] = field(default_factory=dict)
     history: list[dict[str, Any]] = field(default_factory=list)
     val_metrics: dict[str, Any] | None = None
+    # {"device": "cpu" | "cuda:N", "device_name": GPU name or None} (device.describe_device).
+    device_info: dict[str, Any] = field(default_factory=dict)
 
 
 def _train_epoch(
@@ -395,8 +406,10 @@ def _train_epoch(
         lr = lr_at(loop.it, loop.total_iters, loop.warmup, loop.lr0)
         for g in loop.optimizer.param_groups:
             g["lr"] = lr
-        raw = model(batch.images)
-        parts = loop.criterion(raw, batch.targets)
+        images = batch.images.to(loop.device, non_blocking=True)
+        targets = batch.targets.to(loop.device, non_blocking=True)
+        raw = model(images)
+        parts = loop.criterion(raw, targets)
         if not torch.isfinite(parts.total):
             raise TrainerError(
                 f"loss became {float(parts.total)} at epoch {epoch}; try a lower --lr", 1
@@ -408,7 +421,7 @@ def _train_epoch(
         loop.ema.update(model)
         loop.it += 1
         n_batches += 1
-        loop.images_seen += batch.images.shape[0]
+        loop.images_seen += images.shape[0]
         sums["loss"] += float(parts.total.detach())
         sums["box"] += parts.box
         sums["cls"] += parts.cls
@@ -498,6 +511,7 @@ def _metrics_json(
             "parent_version": opts.parent_version,
             "version": opts.version,
             "elapsed_s": elapsed,
+            **loop.device_info,
         },
         "history": loop.history,
     }
@@ -528,7 +542,11 @@ def run_training(
 ) -> dict[str, Any]:
     t_start = time.monotonic()
     _check_options(opts)
+    # Before the data: a GPU that is not there should fail in a second, not after decoding.
+    device = resolve_device(opts.device)
+    device_info = describe_device(device)
     torch.set_num_threads(opts.threads)
+    prepare_device(device, opts.seed)
     torch.use_deterministic_algorithms(True, warn_only=True)
     seed_everything(opts.seed)
 
@@ -537,7 +555,13 @@ def run_training(
     data = _load_data(opts, check)
     names = data.names
     built = _build_model(opts, ckpt, names)
-    model = built.model
+    # Warm start and counting happened on the CPU; the optimizer and EMA are made after the
+    # move, so their state lives on the training device too.
+    model = built.model.to(device)
+    log(
+        f"training on {device_info['device']}"
+        + (f" ({device_info['device_name']})" if device_info["device_name"] else "")
+    )
 
     nb = math.ceil(len(data.train) / opts.batch)
     total_iters = nb * opts.epochs
@@ -566,6 +590,7 @@ def run_training(
         gflops=round(built.gflops, 3),
         lr=lr0,
         threads=opts.threads,
+        **device_info,
     )
 
     loop = _Loop(
@@ -575,9 +600,11 @@ def run_training(
         ema=ema,
         aug=aug,
         gen=torch.Generator().manual_seed(opts.seed),
+        device=device,
         lr0=lr0,
         warmup=warmup,
         total_iters=total_iters,
+        device_info=device_info,
     )
     for epoch in range(1, opts.epochs + 1):
         epoch_s = _train_epoch(opts, loop, data.train, epoch, check)
@@ -632,4 +659,5 @@ def run_training(
             "images_per_s": round(loop.images_seen / max(loop.train_seconds, 1e-9), 2),
         },
         "elapsed_s": round(time.monotonic() - t_start, 3),
+        **device_info,
     }

@@ -266,6 +266,13 @@ export const retrainingStatusSchema = z
      * dataset …", or why there was none); null before the snapshot step.
      */
     replay: z.string().nullable(),
+    /**
+     * The device the trainer reported while it trains ("cpu", "cuda:0 (NVIDIA A100-SXM4-40GB)";
+     * its `--device`, docs/retraining.md "Training on a GPU"); null before the trainer started,
+     * after training, or when a configured trainer does not say. The registered model keeps it
+     * in `trainerParams.device` / `deviceName`.
+     */
+    device: z.string().nullable().optional(),
     error: z.string().nullable(),
   })
   .meta({ id: 'RetrainingStatus' });

@@ -124,10 +124,17 @@ describe.skipIf(python === null || sqlite === undefined)('a stage training.run j
     expect(registered?.reason).toContain(
       `visionloop models promote ${version} --alias ${stage}-production`,
     );
-    return (await get<{ model: ModelDetail }>(`/api/models/${version}`)).model;
+    // The device the trainer reported (forced to the CPU below): in the event and the lineage.
+    expect(registered?.details).toMatchObject({ device: 'cpu', deviceName: null });
+    const model = (await get<{ model: ModelDetail }>(`/api/models/${version}`)).model;
+    expect(model.trainerParams).toMatchObject({ device: 'cpu', deviceName: null });
+    return model;
   }
 
+  const deviceEnv = process.env.VISIONLOOP_TRAINER_DEVICE;
   beforeAll(async () => {
+    // The trainer inherits the environment: pin the device so the records are known.
+    process.env.VISIONLOOP_TRAINER_DEVICE = 'cpu';
     server = await openRetrainingServer(sqlite!);
     await server.services.retraining.updateSettings(
       { epochs: 2, threads: 1, nice: 0, seed: 3 },
@@ -136,6 +143,8 @@ describe.skipIf(python === null || sqlite === undefined)('a stage training.run j
   }, 60_000);
 
   afterAll(async () => {
+    if (deviceEnv === undefined) delete process.env.VISIONLOOP_TRAINER_DEVICE;
+    else process.env.VISIONLOOP_TRAINER_DEVICE = deviceEnv;
     await server?.close();
   });
 

@@ -21,6 +21,7 @@ import type {
   RetrainingHistoryResponse,
   RetrainingStatus,
 } from '../../../src/shared/api/retraining.js';
+import { eventsTable } from '../../../src/cli/retrain.command.js';
 import { readOnnxModelHeader } from '../../../src/vision/onnx-model-file.js';
 import { databaseTargets } from '../../helpers/database.js';
 import { installProductionFixture } from '../../helpers/registry-fixtures.js';
@@ -68,7 +69,10 @@ describe.skipIf(python === null || sqlite === undefined)('the training.run job',
     );
   }
 
+  const deviceEnv = process.env.VISIONLOOP_TRAINER_DEVICE;
   beforeAll(async () => {
+    // The trainer process inherits the environment: VISIONLOOP_TRAINER_DEVICE is its --device.
+    process.env.VISIONLOOP_TRAINER_DEVICE = 'cpu';
     server = await openRetrainingServer(sqlite!);
     // Production answers nothing (mAP 0 on any holdout): a candidate that learned anything beats it.
     await installProductionFixture(server.services.models, 'fixture-v1', { confidence: 0 });
@@ -80,7 +84,11 @@ describe.skipIf(python === null || sqlite === undefined)('the training.run job',
     });
     expect(put.statusCode, put.body).toBe(200);
   });
-  afterAll(() => server?.close());
+  afterAll(() => {
+    if (deviceEnv === undefined) delete process.env.VISIONLOOP_TRAINER_DEVICE;
+    else process.env.VISIONLOOP_TRAINER_DEVICE = deviceEnv;
+    return server?.close();
+  });
 
   it('refuses a trigger with nothing to train on, and a cancel with nothing running', async () => {
     const trigger = await post('/api/retraining/trigger');
@@ -144,6 +152,9 @@ describe.skipIf(python === null || sqlite === undefined)('the training.run job',
     expect(training[0]).toMatchObject({ epochs: 15, stage: 'training' });
     expect(training[0]?.etaSeconds).toEqual(expect.any(Number));
     expect(training[0]?.loss).toEqual(expect.any(Number));
+    // The device the trainer reported, while it trained; gone once it is done.
+    expect(training[0]?.device).toBe('cpu');
+    expect(final.device).toBeNull();
 
     const version = final.candidateVersion!;
     const detail = await server.services.models.get(version);
@@ -161,6 +172,8 @@ describe.skipIf(python === null || sqlite === undefined)('the training.run job',
         jobId: job!.id,
         attempt: 1,
         trigger: 'labels',
+        device: 'cpu',
+        deviceName: null,
       },
     });
     const metrics = detail.metrics as {
@@ -193,7 +206,9 @@ describe.skipIf(python === null || sqlite === undefined)('the training.run job',
     // Lineage: the dataset is the snapshot of all 48 labels; the log is the trainer's.
     const dataset = await server.services.datasets.get(detail.datasetId!);
     expect(dataset.counts.images).toBe(80);
-    expect(await server.services.models.readTrainingLog(version)).toContain('"event":"epoch"');
+    const trainingLog = (await server.services.models.readTrainingLog(version)) ?? '';
+    expect(trainingLog).toContain('"event":"epoch"');
+    expect(trainingLog).toMatch(/"event":"start".*"device":"cpu","device_name":null/);
     expect((await server.services.models.production())?.version).toBe(version);
     const history = await server.services.models.history('production', 5);
     expect(history.history[0]).toMatchObject({
@@ -234,7 +249,11 @@ describe.skipIf(python === null || sqlite === undefined)('the training.run job',
       'promoted:staging',
       'promoted:production',
     ]);
-    expect(events.events.find((e) => e.kind === 'registered')?.modelVersion).toBe(version);
+    const registered = events.events.find((e) => e.kind === 'registered');
+    expect(registered?.modelVersion).toBe(version);
+    expect(registered?.details).toMatchObject({ device: 'cpu', deviceName: null });
+    // What `visionloop retrain history` prints under the registered row.
+    expect(eventsTable(events.events)).toContain('\n    trained on cpu');
 
     conditions = await get<RetrainingConditionsResponse>('/api/retraining/conditions');
     expect(conditions.labels.unused).toBe(0);
