@@ -86,7 +86,8 @@ function listTable(models: readonly ModelSummary[]): string {
   );
 }
 
-function detailText(detail: ModelDetailResponse): string {
+/** What `visionloop models show` prints for one version. */
+export function detailText(detail: ModelDetailResponse): string {
   const { model } = detail;
   const lines = [
     `version       ${model.version}${model.aliases.length > 0 ? `  (${model.aliases.join(', ')})` : ''}`,
@@ -101,8 +102,15 @@ function detailText(detail: ModelDetailResponse): string {
   ];
   if (model.producer !== null) lines.push(`producer      ${model.producer}`);
   if (model.notes !== null) lines.push(`notes         ${model.notes}`);
-  if (model.trainerParams !== null)
+  if (model.trainerParams !== null) {
+    // The device the trainer reported (docs/retraining.md "Training on a GPU").
+    const { device, deviceName } = model.trainerParams;
+    if (typeof device === 'string')
+      lines.push(
+        `trained on    ${device}${typeof deviceName === 'string' && deviceName !== '' ? ` (${deviceName})` : ''}`,
+      );
     lines.push(`trainer       ${JSON.stringify(model.trainerParams)}`);
+  }
   if (detail.comparison.length > 0) {
     const against = detail.production?.version ?? 'production';
     const number = (value: number | null): string => (value === null ? '-' : value.toFixed(4));

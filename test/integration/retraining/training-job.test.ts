@@ -21,6 +21,8 @@ import type {
   RetrainingHistoryResponse,
   RetrainingStatus,
 } from '../../../src/shared/api/retraining.js';
+import { detailText } from '../../../src/cli/models.command.js';
+import type { ModelDetailResponse } from '../../../src/shared/api/models.js';
 import { eventsTable } from '../../../src/cli/retrain.command.js';
 import { readOnnxModelHeader } from '../../../src/vision/onnx-model-file.js';
 import { databaseTargets } from '../../helpers/database.js';
@@ -254,6 +256,10 @@ describe.skipIf(python === null || sqlite === undefined)('the training.run job',
     expect(registered?.details).toMatchObject({ device: 'cpu', deviceName: null });
     // What `visionloop retrain history` prints under the registered row.
     expect(eventsTable(events.events)).toContain('\n    trained on cpu');
+    // What `visionloop models show` prints for the new version.
+    expect(detailText(await get<ModelDetailResponse>(`/api/models/${version}`))).toContain(
+      '\ntrained on    cpu\n',
+    );
 
     conditions = await get<RetrainingConditionsResponse>('/api/retraining/conditions');
     expect(conditions.labels.unused).toBe(0);

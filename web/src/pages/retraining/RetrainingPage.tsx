@@ -217,6 +217,7 @@ function StatusView({ status }: { status: RetrainingStatus }) {
           value={status.etaSeconds === null ? '—' : formatDuration(status.etaSeconds)}
         />
         <Stat label="Trigger" value={status.trigger ?? '—'} />
+        <Stat label="Device" value={status.device ?? '—'} />
       </div>
       {active && (
         <div className="retraining-progress">
