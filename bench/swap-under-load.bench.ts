@@ -6,7 +6,16 @@
  *
  *   npx tsx bench/swap-under-load.bench.ts [--model models/seed/model.onnx] [--swaps 20]
  *     [--clients 2] [--warm-requests 400] [--steady-seconds 8] [--pause-ms 300] [--threads 1]
- *     [--from dist|src]
+ *     [--from dist|src] [--malloc both|tuned|default]
+ *
+ * --malloc: the glibc malloc settings the measured server process starts with. `tuned` is what
+ * `visionloop` runs: bin/visionloop sources bin/malloc-env.sh (MALLOC_ARENA_MAX,
+ * MALLOC_MMAP_THRESHOLD_; a value already in the environment wins) before it execs node, and
+ * the bench sources the same file. `default` removes every MALLOC_* variable (glibc's
+ * defaults, the baseline). `both` (the default) measures `default` and then `tuned`, each in a
+ * fresh process started by this one, and reports both runs and the tuned/default ratios. The
+ * settings must be in place before the process starts (glibc reads them once), hence the
+ * re-exec: the measured process is a child of this one, started with the same node flags.
  *
  * --from: the server code to run. `dist` (the default once `npm run build` made it) is what
  * `visionloop` runs: each inference worker starts straight from its .js file. `src` runs the
@@ -25,8 +34,9 @@
  * request path is warmed with --warm-requests requests first: RSS grows while a fresh server
  * serves its first few hundred requests (V8 heap, sharp), which is not the swaps' doing; the
  * steady phase's own growth (no swaps) is reported beside it as the traffic-only baseline.
- * Prints one JSON object.
+ * Prints one JSON object; `pass` is the tuned run's (with `--malloc default` alone, that run's).
  */
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -52,8 +62,136 @@ const { values } = parseArgs({
     'pause-ms': { type: 'string', default: '300' },
     threads: { type: 'string', default: '1' },
     from: { type: 'string' },
+    malloc: { type: 'string', default: 'both' },
   },
 });
+const MALLOC_MODES = ['default', 'tuned'] as const;
+type MallocMode = (typeof MALLOC_MODES)[number];
+/** The settings file bin/visionloop sources before it starts node. */
+const MALLOC_ENV_SH = resolve(import.meta.dirname, '../bin/malloc-env.sh');
+/** Set by the parent on the process it starts: which settings that process runs with. */
+const CHILD_MODE_ENV = 'VISIONLOOP_SWAP_BENCH_MALLOC';
+const childMode = process.env[CHILD_MODE_ENV];
+if (values.malloc !== 'both' && !(MALLOC_MODES as readonly string[]).includes(values.malloc)) {
+  throw new Error(`--malloc takes both, tuned or default, not ${values.malloc}`);
+}
+if (childMode === undefined) {
+  await runModes(values.malloc === 'both' ? [...MALLOC_MODES] : [values.malloc as MallocMode]);
+  process.exit(0);
+}
+if (!(MALLOC_MODES as readonly string[]).includes(childMode)) {
+  throw new Error(`${CHILD_MODE_ENV} takes tuned or default, not ${childMode}`);
+}
+
+/**
+ * Starts this bench again, once per mode, in a process whose environment has the mode's
+ * malloc settings from its first instruction (`sh` sources bin/malloc-env.sh, then execs node
+ * with this process's flags: tsx's loader included), and prints the runs' JSON.
+ */
+async function runModes(modes: MallocMode[]): Promise<void> {
+  const loadAtStart = loadavg()[0] ?? Number.NaN;
+  const runs: Partial<Record<MallocMode, RunJson>> = {};
+  for (const mode of modes) {
+    const env: NodeJS.ProcessEnv = { ...process.env, [CHILD_MODE_ENV]: mode };
+    env.VISIONLOOP_MALLOC = mode;
+    if (mode === 'default') {
+      for (const name of Object.keys(env)) if (name.startsWith('MALLOC_')) delete env[name];
+    }
+    const script = process.argv[1];
+    if (script === undefined) throw new Error('cannot tell which script to re-run');
+    const child = spawn(
+      '/bin/sh',
+      [
+        '-c',
+        '. "$0" && exec "$@"',
+        MALLOC_ENV_SH,
+        process.execPath,
+        ...process.execArgv,
+        script,
+        ...process.argv.slice(2),
+      ],
+      { env, stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
+    const code = await new Promise<number | null>((done) => child.once('exit', done));
+    const line = out.trim().split('\n').at(-1) ?? '';
+    if (code !== 0 || !line.startsWith('{')) {
+      throw new Error(`the ${mode} run exited with ${code}; its output:\n${out}`);
+    }
+    runs[mode] = JSON.parse(line) as RunJson;
+  }
+  if (modes.length === 1) {
+    console.log(JSON.stringify(runs[modes[0] as MallocMode]));
+    return;
+  }
+  const { tuned, default: base } = runs;
+  if (tuned === undefined || base === undefined) throw new Error('a run is missing');
+  const ratio = (a: number, b: number): number => round(a / b, 2);
+  console.log(
+    JSON.stringify({
+      bench: 'swap-under-load',
+      malloc: { default: base.malloc.env, tuned: tuned.malloc.env },
+      swaps: tuned.swaps,
+      rssGrowthMb: {
+        default: base.memory.rssGrowthMb,
+        tuned: tuned.memory.rssGrowthMb,
+        // A ratio says nothing when the baseline did not grow (noise on a loaded machine).
+        tunedOverDefault:
+          base.memory.rssGrowthMb > 0
+            ? ratio(tuned.memory.rssGrowthMb, base.memory.rssGrowthMb)
+            : null,
+        tunedMinusDefault: round(tuned.memory.rssGrowthMb - base.memory.rssGrowthMb),
+      },
+      rssGrowthAfterIdleMb: {
+        default: base.memory.rssGrowthAfterIdleMb,
+        tuned: tuned.memory.rssGrowthAfterIdleMb,
+      },
+      growthPerSwapMb: {
+        default: base.memory.growthPerSwapMb,
+        tuned: tuned.memory.growthPerSwapMb,
+      },
+      rssBeforeSwapsMb: {
+        default: base.memory.rssBeforeSwapsMb,
+        tuned: tuned.memory.rssBeforeSwapsMb,
+        tunedOverDefault: ratio(tuned.memory.rssBeforeSwapsMb, base.memory.rssBeforeSwapsMb),
+      },
+      steadyP50Ms: {
+        default: base.steady.p50Ms,
+        tuned: tuned.steady.p50Ms,
+        tunedOverDefault: ratio(tuned.steady.p50Ms, base.steady.p50Ms),
+      },
+      duringSwapsP99Ms: {
+        default: base.duringSwaps.p99Ms,
+        tuned: tuned.duringSwaps.p99Ms,
+        tunedOverDefault: ratio(tuned.duringSwaps.p99Ms, base.duringSwaps.p99Ms),
+      },
+      failedRequests: { default: base.failedRequests, tuned: tuned.failedRequests },
+      loadAverage1m: { start: round(loadAtStart, 2), end: round(loadavg()[0] ?? Number.NaN, 2) },
+      target: tuned.target,
+      pass: tuned.pass,
+      runs,
+    }),
+  );
+}
+
+/** One run's JSON: the fields the two-run summary reads. */
+interface RunJson {
+  malloc: { env: Record<string, string> };
+  swaps: number;
+  steady: { p50Ms: number };
+  duringSwaps: { p99Ms: number };
+  failedRequests: number;
+  memory: {
+    rssGrowthMb: number;
+    rssGrowthAfterIdleMb: number;
+    growthPerSwapMb: number;
+    rssBeforeSwapsMb: number;
+  };
+  target: { failedRequests: number; rssGrowthMb: number };
+  pass: boolean;
+}
+
 const distServer = resolve(import.meta.dirname, '../dist/main/server.main.js');
 const from = values.from ?? (existsSync(distServer) ? 'dist' : 'src');
 if (from !== 'dist' && from !== 'src') throw new Error(`--from takes dist or src, not ${from}`);
@@ -225,6 +363,14 @@ try {
         imgsz: (await models.get('bench-a')).imgsz,
       },
       from,
+      malloc: {
+        mode: childMode,
+        // As this process saw them: glibc read them at its start.
+        env: Object.fromEntries(
+          Object.entries(process.env).filter(([name]) => name.startsWith('MALLOC_')),
+        ),
+      },
+      pid: process.pid,
       frame: `${frame.width}x${frame.height} JPEG`,
       clients,
       servingThreads: threads,

@@ -1,6 +1,8 @@
 #!/usr/bin/env node
-// The `visionloop` command: runs the compiled CLI. `npm start` / `npm test` build it first;
-// after a fresh clone run `npm run build` (or either of those) before calling this directly.
+// The compiled CLI's entry. The `visionloop` command is bin/visionloop, which sets glibc's malloc
+// settings (bin/malloc-env.sh) and execs node on this file; running it directly skips them.
+// `npm start` / `npm test` build dist/ first; after a fresh clone run `npm run build` (or either
+// of those) before calling this directly.
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 

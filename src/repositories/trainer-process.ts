@@ -21,6 +21,7 @@ import { availableParallelism, setPriority } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { VisionLoopError } from '../shared/errors.js';
+import { withoutLauncherMalloc } from '../shared/launcher-env.js';
 
 /** The trainer's Python package root (holds `visionloop_trainer/`). */
 export const TRAINER_ROOT = fileURLToPath(new URL('../../trainer', import.meta.url));
@@ -290,7 +291,8 @@ function spawnTrainer(
         // A configured command runs where the process runs (its paths are the user's).
         cwd: command.builtIn ? TRAINER_ROOT : process.cwd(),
         env: {
-          ...process.env,
+          // Not bin/visionloop's malloc settings: they double PyTorch's CPU time per step.
+          ...withoutLauncherMalloc(process.env),
           ...(command.builtIn ? { PYTHONPATH: TRAINER_ROOT } : {}),
           PYTHONUNBUFFERED: '1',
           // Native pools (OpenMP, BLAS) that torch.set_num_threads does not reach.

@@ -126,8 +126,8 @@ describe('deploy/Dockerfile', () => {
       }
     }
     const server = byName.get('server');
-    expect(server?.lines.some((l) => l.includes('"/opt/visionloop/bin/visionloop.js"'))).toBe(true);
-    expect(existsSync(join(ROOT, 'bin/visionloop.js'))).toBe(true);
+    expect(server?.lines.some((l) => l.includes('"/opt/visionloop/bin/visionloop"'))).toBe(true);
+    expect(existsSync(join(ROOT, 'bin/visionloop'))).toBe(true);
     const cmd = server?.lines.find((l) => l.startsWith('CMD '));
     expectRealCommandLine(JSON.parse(cmd?.slice(4) ?? '[]') as string[], 'Dockerfile server');
     const trainerCmd = byName.get('trainer')?.lines.find((l) => l.startsWith('CMD '));

@@ -1,6 +1,6 @@
 /**
- * Real processes on 127.0.0.1 for end-to-end tests: the compiled CLI (bin/visionloop.js over
- * dist/), free ports, waiting for a condition, a server, tokens, agents and their summaries.
+ * Real processes on 127.0.0.1 for end-to-end tests: the compiled CLI (bin/visionloop, which
+ * execs node on bin/visionloop.js over dist/), free ports, waiting for a condition, a server, tokens, agents and their summaries.
  * One copy for every e2e file (test/e2e/), so a fix to how a process is started or waited for
  * lands everywhere.
  *
@@ -17,7 +17,8 @@ import { fileURLToPath } from 'node:url';
 import BetterSqlite3 from 'better-sqlite3';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-export const BIN = join(ROOT, 'bin', 'visionloop.js');
+/** The `visionloop` command users run: bin/visionloop (sh: malloc settings, then exec node). */
+export const BIN = join(ROOT, 'bin', 'visionloop');
 const TOKEN = /vl_[A-Za-z0-9_-]{43}/;
 
 /** A port nobody listens on right now (the OS picks it). */
@@ -101,11 +102,14 @@ export async function killAll(): Promise<void> {
   await Promise.all([...runningProcs].map((proc) => proc.exited));
 }
 
-/** Runs `visionloop <args>` (dist/) with one ORT thread and `env` added. */
+/**
+ * Runs `visionloop <args>` (dist/) through bin/visionloop, on this node, with one ORT thread
+ * and `env` added. The launcher execs node, so `child` is the node process itself.
+ */
 export function cli(args: string[], env: Record<string, string> = {}): Proc {
-  const child = spawn(process.execPath, [BIN, ...args], {
+  const child = spawn(BIN, args, {
     cwd: ROOT,
-    env: { ...process.env, VISIONLOOP_THREADS: '1', ...env },
+    env: { ...process.env, VISIONLOOP_NODE: process.execPath, VISIONLOOP_THREADS: '1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
