@@ -10,7 +10,9 @@
  *     on the seed recipe's own 300-frame night and nominal test sets, as the model card);
  *   - frames lost or duplicated (agent's produced count vs. the database, after a clean stop);
  *   - detect fps (from the live line) and /api/health latency (polled every 250 ms, 2-s timeout)
- *     before and during the training.
+ *     before and during the training, with the time of each unanswered poll;
+ *   - the `up` process's event-loop stalls (bench/event-loop-watch.mjs, preloaded): each stall
+ *     ≥ 300 ms with the `up` line printed just before it, and the delay histogram's p50/p99/max.
  * Targets: onset → promoted ≤ 600 s, night mAP@0.5 ≥ 0.85, nominal lost ≤ 0.03, 0 frames lost
  * or duplicated, detect during training ≥ 80% of before, health p99 < 100 ms, 0 unanswered.
  *
@@ -23,7 +25,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import BetterSqlite3 from 'better-sqlite3';
 import { loadRuntimeConfig } from '../src/config/runtime.config.js';
@@ -62,7 +64,16 @@ const url = `http://127.0.0.1:${port}`;
 const startedAt = Date.now();
 const child = spawn(
   process.execPath,
-  [join(ROOT, 'bin', 'visionloop.js'), 'up', '--fps', values.fps, '--port', String(port)],
+  [
+    '--import',
+    pathToFileURL(join(ROOT, 'bench', 'event-loop-watch.mjs')).href,
+    join(ROOT, 'bin', 'visionloop.js'),
+    'up',
+    '--fps',
+    values.fps,
+    '--port',
+    String(port),
+  ],
   {
     cwd: ROOT,
     env: {
@@ -89,6 +100,10 @@ const STEPS: [string, RegExp][] = [
   ['recovered', /\] defect rate on \S+ recovered/],
 ];
 const detectSamples: { at: number; detected: number; handled: number }[] = [];
+/** Event-loop stalls of the `up` process, each with the last `up` line printed before it. */
+const stalls: { ms: number; endedAt: number; after: string }[] = [];
+const eventLoop: { summary: Record<string, number> | null } = { summary: null };
+let lastLine = '';
 let output = '';
 let pending = '';
 child.stderr.on('data', (chunk: Buffer) => {
@@ -96,6 +111,14 @@ child.stderr.on('data', (chunk: Buffer) => {
   const lines = pending.split('\n');
   pending = lines.pop() ?? '';
   for (const line of lines) {
+    const stall = /^\[eld\] stall (\d+) ms ending (\S+)/.exec(line);
+    if (stall) {
+      stalls.push({ ms: Number(stall[1]), endedAt: Date.parse(stall[2] ?? ''), after: lastLine });
+    }
+    const summary = /^\[eld\] summary (\{.*\})/.exec(line);
+    if (summary) eventLoop.summary = JSON.parse(summary[1] ?? '{}') as Record<string, number>;
+    if (!line.startsWith('[eld]') && line.trim())
+      lastLine = line.replace(/\s+/g, ' ').slice(0, 160);
     output += `${line}\n`;
     process.stderr.write(`[up] ${line}\n`);
     for (const [name, pattern] of STEPS)
@@ -281,6 +304,17 @@ const result = {
     },
   },
   frames: { produced, stored: stored.n, distinct: stored.frames, ...lostOrDuplicated },
+  eventLoop: {
+    ...eventLoop.summary,
+    stalls: stalls.map((s) => ({
+      ms: s.ms,
+      secondsFromNightOnset: night === null ? null : round((s.endedAt - s.ms - night) / 1000),
+      after: s.after,
+    })),
+    unansweredHealthAt: health
+      .filter((h) => h.ms === null)
+      .map((h) => (night === null ? null : round((h.at - night) / 1000))),
+  },
   line: {
     beforeTraining: before,
     duringTraining: during,

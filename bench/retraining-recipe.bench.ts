@@ -10,9 +10,11 @@
  *     --recipes "n=200,epochs=10,lr=1e-3;n=100,epochs=6,lr=2e-3,freeze=1" [--threads 1]
  *
  * Recipe keys: n (night frames = replay frames), epochs, lr, imgsz (320), freeze (0/1),
- * batch (16). Prints one JSON object; progress on stderr.
+ * batch (16), t (trainer threads; default --threads), dark (the trainer's --low-light: the
+ * probability of dimming a bright frame, 0). Prints one JSON object; progress on stderr.
  */
 import { rm } from 'node:fs/promises';
+import os from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadRuntimeConfig } from '../src/config/runtime.config.js';
@@ -47,6 +49,8 @@ interface Recipe {
   imgsz: number;
   freeze: boolean;
   batch: number;
+  threads: number;
+  dark: number;
 }
 
 function parseRecipe(text: string): Recipe {
@@ -60,6 +64,8 @@ function parseRecipe(text: string): Recipe {
     imgsz: Number(fields.imgsz ?? 320),
     freeze: fields.freeze === '1',
     batch: Number(fields.batch ?? 16),
+    threads: Number(fields.t ?? threads),
+    dark: Number(fields.dark ?? 0),
   };
 }
 
@@ -99,9 +105,14 @@ for (const text of values.recipes.split(';').filter((part) => part.trim())) {
       imgsz: recipe.imgsz,
       batch: recipe.batch,
       seed: 0,
-      threads,
+      threads: recipe.threads,
       lr: recipe.lr,
-      extraArgs: ['--val-interval', '0', ...(recipe.freeze ? ['--freeze-backbone'] : [])],
+      extraArgs: [
+        '--val-interval',
+        '0',
+        ...(recipe.freeze ? ['--freeze-backbone'] : []),
+        ...(recipe.dark > 0 ? ['--low-light', String(recipe.dark)] : []),
+      ],
     },
     {
       onEvent: (event) => {
@@ -118,8 +129,8 @@ for (const text of values.recipes.split(';').filter((part) => part.trim())) {
   const nominal = round(await map50(done.model, 'nominal'));
   const result = {
     recipe,
-    threads,
     trainSeconds,
+    load: os.loadavg().map(round),
     night,
     nominal,
     nightGain: round(night - seed.night),

@@ -23,7 +23,7 @@ import { SettingsRepository } from '../repositories/settings.repository.js';
 import { DriftService, type DriftObservers } from '../services/drift/index.js';
 import {
   builtInTrainerCommand,
-  findPython,
+  findPythonAsync,
   parseTrainerCommand,
   runTrainer,
 } from '../repositories/trainer-process.js';
@@ -147,10 +147,11 @@ export interface RetrainingCompositionOptions {
 export function trainerPort(runtime: RuntimeConfig): TrainerPort {
   const configured = runtime.VISIONLOOP_TRAINER_COMMAND;
   return {
-    train: (request, options) =>
+    // The probe for a Python with PyTorch must not block the server's event loop.
+    train: async (request, options) =>
       runTrainer(
         configured === undefined
-          ? builtInTrainerCommand(findPython(runtime.VISIONLOOP_PYTHON))
+          ? builtInTrainerCommand(await findPythonAsync(runtime.VISIONLOOP_PYTHON))
           : parseTrainerCommand(configured),
         request,
         options,

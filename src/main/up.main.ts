@@ -63,9 +63,11 @@ export const DRIFT_FAST_SETTINGS = {
  * production by itself, and a drift starts a training once 200 new labels exist — the drift
  * experiment's 200 night frames (docs/drift-experiment.md: 200 + 200 replay → night 0.866) —
  * instead of on the first label. The trainer runs the defaults (warm start, 1:1 replay of the
- * seed's training set, 12 epochs at lr 1e-3, imgsz 320). With 100 labels the loop measured
- * night 0.816 and onset → promoted 294 s (bench/loop.bench.ts); 200 labels arrive ~100 s later
- * (~1 label/s) and train about twice as long: an estimate of ~9 min, not measured yet.
+ * seed's training set, 12 epochs at lr 1e-3, imgsz 320, 1 thread at nice 10). Measured with
+ * 200 labels (bench/loop.bench.ts, quiet machine): onset → promoted 563 s, night 0.834, nominal
+ * −0.011. Recipes tried for night ≥ 0.85 (docs/retraining.md, "The demo's budget"): lr 1.5e-3
+ * and dimmed replay frames do not help; 16 epochs do (+0.009 on the recipe bench) but fit the
+ * 600 s only with 2 trainer threads, not yet measured against detection's fps.
  */
 export const RETRAINING_DEMO_SETTINGS = {
   autoPromote: true,
@@ -75,8 +77,7 @@ export const RETRAINING_DEMO_SETTINGS = {
   labelThreshold: 1000,
   evaluateEverySeconds: 10,
   // With 100 labels and the trainer's defaults (12 epochs): night 0.816, nominal −0.013,
-  // onset → promoted 294 s (bench/loop.bench.ts). 20 epochs measured no better (night 0.800,
-  // −0.019, 451 s): more night data is the lever, not more epochs.
+  // onset → promoted 294 s (bench/loop.bench.ts); with 200: night 0.834, 563 s.
 } as const;
 
 /**

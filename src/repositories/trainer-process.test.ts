@@ -1,6 +1,10 @@
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   builtInTrainerCommand,
+  findPythonAsync,
   parseTrainerCommand,
   trainerArgs,
   trainerThreads,
@@ -56,5 +60,26 @@ describe('trainer commands', () => {
       'visionloop_trainer',
       'train',
     ]);
+  });
+});
+
+describe('findPythonAsync', () => {
+  it('probes the interpreter without blocking the event loop and returns the preferred one', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'vl-python-'));
+    try {
+      // A stand-in interpreter whose "import torch" takes 0.6 s and succeeds.
+      const slow = join(dir, 'python-slow');
+      await writeFile(slow, '#!/bin/sh\nsleep 0.6\nexit 0\n');
+      await chmod(slow, 0o755);
+      let ticks = 0;
+      const timer = setInterval(() => (ticks += 1), 20);
+      const found = await findPythonAsync(slow);
+      clearInterval(timer);
+      expect(found).toBe(slow);
+      // The timers kept firing while the probe ran (spawnSync would have frozen them at 0).
+      expect(ticks).toBeGreaterThan(5);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

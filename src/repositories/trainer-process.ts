@@ -14,7 +14,7 @@
  * stdout line a JSON event object, a `done` event, exit code 0 and a model.onnx in `--out`.
  * Any breach is a TRAINER_FAILED that says which rule was broken.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { execFile, spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { availableParallelism, setPriority } from 'node:os';
@@ -122,18 +122,32 @@ const REQUIRED_MODULES = 'import torch, numpy, PIL, onnx';
 const NICE_BINARY = '/usr/bin/nice';
 let cachedPython: string | null = null;
 
+function pythonCandidates(preferred?: string): string[] {
+  return [preferred, '/usr/bin/python3', 'python3'].filter(
+    (candidate): candidate is string => typeof candidate === 'string' && candidate.length > 0,
+  );
+}
+
+function noPython(tried: string[]): VisionLoopError {
+  return new VisionLoopError(
+    'TRAINER_UNAVAILABLE',
+    `no Python with PyTorch found (tried ${tried.join('; ')}). Install it with: ` +
+      'sudo apt-get install -y python3-torch python3-numpy python3-pil python3-onnx ' +
+      '(or set VISIONLOOP_PYTHON to an interpreter that can import torch, numpy, PIL and onnx)',
+  );
+}
+
 /**
  * The first interpreter that can import PyTorch (and numpy, PIL, onnx): `preferred`
  * (VISIONLOOP_PYTHON), then /usr/bin/python3 (Debian's python3-torch is visible only there),
  * then `python3` on PATH. Throws TRAINER_UNAVAILABLE saying how to install PyTorch.
+ * Synchronous (importing torch takes seconds): for CLIs and benches; a server uses
+ * findPythonAsync.
  */
 export function findPython(preferred?: string): string {
   if (cachedPython && !preferred) return cachedPython;
-  const candidates = [preferred, '/usr/bin/python3', 'python3'].filter(
-    (candidate): candidate is string => typeof candidate === 'string' && candidate.length > 0,
-  );
   const tried: string[] = [];
-  for (const candidate of candidates) {
+  for (const candidate of pythonCandidates(preferred)) {
     if (candidate.includes('/') && !existsSync(candidate)) {
       tried.push(`${candidate} (not found)`);
       continue;
@@ -151,12 +165,40 @@ export function findPython(preferred?: string): string {
       : (probe.stderr.trim().split('\n').pop() ?? 'failed');
     tried.push(`${candidate} (${reason})`);
   }
-  throw new VisionLoopError(
-    'TRAINER_UNAVAILABLE',
-    `no Python with PyTorch found (tried ${tried.join('; ')}). Install it with: ` +
-      'sudo apt-get install -y python3-torch python3-numpy python3-pil python3-onnx ' +
-      '(or set VISIONLOOP_PYTHON to an interpreter that can import torch, numpy, PIL and onnx)',
-  );
+  throw noPython(tried);
+}
+
+/**
+ * findPython without blocking the event loop: the probe (`python -c "import torch, …"`, 2–3 s
+ * on a quiet 2-core machine, 15 s on a loaded one) ran synchronously on the server's thread at
+ * the first training and left `/api/health` unanswered for its duration (bench/loop).
+ */
+export async function findPythonAsync(preferred?: string): Promise<string> {
+  if (cachedPython && !preferred) return cachedPython;
+  const tried: string[] = [];
+  for (const candidate of pythonCandidates(preferred)) {
+    if (candidate.includes('/') && !existsSync(candidate)) {
+      tried.push(`${candidate} (not found)`);
+      continue;
+    }
+    const reason = await new Promise<string | null>((done) => {
+      execFile(
+        candidate,
+        ['-c', REQUIRED_MODULES],
+        { encoding: 'utf8', timeout: 60_000 },
+        (error, _stdout, stderr) => {
+          if (error === null) done(null);
+          else done(stderr.trim().split('\n').pop() || error.message);
+        },
+      );
+    });
+    if (reason === null) {
+      if (!preferred) cachedPython = candidate;
+      return candidate;
+    }
+    tried.push(`${candidate} (${reason})`);
+  }
+  throw noPython(tried);
 }
 
 /**

@@ -146,6 +146,33 @@ def test_augmented_boxes_follow_the_pixels() -> None:
     assert len(flips_seen) >= 3  # flips in both directions were exercised
 
 
+def test_low_light_dims_bright_frames_only_and_keeps_the_padding() -> None:
+    size = 128
+    lb = compute_letterbox(160, 120, size)
+    still = dict(flip_lr=0, flip_ud=0, affine_p=0, brightness=0, contrast=0, saturation=0)
+    plain = AugmentConfig(**still, channel_gain=0)  # type: ignore[arg-type]
+    dim = AugmentConfig(**still, channel_gain=0, low_light=1.0)  # type: ignore[arg-type]
+    boxes = np.zeros((0, 4), np.float32)
+
+    def batch(level: int, aug: AugmentConfig, seed: int) -> np.ndarray:
+        content = np.full((lb.height, lb.width, 3), level, np.uint8)
+        store = _OneImage(LoadedImage(content, lb, np.zeros(0, np.int64), boxes), size)
+        return make_batch(store, [0], aug, np.random.default_rng(seed)).images[0].numpy()
+
+    frame = slice(lb.top, lb.top + lb.height)
+    bright = batch(180, dim, 3)
+    mean = float(bright[:, frame].mean())
+    # Dimmed by a gain in 0.3..0.7 (± the colour shift), with noise: not a flat frame any more.
+    assert 0.3 * 180 / 255 * 0.85 <= mean <= 0.7 * 180 / 255 * 1.15
+    assert float(bright[:, frame].std()) > 0.003
+    assert abs(float(bright[0, 0, 0]) - 114 / 255) < 1e-6  # padding untouched
+    assert np.array_equal(bright, batch(180, dim, 3))  # seeded: the same draw, the same pixels
+    # A frame already dark (mean gray < 0.3) is left as it is.
+    assert np.allclose(batch(50, dim, 3), batch(50, plain, 3))
+    # low_light = 0 draws nothing: the same pixels as before the option existed.
+    assert np.array_equal(batch(180, plain, 3)[:, frame], np.full_like(bright[:, frame], 180 / 255))
+
+
 def test_without_augmentation_the_batch_is_the_letterboxed_frame() -> None:
     lb = compute_letterbox(160, 120, 128)
     content = (
@@ -183,3 +210,11 @@ def test_resize_general_ratio_matches_a_per_pixel_inter_linear() -> None:
             ) * fy
             # float32 in the implementation: equal up to one gray level at exact halves.
             assert np.abs(out[y, x].astype(int) - np.floor(v + 0.5)).max() <= 1
+
+
+def test_low_light_out_of_range_is_refused(tmp_path: Path) -> None:
+    from visionloop_trainer.train import TrainOptions, _check_options
+
+    _check_options(TrainOptions(data=tmp_path, out=tmp_path, low_light=0.5))
+    with pytest.raises(TrainerError, match=r"--low-light must be within 0\.\.1, got 1\.5"):
+        _check_options(TrainOptions(data=tmp_path, out=tmp_path, low_light=1.5))

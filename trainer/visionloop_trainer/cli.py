@@ -74,6 +74,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     t.add_argument("--no-augment", dest="augment", action="store_false")
     t.add_argument(
+        "--low-light",
+        type=float,
+        default=0.0,
+        help="probability of dimming a bright frame (with noise) during training, 0..1",
+    )
+    t.add_argument(
         "--val-interval", type=int, default=1, help="validate every N epochs (0: only at the end)"
     )
     t.add_argument(
@@ -178,6 +184,7 @@ def _train(args: argparse.Namespace, events: EventStream, cancel: Cancellation) 
         freeze_backbone=args.freeze_backbone,
         model=args.model,
         augment=args.augment,
+        low_light=args.low_light,
         val_interval=args.val_interval,
         cache_mb=args.cache_mb,
         dataset_hash=args.dataset_hash,

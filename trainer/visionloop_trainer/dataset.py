@@ -427,6 +427,16 @@ class AugmentConfig:
     contrast: float = 0.12
     saturation: float = 0.20
     channel_gain: float = 0.03  # per-channel gain (colour cast)
+    # Low light, for fine-tunes that replay earlier (bright) frames next to new dark ones: with
+    # this probability a frame whose mean gray is ≥ low_light_min_mean is dimmed by a gain in
+    # low_light_gain, given a colour-temperature shift of up to ±low_light_cast and sensor noise
+    # of up to low_light_noise (σ, 0..1 scale). 0 (the default) draws nothing: runs without it
+    # are bit-identical to before.
+    low_light: float = 0.0
+    low_light_gain: tuple[float, float] = (0.3, 0.7)
+    low_light_cast: float = 0.15
+    low_light_noise: float = 0.03
+    low_light_min_mean: float = 0.3
 
     @staticmethod
     def none() -> "AugmentConfig":
@@ -456,6 +466,9 @@ class _SampleAug:
     flip_lr: bool = False
     flip_ud: bool = False
     affine: tuple[float, float, float] | None = None  # scale, tx, ty (pixels)
+    dim: tuple[float, float, float] | None = None  # low light: per-channel gain
+    noise: float = 0.0
+    noise_seed: int = 0
 
 
 def _draw(aug: AugmentConfig, rng: np.random.Generator, size: int) -> _SampleAug:
@@ -475,6 +488,12 @@ def _draw(aug: AugmentConfig, rng: np.random.Generator, size: int) -> _SampleAug
         sc = 1 + rng.uniform(-aug.scale, aug.scale)
         tx, ty = rng.uniform(-aug.translate, aug.translate, 2) * size
         a.affine = (float(sc), float(tx), float(ty))
+    if aug.low_light > 0 and rng.random() < aug.low_light:
+        dim = rng.uniform(*aug.low_light_gain)
+        t = rng.uniform(-aug.low_light_cast, aug.low_light_cast)  # > 0: colder (bluer)
+        a.dim = (float(dim * (1 - t)), float(dim * (1 - 0.2 * t)), float(dim * (1 + t)))
+        a.noise = float(rng.uniform(0.3, 1.0) * aug.low_light_noise)
+        a.noise_seed = int(rng.integers(2**31))
     return a
 
 
@@ -533,6 +552,14 @@ def make_batch(
             gain * (1 - con) * means
         )
         x.clamp_(0, 1)
+        min_mean = aug.low_light_min_mean if aug is not None else 1.0
+        for k, p in enumerate(plans):  # low light, on bright frames only
+            if p.dim is not None and float(means[k]) >= min_mean:
+                x[k].mul_(torch.tensor(p.dim).view(3, 1, 1))
+                if p.noise > 0:
+                    gen = torch.Generator().manual_seed(p.noise_seed)
+                    x[k].add_(torch.randn(x[k].shape, generator=gen), alpha=p.noise)
+                x[k].clamp_(0, 1)
         for k, it in enumerate(items):  # restore the padding to exact gray
             lb = it.lb
             x[k, :, : lb.top] = fill

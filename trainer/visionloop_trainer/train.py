@@ -71,6 +71,7 @@ class TrainOptions:
     freeze_backbone: bool = False
     model: str = "n"
     augment: bool = True
+    low_light: float = 0.0  # AugmentConfig.low_light: dimmed bright frames in fine-tunes
     val_interval: int = 1
     cache_mb: int = 4096
     dataset_hash: str = ""
@@ -296,6 +297,8 @@ def _check_options(opts: TrainOptions) -> None:
             raise TrainerError(f"--{name} must be at least 1, got {getattr(opts, name)}", 2)
     if opts.model not in MODEL_PRESETS:
         raise TrainerError(f"--model must be one of {sorted(MODEL_PRESETS)}, got {opts.model!r}", 2)
+    if not 0 <= opts.low_light <= 1:
+        raise TrainerError(f"--low-light must be within 0..1, got {opts.low_light}", 2)
 
 
 @dataclass
@@ -507,6 +510,7 @@ def _metrics_json(
             "warm_start": built.warm_info,
             "freeze_backbone": opts.freeze_backbone,
             "augment": opts.augment,
+            "low_light": opts.low_light,
             "dataset_hash": opts.dataset_hash,
             "parent_version": opts.parent_version,
             "version": opts.version,
@@ -572,7 +576,7 @@ def run_training(
     )
     criterion = DetectionLoss(built.cfg)
     ema = ModelEMA(model)
-    aug = AugmentConfig() if opts.augment else None
+    aug = AugmentConfig(low_light=opts.low_light) if opts.augment else None
 
     events.emit(
         "start",
