@@ -34,7 +34,7 @@
  * batch in both halves, as on a real line (re-sending the same timestamps makes SQLite
  * insert into the middle of every captured_at index, 4× slower). Prints one JSON object.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -54,6 +54,7 @@ import {
   predictionLogValues,
   type SqlValue,
 } from './ingest-rows.js';
+import { startBenchPostgres, withSearchPath } from './bench-postgres.js';
 import { median, percentile } from './stats.js';
 
 const { values } = parseArgs({
@@ -364,33 +365,9 @@ interface PostgresTarget {
   server: string;
 }
 
-function withSearchPath(baseUrl: string, schema: string): string {
-  const url = new URL(baseUrl);
-  url.searchParams.set('options', `-c search_path=${schema}`);
-  return url.toString();
-}
-
 async function postgresTarget(): Promise<PostgresTarget> {
-  const given = process.env.DATABASE_URL;
-  let baseUrl: string;
-  let clusterDir: string | null = null;
-  if (given !== undefined && /^postgres(ql)?:\/\//i.test(given)) {
-    baseUrl = given;
-  } else {
-    log('no DATABASE_URL: starting a throwaway durable PostgreSQL cluster');
-    const started = spawnSync(
-      process.execPath,
-      [join(root, 'scripts', 'postgres-test-server.mjs'), 'start', '--durable', '--json'],
-      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] },
-    );
-    if (started.status !== 0) throw new Error('could not start PostgreSQL');
-    const info = JSON.parse(started.stdout.trim().split('\n').at(-1) ?? '{}') as {
-      databaseUrl: string;
-      dir: string;
-    };
-    baseUrl = info.databaseUrl;
-    clusterDir = info.dir;
-  }
+  const cluster = startBenchPostgres({ log });
+  const { baseUrl, clusterDir } = cluster;
   const suffix = randomBytes(4).toString('hex');
   const schemas: string[] = [];
   const admin = new pg.Client({ connectionString: baseUrl });
@@ -415,13 +392,7 @@ async function postgresTarget(): Promise<PostgresTarget> {
         for (const schema of schemas) await admin.query(`drop schema ${schema} cascade`);
       } finally {
         await admin.end();
-        if (clusterDir !== null) {
-          spawnSync(
-            process.execPath,
-            [join(root, 'scripts', 'postgres-test-server.mjs'), 'stop', clusterDir],
-            { stdio: ['ignore', 'ignore', 'inherit'] },
-          );
-        }
+        cluster.stop();
       }
     },
   };

@@ -47,15 +47,14 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { Rng, hashSeed } from '../src/synth/rng.js';
 import {
-  assertRunning,
-  cli,
   ensureBuilt,
   freePort,
   killAll,
-  until,
+  startServer,
   type ServerHandle,
 } from '../test/helpers/processes.js';
 import { startTestS3Server, type TestS3Server } from '../test/helpers/s3-server.js';
+import { startBenchPostgres, withSearchPath } from './bench-postgres.js';
 import {
   accountDelivery,
   estimateFleet,
@@ -155,40 +154,11 @@ interface Postgres {
   stop(): void;
 }
 
-function withSearchPath(baseUrl: string, schema: string): string {
-  const url = new URL(baseUrl);
-  url.searchParams.set('options', `-c search_path=${schema}`);
-  return url.toString();
-}
-
 async function startPostgres(): Promise<Postgres> {
-  const given = process.env.DATABASE_URL;
-  let baseUrl: string;
-  let clusterDir: string | null = null;
-  let postmasterPid: number | null = null;
-  if (given !== undefined && /^postgres(ql)?:\/\//i.test(given)) {
-    const host = new URL(given).hostname;
-    if (host !== '127.0.0.1' && host !== 'localhost') {
-      throw new Error(`the scale bench runs on loopback only; DATABASE_URL points at ${host}`);
-    }
-    baseUrl = given;
-  } else {
-    log('no DATABASE_URL: starting a throwaway durable PostgreSQL cluster');
-    const started = spawnSync(
-      process.execPath,
-      [join(root, 'scripts', 'postgres-test-server.mjs'), 'start', '--durable', '--json'],
-      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] },
-    );
-    if (started.status !== 0) throw new Error('could not start PostgreSQL');
-    const info = JSON.parse(started.stdout.trim().split('\n').at(-1) ?? '{}') as {
-      databaseUrl: string;
-      dir: string;
-      pid: number;
-    };
-    baseUrl = info.databaseUrl;
-    clusterDir = info.dir;
-    postmasterPid = info.pid;
-  }
+  const { baseUrl, clusterDir, postmasterPid, stop } = startBenchPostgres({
+    log,
+    loopbackOnly: true,
+  });
   const admin = new pg.Client({ connectionString: baseUrl });
   await admin.connect();
   const settings = await admin.query<{ v: string; f: string; sc: string }>(
@@ -200,14 +170,7 @@ async function startPostgres(): Promise<Postgres> {
     baseUrl,
     postmasterPid,
     description: `PostgreSQL ${row?.v ?? '?'} (fsync ${row?.f ?? '?'}, synchronous_commit ${row?.sc ?? '?'}${clusterDir === null ? ', DATABASE_URL' : ', throwaway cluster'})`,
-    stop() {
-      if (clusterDir === null) return;
-      spawnSync(
-        process.execPath,
-        [join(root, 'scripts', 'postgres-test-server.mjs'), 'stop', clusterDir],
-        { stdio: ['ignore', 'ignore', 'inherit'] },
-      );
-    },
+    stop,
   };
 }
 
@@ -342,37 +305,8 @@ type Mode = 'baseline' | 'replicas';
 const TABLE_BYTES = `select (pg_total_relation_size('prediction_logs')
   + pg_total_relation_size('prediction_classes'))::text as bytes`;
 
-/**
- * `visionloop server` (dist/) on 127.0.0.1:`port`, once /api/health answers. As
- * test/helpers/processes.ts's startServer, with more patience: on a loaded 2-core machine a
- * replica restarted under load takes tens of seconds to start.
- */
-async function startServer(
-  port: number,
-  dataDir: string,
-  env: Record<string, string>,
-): Promise<ServerHandle> {
-  const proc = cli(
-    ['server', '--host', '127.0.0.1', '--port', String(port), '--data-dir', dataDir],
-    { VISIONLOOP_LOG_LEVEL: 'warn', ...env },
-  );
-  const url = `http://127.0.0.1:${port}`;
-  await until(
-    'the server to answer /api/health',
-    async () => {
-      assertRunning(proc, 'the server');
-      try {
-        const response = await fetch(`${url}/api/health`, { signal: AbortSignal.timeout(1000) });
-        return response.status < 500;
-      } catch {
-        return false;
-      }
-    },
-    120_000,
-    () => proc.stderr(),
-  );
-  return { proc, url };
-}
+/** On a loaded 2-core machine a replica restarted under load takes tens of seconds to start. */
+const SERVER_START_TIMEOUT_MS = 120_000;
 
 interface KillInfo {
   replica: string;
@@ -429,7 +363,7 @@ async function runPhase(
     const dir = dataDir ?? mkdtempSync(join(tmpdir(), `visionloop-scale-${name}-`));
     if (dataDir === undefined) dirs.push(dir);
     const at = port ?? (await freePort());
-    const handle = await startServer(at, dir, env);
+    const handle = await startServer(at, dir, env, { timeoutMs: SERVER_START_TIMEOUT_MS });
     return { name, port: at, dataDir: dir, handle };
   };
   let sampler: NodeJS.Timeout | undefined;

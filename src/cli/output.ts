@@ -105,3 +105,13 @@ export function formatTable(headers: string[], rows: (string | number)[][]): str
   const [head, ...body] = cells;
   return [line(head ?? []), rule, ...body.map(line)].join('\n');
 }
+
+/**
+ * The printer of a command's answer: the value as indented JSON with `--json`, else the
+ * human-readable `text()`; a newline after either.
+ */
+export function answerPrinter(out: { write(text: string): unknown }) {
+  return (flags: { json?: boolean }, value: unknown, text: () => string): void => {
+    out.write(flags.json === true ? `${JSON.stringify(value, null, 2)}\n` : `${text()}\n`);
+  };
+}

@@ -18,7 +18,7 @@ import {
   type RetrainingStage,
   type RetrainingStatus,
 } from '../shared/api/retraining.js';
-import { formatTable } from './output.js';
+import { answerPrinter, formatTable } from './output.js';
 import { parseIntegerInRange } from './parse-options.js';
 import {
   addConnectionOptions,
@@ -146,10 +146,7 @@ export function eventsTable(events: readonly RetrainingEvent[]): string {
 
 /** Registers `visionloop retrain …`. */
 export function registerRetrainCommands(program: Command, deps: RetrainCommandDeps = {}): void {
-  const out = deps.stdout ?? process.stdout;
-  const print = (flags: ConnectionFlags, value: unknown, text: () => string): void => {
-    out.write(flags.json === true ? `${JSON.stringify(value, null, 2)}\n` : `${text()}\n`);
-  };
+  const print = answerPrinter(deps.stdout ?? process.stdout);
   const retrain = program
     .command('retrain')
     .description('The retraining loop: conditions, status, history, manual trigger, cancel.');

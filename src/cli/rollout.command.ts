@@ -17,7 +17,7 @@ import {
   type StartRolloutRequest,
 } from '../shared/api/rollouts.js';
 import { VisionLoopError } from '../shared/errors.js';
-import { formatTable } from './output.js';
+import { answerPrinter, formatTable } from './output.js';
 import { parseIntegerInRange, parseNumberInRange } from './parse-options.js';
 import {
   addConnectionOptions,
@@ -165,10 +165,7 @@ function detailText(detail: RolloutDetail): string {
 
 /** Registers `visionloop rollout …`. */
 export function registerRolloutCommands(program: Command, deps: RolloutCommandDeps = {}): void {
-  const out = deps.stdout ?? process.stdout;
-  const print = (flags: ConnectionFlags, value: unknown, text: () => string): void => {
-    out.write(flags.json === true ? `${JSON.stringify(value, null, 2)}\n` : `${text()}\n`);
-  };
+  const print = answerPrinter(deps.stdout ?? process.stdout);
   const rollout = program
     .command('rollout')
     .description('Shadow and canary rollouts of a candidate model (docs/rollouts.md).');

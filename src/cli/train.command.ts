@@ -18,6 +18,7 @@ import {
   trainStage,
   type StageRecipeTask,
   type TrainerEvent,
+  type TrainingCallbacks,
 } from '../main/train.main.js';
 import { formatEvaluation } from './eval.command.js';
 import { formatTable, ProgressDisplay } from './output.js';
@@ -99,6 +100,16 @@ async function runTrain(flags: TrainFlags, command: Command): Promise<void> {
     : undefined;
   const { signal, release } = cancelOnSignals();
   const progress = trainerProgress();
+  /** The recipes' stages ("exporting …", "training …") each on a line of their own. */
+  const recipeCallbacks: TrainingCallbacks = {
+    onEvent: progress.onEvent,
+    onLog: verboseLog,
+    onStage: (stage) => {
+      progress.done();
+      process.stderr.write(`${stage}\n`);
+    },
+    signal,
+  };
   try {
     if (flags.recipe === 'classify' || flags.recipe === 'segment') {
       const task = flags.recipe;
@@ -106,20 +117,7 @@ async function runTrain(flags: TrainFlags, command: Command): Promise<void> {
       const workDir = resolve(
         flags.workDir ?? join(config.VISIONLOOP_DATA_DIR, 'recipes', 'stages'),
       );
-      const result = await runStageRecipe(
-        config,
-        task,
-        { outDir, workDir },
-        {
-          onEvent: progress.onEvent,
-          onLog: verboseLog,
-          onStage: (stage) => {
-            progress.done();
-            process.stderr.write(`${stage}\n`);
-          },
-          signal,
-        },
-      );
+      const result = await runStageRecipe(config, task, { outDir, workDir }, recipeCallbacks);
       progress.done();
       process.stdout.write(
         `${task} model written to ${outDir} (trained in ${Math.round(result.trainingSeconds)} s)\n` +
@@ -161,19 +159,7 @@ async function runTrain(flags: TrainFlags, command: Command): Promise<void> {
         });
       const outDir = resolve(flags.out ?? SEED_MODEL_DIR);
       const workDir = resolve(flags.workDir ?? join(config.VISIONLOOP_DATA_DIR, 'recipes', 'seed'));
-      const result = await runSeedRecipe(
-        config,
-        { outDir, workDir },
-        {
-          onEvent: progress.onEvent,
-          onLog: verboseLog,
-          onStage: (stage) => {
-            progress.done();
-            process.stderr.write(`${stage}\n`);
-          },
-          signal,
-        },
-      );
+      const result = await runSeedRecipe(config, { outDir, workDir }, recipeCallbacks);
       progress.done();
       const rows = Object.entries(result.perPreset).map(([preset, r]) => [
         preset,

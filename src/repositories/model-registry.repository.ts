@@ -93,7 +93,8 @@ export class ModelRegistryRepository {
     return result.numUpdatedRows > 0n;
   }
 
-  listAliases(): Promise<AliasWithSha[]> {
+  /** Aliases with the sha256 of the artifact each points at. */
+  private selectAliases() {
     return this.db
       .selectFrom('model_aliases')
       .innerJoin('models', 'models.version', 'model_aliases.version')
@@ -103,24 +104,15 @@ export class ModelRegistryRepository {
         'model_aliases.updated_at',
         'model_aliases.updated_by',
         'models.artifact_sha256',
-      ])
-      .orderBy('model_aliases.alias')
-      .execute();
+      ]);
+  }
+
+  listAliases(): Promise<AliasWithSha[]> {
+    return this.selectAliases().orderBy('model_aliases.alias').execute();
   }
 
   findAlias(alias: string): Promise<AliasWithSha | undefined> {
-    return this.db
-      .selectFrom('model_aliases')
-      .innerJoin('models', 'models.version', 'model_aliases.version')
-      .select([
-        'model_aliases.alias',
-        'model_aliases.version',
-        'model_aliases.updated_at',
-        'model_aliases.updated_by',
-        'models.artifact_sha256',
-      ])
-      .where('model_aliases.alias', '=', alias)
-      .executeTakeFirst();
+    return this.selectAliases().where('model_aliases.alias', '=', alias).executeTakeFirst();
   }
 
   /** The model an alias points at, or undefined. */

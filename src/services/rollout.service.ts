@@ -145,23 +145,18 @@ interface Tally {
   uncertain: number;
 }
 
-function addPrediction(tally: Tally, row: PredictionGroupCounts): void {
-  tally.frames += row.frames;
-  tally.inferred += row.inferred;
-  tally.failed += row.failed;
-  tally.uncertain += row.uncertain;
-}
-
 interface ShadowTally {
   frames: number;
   failed: number;
   disagreementSum: number;
 }
 
-function addShadow(tally: ShadowTally, row: ShadowGroupCounts): void {
-  tally.frames += row.frames;
-  tally.failed += row.failed;
-  tally.disagreementSum += row.disagreementSum;
+/** Adds each count of `row` into the same field of `tally` (the tally's fields only). */
+function addCounts<K extends string>(
+  tally: Record<K, number>,
+  row: NoInfer<Record<K, number>>,
+): void {
+  for (const key of Object.keys(tally) as K[]) tally[key] += row[key];
 }
 
 function predictionGroup(
@@ -587,11 +582,11 @@ export class RolloutService {
     const baselineCameras = baselineCounts.map((row) => row.camera).sort();
 
     const canaryTally = zeroTally();
-    for (const row of canaryCounts) addPrediction(canaryTally, row);
+    for (const row of canaryCounts) addCounts(canaryTally, row);
     const baselineTally = zeroTally();
-    for (const row of baselineCounts) addPrediction(baselineTally, row);
+    for (const row of baselineCounts) addCounts(baselineTally, row);
     const shadowTally = zeroShadow();
-    for (const row of shadows) addShadow(shadowTally, row);
+    for (const row of shadows) addCounts(shadowTally, row);
     const shadowByCamera = new Map(shadows.map((row) => [row.camera, row]));
 
     const [canaryP50, baselineP50] = await Promise.all([
@@ -610,7 +605,7 @@ export class RolloutService {
         (camera) => {
           const shadowRow = shadowByCamera.get(camera);
           const shadow = zeroShadow();
-          if (shadowRow !== undefined) addShadow(shadow, shadowRow);
+          if (shadowRow !== undefined) addCounts(shadow, shadowRow);
           return shadow;
         },
       )),
@@ -648,7 +643,7 @@ export class RolloutService {
 
     const shadowGroup = (rows: readonly ShadowGroupCounts[], p50: number | null): GroupMetrics => {
       const tally = zeroShadow();
-      for (const row of rows) addShadow(tally, row);
+      for (const row of rows) addCounts(tally, row);
       if (tally.frames === 0) return { ...emptyGroup(), inferenceMsP50: p50 };
       return {
         frames: tally.frames,
@@ -661,7 +656,7 @@ export class RolloutService {
       };
     };
     const productionTally = zeroTally();
-    for (const row of counts) addPrediction(productionTally, row);
+    for (const row of counts) addCounts(productionTally, row);
     const [shadowP50, productionP50] = await Promise.all([
       this.rollouts.shadowLatencyP50(filter, shadowCameras),
       this.rollouts.predictionLatencyP50(from, rollout.baselineVersion, productionCameras),
@@ -700,7 +695,7 @@ export class RolloutService {
     const perCamera: CameraMetrics[] = [];
     for (const row of rows) {
       const tally = zeroTally();
-      addPrediction(tally, row);
+      addCounts(tally, row);
       const shadow = shadowOf === null ? null : shadowOf(row.camera);
       const p50 = await this.rollouts.predictionLatencyP50(from, version, [row.camera]);
       perCamera.push({ camera: row.camera, role, ...predictionGroup(tally, shadow, p50) });

@@ -15,17 +15,21 @@
  * The split is by frame, so no frame contributes to both. Pure rendering; this module owns only
  * the writes into `outDir`, and never deletes anything there but its own files.
  */
-import { mkdir, readdir, rm, writeFile, access } from 'node:fs/promises';
-import { constants } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Box } from '../shared/domain.js';
-import { VisionLoopError, messageOf } from '../shared/errors.js';
+import { messageOf } from '../shared/errors.js';
 import type { RgbImage } from '../vision/image.js';
 import { resizeBilinear } from '../vision/resize.js';
 import type { PresetName } from './conditions.js';
 import { SIGNIFICANT_CHANGE } from './defects.js';
 import { MIN_VISIBLE_FRACTION } from './render.js';
 import { Rng, hashSeed } from './rng.js';
+import {
+  invalidExportOption,
+  prepareExportDirectory,
+  validateSplitOptions,
+} from './export-setup.js';
 import { parsePresetList, renderDatasetSample } from './samples.js';
 import { lineGeometry, sampleScene, type Scene } from './scene.js';
 
@@ -109,10 +113,6 @@ export interface Crop {
   /** S × S, 1 = defect. */
   mask: Uint8Array;
   record: CropRecord;
-}
-
-function invalid(message: string): VisionLoopError {
-  return new VisionLoopError('INVALID_ARGUMENT', message);
 }
 
 /** The severity class of a defect with `areaPx` significant pixels. */
@@ -385,24 +385,6 @@ const OWN_FILES = [
   'val.jsonl',
 ];
 
-async function prepareDirectory(outDir: string, overwrite: boolean): Promise<void> {
-  try {
-    await mkdir(outDir, { recursive: true });
-    await access(outDir, constants.W_OK);
-  } catch (error) {
-    throw invalid(`cannot write to ${outDir}: ${messageOf(error)}`);
-  }
-  const ours = (await readdir(outDir)).filter((name) => OWN_FILES.includes(name));
-  if (ours.length === 0) return;
-  if (!overwrite) {
-    throw new VisionLoopError(
-      'CONFLICT',
-      `${outDir} already holds a crop data set (${ours.join(', ')}); choose an empty directory or overwrite it`,
-    );
-  }
-  for (const name of ours) await rm(join(outDir, name), { force: true });
-}
-
 function emptySplit(): CropSplitSummary {
   return {
     count: 0,
@@ -419,26 +401,15 @@ export async function exportCrops(
   options: CropExportOptions,
   onProgress?: (progress: CropExportProgress) => void,
 ): Promise<CropExportSummary> {
-  const { count } = options;
-  if (!Number.isInteger(count) || count < 1 || count > 1_000_000) {
-    throw invalid(`count must be an integer in 1..1000000, got ${count}`);
-  }
-  const seed = options.seed ?? 0;
-  if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) {
-    throw invalid(`seed must be an integer in 0..4294967295, got ${seed}`);
-  }
-  const valFraction = options.valFraction ?? 0.2;
-  if (!(valFraction >= 0 && valFraction < 1)) {
-    throw invalid(`val fraction must be in [0, 1), got ${valFraction}`);
-  }
+  const { count, seed, valFraction } = validateSplitOptions(options);
   const size = options.size ?? DEFAULT_CROP_SIZE;
   if (!Number.isInteger(size) || size < 16 || size > 256) {
-    throw invalid(`crop size must be an integer in 16..256, got ${size}`);
+    throw invalidExportOption(`crop size must be an integer in 16..256, got ${size}`);
   }
   const presets = parsePresetList(options.presets ?? 'nominal,night,blur,glare');
-  if (!options.outDir) throw invalid('an output directory is required');
+  if (!options.outDir) throw invalidExportOption('an output directory is required');
   const outDir = resolve(options.outDir);
-  await prepareDirectory(outDir, options.overwrite ?? false);
+  await prepareExportDirectory(outDir, options.overwrite ?? false, OWN_FILES, 'a crop data set');
 
   const splits = { train: [] as Crop[], val: [] as Crop[] };
   let collected = 0;
@@ -484,7 +455,7 @@ export async function exportCrops(
       await writeFile(join(outDir, `${name}.masks.u8`), masks);
       await writeFile(join(outDir, `${name}.jsonl`), lines);
     } catch (error) {
-      throw invalid(`cannot write to ${outDir}: ${messageOf(error)}`);
+      throw invalidExportOption(`cannot write to ${outDir}: ${messageOf(error)}`);
     }
   }
   const meta = {

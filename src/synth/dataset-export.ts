@@ -6,8 +6,7 @@
  * the file writes, with a few encodes in flight while the next frame renders. It never deletes
  * anything but its own data.yaml, images/ and labels/ (and those only with `overwrite`).
  */
-import { access, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
-import { constants } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import sharp from 'sharp';
 import YAML from 'yaml';
@@ -15,6 +14,11 @@ import { SYNTH_CLASSES, type SynthClass } from '../shared/domain.js';
 import { VisionLoopError, messageOf } from '../shared/errors.js';
 import type { PresetName } from './conditions.js';
 import { Rng, hashSeed } from './rng.js';
+import {
+  invalidExportOption,
+  prepareExportDirectory,
+  validateSplitOptions,
+} from './export-setup.js';
 import { parsePresetList, renderDatasetSample } from './samples.js';
 import type { GroundTruthObject } from './scene.js';
 
@@ -52,10 +56,6 @@ export interface ExportSummary {
 
 const IN_FLIGHT = 4;
 
-function invalid(message: string): VisionLoopError {
-  return new VisionLoopError('INVALID_ARGUMENT', message);
-}
-
 /** One YOLO label row per object: `class cx cy w h`, normalised, 6 decimals. */
 export function yoloLabelText(
   objects: readonly GroundTruthObject[],
@@ -92,27 +92,16 @@ function validate(options: ExportOptions): Required<Omit<ExportOptions, 'presets
   presets: PresetName[];
 } {
   const presets = parsePresetList(options.presets);
-  const { count } = options;
-  if (!Number.isInteger(count) || count < 1 || count > 1_000_000) {
-    throw invalid(`count must be an integer in 1..1000000, got ${count}`);
-  }
-  const seed = options.seed ?? 0;
-  if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) {
-    throw invalid(`seed must be an integer in 0..4294967295, got ${seed}`);
-  }
-  const valFraction = options.valFraction ?? 0.2;
-  if (!(valFraction >= 0 && valFraction < 1)) {
-    throw invalid(`val fraction must be in [0, 1), got ${valFraction}`);
-  }
+  const { count, seed, valFraction } = validateSplitOptions(options);
   const format = options.format ?? 'jpg';
   if (format !== 'jpg' && format !== 'png') {
-    throw invalid(`format must be jpg or png, got ${String(format)}`);
+    throw invalidExportOption(`format must be jpg or png, got ${String(format)}`);
   }
   const quality = options.quality ?? 95;
   if (!Number.isInteger(quality) || quality < 1 || quality > 100) {
-    throw invalid(`quality must be an integer in 1..100, got ${quality}`);
+    throw invalidExportOption(`quality must be an integer in 1..100, got ${quality}`);
   }
-  if (!options.outDir) throw invalid('an output directory is required');
+  if (!options.outDir) throw invalidExportOption('an output directory is required');
   return {
     outDir: resolve(options.outDir),
     presets,
@@ -127,24 +116,8 @@ function validate(options: ExportOptions): Required<Omit<ExportOptions, 'presets
   };
 }
 
-async function prepareDirectory(outDir: string, overwrite: boolean): Promise<void> {
-  try {
-    await mkdir(outDir, { recursive: true });
-    await access(outDir, constants.W_OK);
-  } catch (error) {
-    throw invalid(`cannot write to ${outDir}: ${messageOf(error)}`);
-  }
-  const existing = await readdir(outDir);
-  const ours = existing.filter((name) => ['data.yaml', 'images', 'labels'].includes(name));
-  if (ours.length > 0) {
-    if (!overwrite) {
-      throw new VisionLoopError(
-        'CONFLICT',
-        `${outDir} already holds a data set (${ours.join(', ')}); choose an empty directory or overwrite it`,
-      );
-    }
-    for (const name of ours) await rm(join(outDir, name), { recursive: true, force: true });
-  }
+async function prepareDatasetDirectory(outDir: string, overwrite: boolean): Promise<void> {
+  await prepareExportDirectory(outDir, overwrite, ['data.yaml', 'images', 'labels'], 'a data set');
   for (const split of ['train', 'val']) {
     await mkdir(join(outDir, 'images', split), { recursive: true });
     await mkdir(join(outDir, 'labels', split), { recursive: true });
@@ -173,7 +146,7 @@ export async function exportDataset(
   onProgress?: (progress: ExportProgress) => void,
 ): Promise<ExportSummary> {
   const o = validate(options);
-  await prepareDirectory(o.outDir, o.overwrite);
+  await prepareDatasetDirectory(o.outDir, o.overwrite);
   const val = validationIndices(o.count, o.valFraction, o.seed);
   const perClass = Object.fromEntries(SYNTH_CLASSES.map((c) => [c, 0])) as Record<
     SynthClass,

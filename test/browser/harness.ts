@@ -21,17 +21,8 @@
  *     await stack.shot(page, 'overview');
  *     await stack.stop();
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  readdirSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -47,6 +38,7 @@ import type { RunningServer } from '../../src/main/server.main.js';
 import { startWorker } from '../../src/main/worker.main.js';
 import type { RunningWorker } from '../../src/main/worker.main.js';
 import type { Scope } from '../../src/shared/api/common.js';
+import { ensureBuilt } from '../helpers/processes.js';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const SEED_MODEL = join(ROOT, 'models', 'seed', 'model.onnx');
@@ -196,34 +188,6 @@ export async function dashboardFor(dataDir: string): Promise<string> {
   return shared;
 }
 
-/** Newest modification time of the files under `dir` ending in `suffix` (not `skip`), ms. */
-function newestMtime(dir: string, suffix: string, skip?: RegExp): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) newest = Math.max(newest, newestMtime(path, suffix, skip));
-    else if (entry.name.endsWith(suffix) && !skip?.test(entry.name)) {
-      newest = Math.max(newest, statSync(path).mtimeMs);
-    }
-  }
-  return newest;
-}
-
-/** Compiles the CLI (tsc -p tsconfig.build.json) when dist/ is missing or older than src/. */
-export function ensureCliBuilt(): void {
-  const distMain = join(ROOT, 'dist', 'cli', 'main.js');
-  const distNewest = existsSync(join(ROOT, 'dist')) ? newestMtime(join(ROOT, 'dist'), '.js') : 0;
-  const srcNewest = newestMtime(join(ROOT, 'src'), '.ts', /\.test\.ts$/);
-  if (existsSync(distMain) && distNewest >= srcNewest) return;
-  // Type errors elsewhere do not stop tsc from emitting; missing output is what fails.
-  spawnSync(
-    process.execPath,
-    [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'],
-    { cwd: ROOT, stdio: 'ignore', timeout: 300_000 },
-  );
-  if (!existsSync(distMain)) throw new Error('the build did not produce dist/cli/main.js');
-}
-
 /** Polls `check` every 100 ms until it is true; fails after `timeoutMs` naming `what`. */
 export async function until(
   what: string,
@@ -260,7 +224,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     }
   };
   try {
-    if (options.agentProcesses === true) ensureCliBuilt();
+    if (options.agentProcesses === true) ensureBuilt({ timeoutMs: 300_000 });
     const [browser, distDir] = await Promise.all([
       launchChromium(),
       options.dashboardDir ?? dashboardFor(dataDir),

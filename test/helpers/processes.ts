@@ -71,8 +71,8 @@ function newestMtime(dir: string, suffix: string, skip?: RegExp): number {
   return newest;
 }
 
-/** Builds dist/ when it is missing or older than src/. */
-export function ensureBuilt(): void {
+/** Builds dist/ when it is missing or older than src/ (tsc given `timeoutMs`, 170 s unless set). */
+export function ensureBuilt(options: { timeoutMs?: number } = {}): void {
   const distMain = join(ROOT, 'dist', 'cli', 'main.js');
   const distNewest = existsSync(join(ROOT, 'dist')) ? newestMtime(join(ROOT, 'dist'), '.js') : 0;
   const srcNewest = newestMtime(join(ROOT, 'src'), '.ts', /\.test\.ts$/);
@@ -81,7 +81,7 @@ export function ensureBuilt(): void {
   spawnSync(
     process.execPath,
     [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'],
-    { cwd: ROOT, stdio: 'ignore', timeout: 170_000 },
+    { cwd: ROOT, stdio: 'ignore', timeout: options.timeoutMs ?? 170_000 },
   );
   if (!existsSync(distMain)) throw new Error('the build did not produce dist/cli/main.js');
 }
@@ -143,11 +143,15 @@ export interface ServerHandle {
   url: string;
 }
 
-/** `visionloop server` on 127.0.0.1:`port` over `dataDir`, once /api/health answers. */
+/**
+ * `visionloop server` on 127.0.0.1:`port` over `dataDir`, once /api/health answers (within
+ * `timeoutMs`, 30 s unless given: a bench restarting a replica under load gives it longer).
+ */
 export async function startServer(
   port: number,
   dataDir: string,
   env: Record<string, string> = {},
+  options: { timeoutMs?: number } = {},
 ): Promise<ServerHandle> {
   const proc = cli(
     ['server', '--host', '127.0.0.1', '--port', String(port), '--data-dir', dataDir],
@@ -165,7 +169,7 @@ export async function startServer(
         return false;
       }
     },
-    30_000,
+    options.timeoutMs ?? 30_000,
     () => proc.stderr(),
   );
   return { proc, url };

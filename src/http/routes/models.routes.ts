@@ -7,7 +7,7 @@
  */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { errorBodySchema } from '../../shared/api/common.js';
+import { errorBodySchema, type Scope } from '../../shared/api/common.js';
 import {
   MAX_MODEL_UPLOAD_BYTES,
   aliasHistoryQuerySchema,
@@ -142,46 +142,47 @@ export const modelsRoutes: FastifyPluginAsyncZod<RoutePluginOptions> = (app, { s
     },
   );
 
-  app.get(
+  /** GET a version's file (`name`) as a stream; `x-visionloop-sha256` carries its sha256. */
+  const fileRoute = (
+    path: string,
+    name: 'model.onnx' | 'weights.pt',
+    scopes: readonly Scope[],
+    summary: string,
+    open: (version: string) => Promise<OpenedBlob>,
+  ) =>
+    app.get(
+      path,
+      {
+        config: { access: { scopes } },
+        schema: {
+          tags: ['models'],
+          summary,
+          params: modelVersionParamsSchema,
+          response: {
+            200: {
+              description: name,
+              content: { [OCTET_STREAM]: { schema: fileStreamSchema } },
+            },
+            400: errorBodySchema,
+            404: errorBodySchema,
+          },
+        },
+      },
+      async (request, reply) => sendFile(reply, await open(request.params.version)),
+    );
+  fileRoute(
     '/api/models/:version/artifact',
-    {
-      config: { access: { scopes: ARTIFACT_READERS } },
-      schema: {
-        tags: ['models'],
-        summary: "A version's model.onnx (the `x-visionloop-sha256` header has its sha256)",
-        params: modelVersionParamsSchema,
-        response: {
-          200: {
-            description: 'model.onnx',
-            content: { [OCTET_STREAM]: { schema: fileStreamSchema } },
-          },
-          400: errorBodySchema,
-          404: errorBodySchema,
-        },
-      },
-    },
-    async (request, reply) => sendFile(reply, await registry.openArtifact(request.params.version)),
+    'model.onnx',
+    ARTIFACT_READERS,
+    "A version's model.onnx (the `x-visionloop-sha256` header has its sha256)",
+    (version) => registry.openArtifact(version),
   );
-
-  app.get(
+  fileRoute(
     '/api/models/:version/weights',
-    {
-      config: { access: { scopes: READERS } },
-      schema: {
-        tags: ['models'],
-        summary: "A version's weights.pt (404 for ONNX-only uploads)",
-        params: modelVersionParamsSchema,
-        response: {
-          200: {
-            description: 'weights.pt',
-            content: { [OCTET_STREAM]: { schema: fileStreamSchema } },
-          },
-          400: errorBodySchema,
-          404: errorBodySchema,
-        },
-      },
-    },
-    async (request, reply) => sendFile(reply, await registry.openWeights(request.params.version)),
+    'weights.pt',
+    READERS,
+    "A version's weights.pt (404 for ONNX-only uploads)",
+    (version) => registry.openWeights(version),
   );
 
   app.post(

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { epochMsSchema, plainText } from './common.js';
+import { queryBooleanSchema } from './query.js';
 
 /** A dataset id: the sha256 (hex) of its manifest. */
 export const DATASET_ID_PATTERN = /^[0-9a-f]{64}$/;
@@ -118,15 +119,11 @@ export const snapshotResultSchema = z
   .meta({ id: 'SnapshotResult' });
 export type SnapshotResult = z.infer<typeof snapshotResultSchema>;
 
-const queryBoolean = z
-  .enum(['true', 'false', '1', '0'])
-  .transform((value) => value === 'true' || value === '1');
-
 export const importQuerySchema = z
   .strictObject({
     name: datasetNameSchema.optional(),
     /** Append the data set's class names the deployment does not know (default: refuse). */
-    addClasses: queryBoolean.optional(),
+    addClasses: queryBooleanSchema.optional(),
   })
   .meta({ id: 'DatasetImportQuery' });
 export type ImportQuery = z.output<typeof importQuerySchema>;

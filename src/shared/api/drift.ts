@@ -10,6 +10,7 @@
 import { z } from 'zod';
 import { cameraNameSchema, epochMsSchema, plainText } from './common.js';
 import { jobViewSchema } from './jobs.js';
+import { queryBooleanSchema, queryEpochMsSchema } from './query.js';
 
 export const DRIFT_LEVELS = ['green', 'yellow', 'red', 'unknown'] as const;
 export const driftLevelSchema = z.enum(DRIFT_LEVELS);
@@ -20,11 +21,6 @@ export const driftStatusSchema = z.enum(DRIFT_STATUSES);
 export type DriftStatusName = z.infer<typeof driftStatusSchema>;
 
 export const DRIFT_CORRECTIONS = ['none', 'bonferroni', 'benjamini-hochberg'] as const;
-
-const queryEpochMs = z.coerce.number().pipe(epochMsSchema);
-const queryBoolean = z
-  .enum(['true', 'false', '1', '0'])
-  .transform((value) => value === 'true' || value === '1');
 
 // ---------------------------------------------------------------------------------------------
 // settings (`drift` in the settings table)
@@ -289,8 +285,10 @@ export const DRIFT_HISTORY_MAX_LIMIT = 10_000;
 
 export const driftHistoryQuerySchema = z.strictObject({
   camera: cameraNameSchema.optional().describe('only this camera'),
-  from: queryEpochMs.optional().describe('reports made at or after, epoch ms (default: 24 h ago)'),
-  to: queryEpochMs.optional().describe('reports made before, epoch ms (default: now)'),
+  from: queryEpochMsSchema
+    .optional()
+    .describe('reports made at or after, epoch ms (default: 24 h ago)'),
+  to: queryEpochMsSchema.optional().describe('reports made before, epoch ms (default: now)'),
   limit: z.coerce
     .number()
     .int()
@@ -335,7 +333,7 @@ export const driftCheckQuerySchema = z.strictObject({
   camera: cameraNameSchema
     .optional()
     .describe('check this camera (default: every camera with recent traffic)'),
-  wait: queryBoolean
+  wait: queryBooleanSchema
     .default(false)
     .describe('wait for the checks to finish (only while a worker that runs them is alive)'),
   timeoutSeconds: z.coerce

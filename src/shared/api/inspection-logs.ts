@@ -5,26 +5,22 @@
 import { z } from 'zod';
 import { cameraNameSchema, epochMsSchema, idSchema, modelVersionSchema } from './common.js';
 import { frameResultSchema } from './ingest.js';
+import { pageCursorSchema, queryBooleanSchema, queryEpochMsSchema } from './query.js';
 
 export const INSPECTION_LOGS_DEFAULT_LIMIT = 50;
 export const INSPECTION_LOGS_MAX_LIMIT = 500;
 
-const queryEpochMs = z.coerce.number().pipe(epochMsSchema);
-const queryBoolean = z
-  .enum(['true', 'false', '1', '0'])
-  .transform((value) => value === 'true' || value === '1');
-
 export const inspectionLogsQuerySchema = z
   .strictObject({
     /** Captured at or after, epoch ms. */
-    from: queryEpochMs.optional(),
+    from: queryEpochMsSchema.optional(),
     /** Captured before, epoch ms. */
-    to: queryEpochMs.optional(),
+    to: queryEpochMsSchema.optional(),
     camera: cameraNameSchema.optional(),
     /** Results with at least one detection of this class. */
     class: z.string().min(1).max(64).optional(),
     decision: z.enum(['PASS', 'FAIL']).optional(),
-    uncertain: queryBoolean.optional(),
+    uncertain: queryBooleanSchema.optional(),
     modelVersion: modelVersionSchema.optional(),
     /** Results failed by this decision rule (`decidedBy`, e.g. `fail-threshold`). */
     decidedBy: z
@@ -35,7 +31,7 @@ export const inspectionLogsQuerySchema = z
      * true: results whose shadow model disagreed with the serving model; false: results whose
      * shadow agreed. Results without a shadow match neither.
      */
-    shadowDisagrees: queryBoolean.optional(),
+    shadowDisagrees: queryBooleanSchema.optional(),
     limit: z.coerce
       .number()
       .int()
@@ -43,12 +39,7 @@ export const inspectionLogsQuerySchema = z
       .max(INSPECTION_LOGS_MAX_LIMIT)
       .default(INSPECTION_LOGS_DEFAULT_LIMIT),
     /** `nextCursor` of the previous page. */
-    cursor: z
-      .string()
-      .min(1)
-      .max(400)
-      .regex(/^[A-Za-z0-9_-]+$/, 'a cursor from a previous page')
-      .optional(),
+    cursor: pageCursorSchema.optional(),
   })
   .meta({ id: 'InspectionLogsQuery' });
 export type InspectionLogsQuery = z.output<typeof inspectionLogsQuerySchema>;

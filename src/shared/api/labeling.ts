@@ -16,6 +16,7 @@ import {
   plainText,
 } from './common.js';
 import { MAX_POLYGON_POINTS, detectionSchema } from './ingest.js';
+import { pageCursorSchema, queryEpochMsSchema } from './query.js';
 
 /** Where an item is in the review. `claimed` with an expired lease is reported as `pending`. */
 export const LABELING_STATUSES = [
@@ -343,12 +344,7 @@ export const historyQuerySchema = z
     status: z.enum(['labeled', 'approved', 'rejected', 'skipped', 'flagged']).optional(),
     limit: limitSchema,
     /** `nextCursor` of the previous page. */
-    cursor: z
-      .string()
-      .min(1)
-      .max(400)
-      .regex(/^[A-Za-z0-9_-]+$/, 'a cursor from a previous page')
-      .optional(),
+    cursor: pageCursorSchema.optional(),
   })
   .meta({ id: 'LabelingHistoryQuery' });
 export type HistoryQuery = z.output<typeof historyQuerySchema>;
@@ -362,14 +358,12 @@ export const historyResponseSchema = z
   .meta({ id: 'LabelingHistory' });
 export type HistoryResponse = z.infer<typeof historyResponseSchema>;
 
-const queryEpochMs = z.coerce.number().pipe(epochMsSchema);
-
 export const statsQuerySchema = z
   .strictObject({
     /** Start of the throughput window, epoch ms (default: 24 hours ago). */
-    since: queryEpochMs.optional(),
+    since: queryEpochMsSchema.optional(),
     /** End of the throughput window, epoch ms (default: now). */
-    until: queryEpochMs.optional(),
+    until: queryEpochMsSchema.optional(),
   })
   .meta({ id: 'LabelingStatsQuery' });
 export type StatsQuery = z.output<typeof statsQuerySchema>;

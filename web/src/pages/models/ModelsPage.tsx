@@ -31,6 +31,7 @@ import { Link, navigate } from '../../app/router';
 import { ADMINS } from '../../app/scopes';
 import { ErrorBanner } from '../../components/ErrorBanner';
 import { Field } from '../../components/Field';
+import { ReasonForm } from '../../components/ReasonForm';
 import { Panel } from '../../components/Stat';
 import { Table } from '../../components/Table';
 import { ApiError, api, errorMessage } from '../../lib/api';
@@ -533,52 +534,20 @@ function AliasesPanel({ aliases, onMoved }: { aliases: readonly ModelAlias[]; on
 }
 
 function RollbackForm({ alias, onClose, onMoved }: { alias: string; onClose: () => void; onMoved: () => void }) {
-  const [reason, setReason] = useState('');
-  const [error, setError] = useState<string | null>(null);
-  const [requestError, setRequestError] = useState<string | null>(null);
-  const [sending, setSending] = useState(false);
-  const submit = (event: FormEvent) => {
-    event.preventDefault();
-    const parsed = rollbackRequestSchema.safeParse({ reason: reason.trim() });
-    if (!parsed.success) {
-      setError(parsed.error.issues[0]?.message ?? 'invalid reason');
-      return;
-    }
-    if (reason.trim() === '') {
-      setError('Say why (it is kept in the alias history).');
-      return;
-    }
-    setError(null);
-    setRequestError(null);
-    setSending(true);
-    api
-      .post(`/api/models/aliases/${encodeURIComponent(alias)}/rollback`, parsed.data, aliasMoveResponseSchema)
-      .then(onMoved, (failure: unknown) => setRequestError(errorMessage(failure)))
-      .finally(() => setSending(false));
-  };
   return (
-    <form className="models-form" onSubmit={submit} noValidate aria-label={`Roll back ${alias}`}>
-      <h3 className="models-subtitle">Roll back {alias} to its previous version</h3>
-      <Field label="Rollback reason" error={error}>
-        {(props) => (
-          <textarea {...props} rows={2} value={reason} autoFocus onChange={(e) => setReason(e.target.value)} />
-        )}
-      </Field>
-      {requestError !== null && (
-        <p className="error-banner" role="alert">
-          <span aria-hidden="true">■ </span>
-          {requestError}
-        </p>
-      )}
-      <div className="models-actions">
-        <button type="submit" className="button-danger" disabled={sending}>
-          Roll back {alias}
-        </button>
-        <button type="button" onClick={onClose}>
-          Close
-        </button>
-      </div>
-    </form>
+    <ReasonForm
+      label={`Roll back ${alias}`}
+      title={`Roll back ${alias} to its previous version`}
+      fieldLabel="Rollback reason"
+      submitLabel={`Roll back ${alias}`}
+      submitClassName="button-danger"
+      schema={rollbackRequestSchema}
+      send={(body) =>
+        api.post(`/api/models/aliases/${encodeURIComponent(alias)}/rollback`, body, aliasMoveResponseSchema)
+      }
+      onDone={onMoved}
+      onClose={onClose}
+    />
   );
 }
 

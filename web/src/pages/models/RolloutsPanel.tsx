@@ -21,6 +21,7 @@ import { Link } from '../../app/router';
 import { ADMINS } from '../../app/scopes';
 import { ErrorBanner } from '../../components/ErrorBanner';
 import { Field } from '../../components/Field';
+import { ReasonForm } from '../../components/ReasonForm';
 import { Panel } from '../../components/Stat';
 import { StateBadge } from '../../components/StateBadge';
 import { Table } from '../../components/Table';
@@ -351,71 +352,25 @@ function EndRolloutForm({
   onClose: () => void;
   onEnded: () => void;
 }) {
-  const [reason, setReason] = useState('');
-  const [error, setError] = useState<string | null>(null);
-  const [requestError, setRequestError] = useState<string | null>(null);
-  const [sending, setSending] = useState(false);
   const verb = action === 'promote' ? 'Promote' : 'Roll back';
-  const submit = (event: FormEvent) => {
-    event.preventDefault();
-    const parsed = endRolloutRequestSchema.safeParse({ reason: reason.trim() });
-    if (!parsed.success) {
-      setError(parsed.error.issues[0]?.message ?? 'invalid reason');
-      return;
-    }
-    if (reason.trim() === '') {
-      setError('Say why (it is kept in the alias history).');
-      return;
-    }
-    setError(null);
-    setRequestError(null);
-    setSending(true);
-    api
-      .post(
-        `/api/rollouts/${encodeURIComponent(rollout.id)}/${action}`,
-        parsed.data,
-        rolloutSchema,
-      )
-      .then(onEnded, (failure: unknown) => setRequestError(errorMessage(failure)))
-      .finally(() => setSending(false));
-  };
   return (
-    <form className="models-form" onSubmit={submit} noValidate aria-label={`${verb} the rollout`}>
-      <h3 className="models-subtitle">
-        {action === 'promote'
+    <ReasonForm
+      label={`${verb} the rollout`}
+      title={
+        action === 'promote'
           ? `Promote ${rollout.candidateVersion} for every camera`
-          : `Roll back to ${rollout.baselineVersion}`}
-      </h3>
-      <Field label={`${verb} reason`} error={error}>
-        {(props) => (
-          <textarea
-            {...props}
-            rows={2}
-            value={reason}
-            autoFocus
-            onChange={(e) => setReason(e.target.value)}
-          />
-        )}
-      </Field>
-      {requestError !== null && (
-        <p className="error-banner" role="alert">
-          <span aria-hidden="true">■ </span>
-          {requestError}
-        </p>
-      )}
-      <div className="models-actions">
-        <button
-          type="submit"
-          className={action === 'promote' ? 'button-primary' : 'button-danger'}
-          disabled={sending}
-        >
-          {verb} the rollout
-        </button>
-        <button type="button" onClick={onClose}>
-          Close
-        </button>
-      </div>
-    </form>
+          : `Roll back to ${rollout.baselineVersion}`
+      }
+      fieldLabel={`${verb} reason`}
+      submitLabel={`${verb} the rollout`}
+      submitClassName={action === 'promote' ? 'button-primary' : 'button-danger'}
+      schema={endRolloutRequestSchema}
+      send={(body) =>
+        api.post(`/api/rollouts/${encodeURIComponent(rollout.id)}/${action}`, body, rolloutSchema)
+      }
+      onDone={onEnded}
+      onClose={onClose}
+    />
   );
 }
 
