@@ -2,12 +2,16 @@
  * The dashboard in Chromium against a real server fed by real agents.
  *
  *   npx tsx bench/dashboard.bench.ts [--agents 4] [--fps 15] [--runs 5] [--busy-seconds 10]
- *                                    [--in-process] [--dashboard DIR]
+ *                                    [--in-process] [--dashboard DIR] [--compare DIR]
  *
  * The agents are real `visionloop agent` processes on 127.0.0.1 (the compiled CLI; built first
  * when src/ is newer than dist/), as people run them; `--in-process` runs them inside the
  * bench's process instead, beside the server (what earlier runs measured). `--dashboard DIR`
  * serves an already built dashboard (e.g. an older commit's, for a before/after comparison).
+ * `--compare DIR` measures a second build in the same run, on the same stack: both builds'
+ * assets are served from one directory and index.html is switched between them run by run
+ * (A, B, A, B, …), so both see the same load; its FCP and live-data figures are under
+ * `compare` (on a machine shared with other jobs, the only fair before/after).
  *
  * Measures, on the built dashboard (test/browser/harness.ts builds it and starts the stack):
  * - first contentful paint of `/` (performance.getEntriesByType('paint')), median of `runs`
@@ -15,15 +19,16 @@
  *   (`/api/health`), so the ratio says what the app adds over any page from this server;
  * - time from navigation start until the overview shows live data (the "Frames / s" tile holds
  *   a number and at least one live frame arrived), median;
- * - built JavaScript, gzip: all chunks, and what `/` loads (entry + the overview's chunk);
+ * - built JavaScript, gzip: all chunks, and what `/` loads (entry + the overview's chunk, each
+ *   with the chunks it imports) and in how many files;
  * - main-thread busy share while the overview receives live updates from `agents` agents at
  *   `fps` each: CDP Performance.getMetrics TaskDuration delta over wall time; baseline (same
  *   run): the same page with the live channel idle (no agents sending: the sign-in page).
  * Targets (issue 14): FCP < 1 s, live data < 1.5 s, JS < 300 KiB gzip, main thread < 30 % busy.
  * Prints one JSON object on stdout.
  */
-import { readdirSync, readFileSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { gzipSync } from 'node:zlib';
@@ -40,6 +45,7 @@ const { values } = parseArgs({
     'busy-seconds': { type: 'string', default: '10' },
     'in-process': { type: 'boolean', default: false },
     dashboard: { type: 'string' },
+    compare: { type: 'string' },
   },
 });
 const inProcess = values['in-process'];
@@ -88,6 +94,37 @@ function gzipKiB(files: readonly string[]): number {
 }
 
 const progress = (message: string) => process.stderr.write(`[dashboard bench] ${message}\n`);
+
+/** The index.html of a build and its precompressed copies. */
+const INDEX_FILES = ['index.html', 'index.html.gz', 'index.html.br'];
+
+/**
+ * With --compare: one directory serving both builds (assets have hashed names, so they do not
+ * collide; the same name means the same content), and a switch of its index.html between them.
+ */
+function comparedDashboards(mainDir: string, otherDir: string) {
+  const union = mkdtempSync(join(tmpdir(), 'visionloop-dash-compare-'));
+  cpSync(otherDir, union, { recursive: true });
+  cpSync(mainDir, union, { recursive: true });
+  const use = (dir: string) => {
+    for (const file of INDEX_FILES) {
+      // A build may have no compressed copy of index.html: then the union must not keep one.
+      if (existsSync(join(dir, file))) cpSync(join(dir, file), join(union, file));
+      else rmSync(join(union, file), { force: true });
+    }
+  };
+  return {
+    dir: union,
+    useMain: () => use(mainDir),
+    useOther: () => use(otherDir),
+    remove: () => rmSync(union, { recursive: true, force: true }),
+  };
+}
+
+const mainDashboard = values.dashboard ?? join(process.cwd(), 'web', 'dist');
+const compared =
+  values.compare === undefined ? null : comparedDashboards(mainDashboard, values.compare);
+if (compared !== null) progress(`comparing with ${values.compare} (alternate runs)`);
 progress(
   `starting the stack: ${agents} agents × ${fps} FPS (${inProcess ? 'in-process' : 'processes'})`,
 );
@@ -95,11 +132,15 @@ const stack = await startStack({
   agents,
   fps,
   agentProcesses: !inProcess,
-  ...(values.dashboard === undefined ? {} : { dashboardDir: values.dashboard }),
+  ...(compared !== null
+    ? { dashboardDir: compared.dir }
+    : values.dashboard === undefined
+      ? {}
+      : { dashboardDir: values.dashboard }),
 });
 progress('stack up');
 try {
-  const distDir = stack.dashboardDir;
+  const distDir = compared === null ? stack.dashboardDir : mainDashboard;
   const assets = join(distDir, 'assets');
   const allJs = readdirSync(assets)
     .filter((name) => name.endsWith('.js'))
@@ -108,11 +149,40 @@ try {
   const entry = [...html.matchAll(/(?:src|href)="\/assets\/([^"]+\.js)"/g)].map((m) =>
     join(assets, m[1] ?? ''),
   );
-  const overviewChunk = allJs.filter((file) => /OverviewPage-/.test(file));
+  /** `files` and every chunk they import statically (`from"./x.js"`, `import"./x.js"`). */
+  const withImports = (files: readonly string[]): string[] => {
+    const seen = new Set<string>();
+    const stack = [...files];
+    for (let file = stack.pop(); file !== undefined; file = stack.pop()) {
+      if (seen.has(file)) continue;
+      seen.add(file);
+      const code = readFileSync(file, 'utf8');
+      for (const match of code.matchAll(/(?:from|import)\s*"\.\/([^"]+\.js)"/g)) {
+        stack.push(join(assets, match[1] ?? ''));
+      }
+    }
+    return [...seen];
+  };
+  // What `/` needs: the entry and the overview's chunk, each with the chunks it imports.
+  const overviewChunk = withImports(allJs.filter((file) => /OverviewPage-/.test(file)));
 
   const fcp: number[] = [];
   const baselineFcp: number[] = [];
   const live: number[] = [];
+  const otherFcp: number[] = [];
+  const otherLive: number[] = [];
+  /** One fresh-context load of the overview: FCP and the time until live data shows. */
+  const loadOverview = async (): Promise<{ fcp: number; live: number }> => {
+    const page = await stack.newPage({ scope: 'viewer' });
+    const paint = await firstContentfulPaint(page);
+    // Strings, not functions: tsx's transform would add helpers the page does not have.
+    await page.waitForFunction(
+      `Number(${STAT_TEXT}('Frames / s')) > 0 && Number(${STAT_TEXT}('Live frames')) > 0`,
+    );
+    const shown = await page.evaluate<number>('performance.now()');
+    await page.context().close();
+    return { fcp: paint, live: shown };
+  };
   for (let run = 0; run < runs; run += 1) {
     progress(`run ${run + 1}/${runs}`);
     // Baseline: a tiny answer from the same server, fresh context.
@@ -120,15 +190,18 @@ try {
     baselineFcp.push(await firstContentfulPaint(baseline));
     await baseline.context().close();
 
-    const page = await stack.newPage({ scope: 'viewer' });
-    fcp.push(await firstContentfulPaint(page));
-    // Strings, not functions: tsx's transform would add helpers the page does not have.
-    await page.waitForFunction(
-      `Number(${STAT_TEXT}('Frames / s')) > 0 && Number(${STAT_TEXT}('Live frames')) > 0`,
-    );
-    live.push(await page.evaluate<number>('performance.now()'));
-    await page.context().close();
+    // With --compare, which build goes first alternates, so neither always follows the other.
+    const order =
+      compared === null ? ['main'] : run % 2 === 0 ? ['main', 'other'] : ['other', 'main'];
+    for (const which of order) {
+      if (which === 'main') compared?.useMain();
+      else compared?.useOther();
+      const measured = await loadOverview();
+      (which === 'main' ? fcp : otherFcp).push(measured.fcp);
+      (which === 'main' ? live : otherLive).push(measured.live);
+    }
   }
+  compared?.useMain();
 
   progress('main-thread busy share');
   // Main thread while live updates stream in (agents × fps), vs. the idle sign-in page.
@@ -166,7 +239,8 @@ try {
     liveDataMs: round(median(live)),
     liveDataRatio: round(median(live) / median(baselineFcp), 2),
     jsGzipKiB: round(gzipKiB(allJs)),
-    initialJsGzipKiB: round(gzipKiB([...new Set([...entry, ...overviewChunk])])),
+    initialJsGzipKiB: round(gzipKiB([...new Set([...withImports(entry), ...overviewChunk])])),
+    initialJsFiles: new Set([...withImports(entry), ...overviewChunk]).size,
     mainThreadBusy: round(busy, 3),
     idleMainThreadBusy: round(idleBusy, 3),
     busyRatio: round(busy / Math.max(idleBusy, 1e-6), 1),
@@ -179,8 +253,24 @@ try {
       mainThread: busy < 0.3,
     },
     samples: { fcpMs: fcp.map((v) => round(v)), liveDataMs: live.map((v) => round(v)) },
+    ...(compared === null
+      ? {}
+      : {
+          compare: {
+            dashboard: values.compare,
+            fcpMs: round(median(otherFcp)),
+            liveDataMs: round(median(otherLive)),
+            liveDataRatio: round(median(otherLive) / median(baselineFcp), 2),
+            liveDataSpeedup: round(median(otherLive) / median(live), 2),
+            samples: {
+              fcpMs: otherFcp.map((v) => round(v)),
+              liveDataMs: otherLive.map((v) => round(v)),
+            },
+          },
+        }),
   };
   console.log(JSON.stringify(result));
 } finally {
   await stack.stop();
+  compared?.remove();
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * Import-cycle check for src/ (issue 16; part of `npm run check` as `check:cycles`).
+ * Import-cycle check for src/ and web/src/ (issue 16; part of `npm run check` as `check:cycles`).
  *
  * Reads every src/**\/*.ts(x) file (tests included: a test that imports a module that imports the
  * test's own module back is a cycle as well), collects the module specifiers of `import … from`,
@@ -15,7 +15,8 @@
  * No new dependency: the specifiers come from `ts.preProcessFile` of the TypeScript compiler
  * the project already builds with (a regex would also match `from '…'` inside strings).
  *
- * Usage: node scripts/check-cycles.mjs [root=src] [--json]   (web/src works too)
+ * Usage: node scripts/check-cycles.mjs [root…=src] [--json]   (`npm run check:cycles` checks
+ * src and web/src; each root is its own graph)
  */
 import { readFileSync, readdirSync, statSync, existsSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -23,7 +24,8 @@ import ts from 'typescript';
 
 const args = process.argv.slice(2);
 const asJson = args.includes('--json');
-const root = resolve(args.find((a) => !a.startsWith('--')) ?? 'src');
+const named = args.filter((a) => !a.startsWith('--'));
+const roots = (named.length === 0 ? ['src'] : named).map((root) => resolve(root));
 
 /** @param {string} dir @returns {string[]} */
 function listTs(dir) {
@@ -145,39 +147,52 @@ function exampleLoop(graph, component) {
   return [start, start];
 }
 
-const files = listTs(root);
-/** @type {Map<string, Set<string>>} */
-const graph = new Map();
-for (const file of files) {
-  const targets = new Set();
-  for (const specifier of specifiersOf(readFileSync(file, 'utf8'))) {
-    const target = resolveSpecifier(file, specifier);
-    if (target && target.startsWith(root)) targets.add(target);
+/**
+ * The cycles among the files under `root` (imports leaving `root` are not followed: each tree
+ * is checked on its own).
+ */
+function cyclesUnder(root) {
+  const files = listTs(root);
+  /** @type {Map<string, Set<string>>} */
+  const graph = new Map();
+  for (const file of files) {
+    const targets = new Set();
+    for (const specifier of specifiersOf(readFileSync(file, 'utf8'))) {
+      const target = resolveSpecifier(file, specifier);
+      if (target && target.startsWith(root)) targets.add(target);
+    }
+    graph.set(file, targets);
   }
-  graph.set(file, targets);
+  const cycles = stronglyConnected(graph)
+    .filter((c) => c.length > 1 || graph.get(c[0])?.has(c[0]))
+    .map((c) => ({
+      files: c.map((f) => relative(process.cwd(), f)).sort(),
+      example: exampleLoop(graph, c).map((f) => relative(process.cwd(), f)),
+    }))
+    .sort((a, b) => b.files.length - a.files.length);
+  const edges = [...graph.values()].reduce((n, s) => n + s.size, 0);
+  return { root: relative(process.cwd(), root) || '.', files: files.length, edges, cycles };
 }
 
-const cycles = stronglyConnected(graph)
-  .filter((c) => c.length > 1 || graph.get(c[0])?.has(c[0]))
-  .map((c) => ({
-    files: c.map((f) => relative(process.cwd(), f)).sort(),
-    example: exampleLoop(graph, c).map((f) => relative(process.cwd(), f)),
-  }))
-  .sort((a, b) => b.files.length - a.files.length);
-
-const edges = [...graph.values()].reduce((n, s) => n + s.size, 0);
+const results = roots.map(cyclesUnder);
 if (asJson) {
-  console.log(JSON.stringify({ files: files.length, edges, cycles }, null, 2));
-} else if (cycles.length === 0) {
-  console.log(`check-cycles: no import cycle in ${files.length} files (${edges} imports)`);
+  // One root: the object as before; several: an array of them.
+  console.log(JSON.stringify(results.length === 1 ? results[0] : results, null, 2));
 } else {
-  console.error(
-    `check-cycles: ${cycles.length} import cycle(s) in ${relative(process.cwd(), root)}/ ` +
-      `(${files.length} files, ${edges} imports):`,
-  );
-  for (const [i, cycle] of cycles.entries()) {
-    console.error(`\n${i + 1}. ${cycle.files.length} files: ${cycle.files.join(', ')}`);
-    console.error(`   e.g. ${cycle.example.join(' → ')}`);
+  for (const { root, files, edges, cycles } of results) {
+    if (cycles.length === 0) {
+      console.log(
+        `check-cycles: no import cycle in ${files} files (${edges} imports) under ${root}/`,
+      );
+      continue;
+    }
+    console.error(
+      `check-cycles: ${cycles.length} import cycle(s) in ${root}/ (${files} files, ${edges} imports):`,
+    );
+    for (const [i, cycle] of cycles.entries()) {
+      console.error(`\n${i + 1}. ${cycle.files.length} files: ${cycle.files.join(', ')}`);
+      console.error(`   e.g. ${cycle.example.join(' → ')}`);
+    }
   }
 }
-process.exitCode = cycles.length > 0 ? 1 : 0;
+process.exitCode = results.some((result) => result.cycles.length > 0) ? 1 : 0;

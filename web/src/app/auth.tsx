@@ -13,10 +13,11 @@ import type { SessionResponse } from '../../../src/shared/api/session';
 import { sessionResponseSchema } from '../../../src/shared/api/session';
 import { ApiClient, ApiError, api, errorMessage } from '../lib/api';
 import { events } from '../lib/events';
+import { TOKEN_STORAGE_KEY } from './boot';
 import { allows } from './scopes';
 
-/** Where the token is kept (index.html's inline script reads it too). */
-export const STORAGE_KEY = 'visionloop.token';
+/** Where the token is kept (index.html's start-up script, boot.ts, reads it too). */
+export const STORAGE_KEY = TOKEN_STORAGE_KEY;
 
 export type AuthState =
   | { status: 'checking' }
@@ -60,15 +61,8 @@ async function checkToken(token: string): Promise<SessionResponse> {
   return probe.get('/api/session', sessionResponseSchema);
 }
 
-/** What index.html's inline script leaves: the stored token's session check, already sent. */
-declare global {
-  interface Window {
-    __visionloopSession?: { token: string; response: Promise<Response> };
-  }
-}
-
 /**
- * The start-up check of the stored `token`: the request index.html sent while the app's code
+ * The start-up check of the stored `token`: the request index.html sent (boot.ts) while the app's code
  * was loading when it was for this token (taken once), else a new one.
  */
 function checkStoredToken(token: string): Promise<SessionResponse> {

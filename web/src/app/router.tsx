@@ -40,31 +40,8 @@ export function navigate(to: string, options: { replace?: boolean } = {}): void 
   window.dispatchEvent(new Event(NAVIGATE_EVENT));
 }
 
-/**
- * The params of `pattern` (`/inspections/:id`) in `path`, or null when it does not match.
- * Params are decoded; a trailing slash is ignored.
- */
-export function matchPath(pattern: string, path: string): Record<string, string> | null {
-  const split = (value: string) => value.replace(/\/+$/, '').split('/').filter(Boolean);
-  const want = split(pattern);
-  const have = split(path);
-  if (want.length !== have.length) return null;
-  const params: Record<string, string> = {};
-  for (let index = 0; index < want.length; index += 1) {
-    const segment = want[index] ?? '';
-    const actual = have[index] ?? '';
-    if (segment.startsWith(':')) {
-      try {
-        params[segment.slice(1)] = decodeURIComponent(actual);
-      } catch {
-        return null;
-      }
-    } else if (segment !== actual) {
-      return null;
-    }
-  }
-  return params;
-}
+/** Path matching lives with the page table's data (paths.ts), used before the app loads too. */
+export { matchPath } from './paths';
 
 export interface LinkProps extends Omit<AnchorHTMLAttributes<HTMLAnchorElement>, 'href'> {
   to: string;

@@ -1,27 +1,20 @@
 /**
- * The page table: one line per page. A page is a folder under web/src/pages with a module
- * whose DEFAULT export is the page component; it is loaded lazily (its code is fetched the
- * first time it is opened), so adding a page does not slow the first paint.
+ * The page table: paths.ts's pages (path, title, nav, scopes) paired with their code. A page is
+ * a folder under web/src/pages with a module whose DEFAULT export is the page component; it is
+ * loaded lazily (its code is fetched the first time it is opened), so adding a page does not
+ * slow the first paint. To add one: a line in paths.ts (PAGES and PageModuleName) and its
+ * import in PAGE_LOADERS below (the type makes both agree).
  *
- * Fields: `path` (with `:params`, passed to the page as `params`), `title` (nav text and
- * document title), `nav` (shown in the navigation), `scopes` (who sees it; default readers).
- * Paths are matched in order; put `/x/:id` after `/x`.
+ * Pages never import this module (it imports them): their props type is paths.ts's PageProps.
  */
 import type { ComponentType, LazyExoticComponent } from 'react';
 import { lazy } from 'react';
-import type { Scope } from '../../../src/shared/api/common';
-import { matchPath } from './router';
+import type { PageModuleName, PagePath, PageProps } from './paths';
+import { PAGES, matchPath } from './paths';
 
-export interface PageProps {
-  /** The `:params` of the matched path, decoded. */
-  params: Record<string, string>;
-}
+export type { PageProps } from './paths';
 
-export interface PageRoute {
-  path: string;
-  title: string;
-  nav: boolean;
-  scopes?: readonly Scope[];
+export interface PageRoute extends Omit<PagePath, 'module' | 'prefetch'> {
   component: LazyExoticComponent<ComponentType<PageProps>>;
   /** Starts loading the page's code (main.tsx calls it for the first page, before React). */
   preload: () => Promise<unknown>;
@@ -29,75 +22,29 @@ export interface PageRoute {
 
 type PageModule = Promise<{ default: ComponentType<PageProps> }>;
 
-/** A lazily loaded page and the function that starts loading it (the same import). */
-function page(load: () => PageModule): Pick<PageRoute, 'component' | 'preload'> {
-  return { component: lazy(load), preload: load };
-}
+/** Each page module's lazy import (literal specifiers, so the bundler splits one chunk each). */
+const PAGE_LOADERS: Record<PageModuleName, () => PageModule> = {
+  'overview/OverviewPage': () => import('../pages/overview/OverviewPage'),
+  'inspections/InspectionsPage': () => import('../pages/inspections/InspectionsPage'),
+  'inspections/InspectionPage': () => import('../pages/inspections/InspectionPage'),
+  'labeling/LabelingPage': () => import('../pages/labeling/LabelingPage'),
+  'labeling/ReviewPage': () => import('../pages/labeling/ReviewPage'),
+  'drift/DriftPage': () => import('../pages/drift/DriftPage'),
+  'retraining/RetrainingPage': () => import('../pages/retraining/RetrainingPage'),
+  'models/ModelsPage': () => import('../pages/models/ModelsPage'),
+  'settings/SettingsPage': () => import('../pages/settings/SettingsPage'),
+};
+
+export const ROUTES: readonly PageRoute[] = PAGES.map(
+  ({ module, prefetch: _prefetch, ...route }) => ({
+    ...route,
+    // One lazy component per route, as before: /models → /models/:version remounts the page.
+    component: lazy(PAGE_LOADERS[module]),
+    preload: PAGE_LOADERS[module],
+  }),
+);
 
 /** The route of `pathname` (first match), or undefined. */
 export function routeOf(pathname: string): PageRoute | undefined {
   return ROUTES.find((route) => matchPath(route.path, pathname) !== null);
 }
-
-export const ROUTES: readonly PageRoute[] = [
-  {
-    path: '/',
-    title: 'Overview',
-    nav: true,
-    ...page(() => import('../pages/overview/OverviewPage')),
-  },
-  {
-    path: '/inspections',
-    title: 'Inspections',
-    nav: true,
-    ...page(() => import('../pages/inspections/InspectionsPage')),
-  },
-  {
-    path: '/inspections/:id',
-    title: 'Inspection',
-    nav: false,
-    ...page(() => import('../pages/inspections/InspectionPage')),
-  },
-  {
-    path: '/labeling',
-    title: 'Labeling',
-    nav: true,
-    ...page(() => import('../pages/labeling/LabelingPage')),
-  },
-  {
-    path: '/labeling/review',
-    title: 'Review labels',
-    nav: false,
-    ...page(() => import('../pages/labeling/ReviewPage')),
-  },
-  {
-    path: '/drift',
-    title: 'Drift',
-    nav: true,
-    ...page(() => import('../pages/drift/DriftPage')),
-  },
-  {
-    path: '/retraining',
-    title: 'Retraining',
-    nav: true,
-    ...page(() => import('../pages/retraining/RetrainingPage')),
-  },
-  {
-    path: '/models',
-    title: 'Models',
-    nav: true,
-    ...page(() => import('../pages/models/ModelsPage')),
-  },
-  {
-    path: '/models/:version',
-    title: 'Model',
-    nav: false,
-    ...page(() => import('../pages/models/ModelsPage')),
-  },
-  {
-    path: '/settings',
-    title: 'Settings',
-    nav: true,
-    ...page(() => import('../pages/settings/SettingsPage')),
-  },
-];

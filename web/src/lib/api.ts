@@ -8,7 +8,7 @@
  * Never call `fetch` for /api directly from a page: use `api` (or `useQuery`).
  */
 import type { z } from 'zod';
-import { errorBodySchema } from '../../../src/shared/api/common';
+import { errorBodySchema } from '../../../src/shared/api/common.js';
 
 /** Query values; undefined and null are left out, arrays become repeated keys. */
 export type QueryValue =
@@ -51,6 +51,12 @@ export function withQuery(path: string, query?: Query): string {
 
 type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
+/**
+ * How old a prefetched answer may be when a page asks for it (ms since it was sent): older
+ * ones are asked again, so a slow start never shows numbers older than the pages' own polling.
+ */
+export const PREFETCH_MAX_AGE_MS = 10_000;
+
 export class ApiClient {
   private token: string | null = null;
   /** Called once per 401 answer (the token no longer works). */
@@ -69,7 +75,24 @@ export class ApiClient {
     schema: S,
     options?: RequestOptions,
   ): Promise<z.output<S>> {
+    const early = this.takePrefetched(withQuery(path, options?.query));
+    if (early !== undefined) return this.adopt(path, early, schema);
     return this.json('GET', path, undefined, schema, options);
+  }
+
+  /**
+   * The answer index.html's script already requested for `url` (app/boot.ts), when it was sent
+   * with this client's token less than PREFETCH_MAX_AGE_MS ago; each is taken once. Later
+   * requests of the same URL go to the server as usual.
+   */
+  private takePrefetched(url: string): Promise<Response> | undefined {
+    const early = globalThis.window?.__visionloopPrefetch;
+    if (early === undefined || early.token !== this.token) return undefined;
+    const response = early.responses[url];
+    if (response === undefined) return undefined;
+    delete early.responses[url];
+    if (performance.now() - early.at > PREFETCH_MAX_AGE_MS) return undefined;
+    return response;
   }
 
   post<S extends z.ZodType>(

@@ -12,6 +12,7 @@
  */
 import type { EventType, LiveEvent } from '../../../src/shared/api/events';
 import { EVENT_TYPES, liveEventSchema } from '../../../src/shared/api/events';
+import { DASHBOARD_EVENTS_MAX_FPS } from '../app/boot';
 
 export type ConnectionState = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'closed';
 
@@ -23,7 +24,7 @@ interface Subscriber {
 }
 
 /** Frame events per second per camera the dashboard asks for (the server thins to this). */
-export const DASHBOARD_EVENTS_MAX_FPS = 5;
+export { DASHBOARD_EVENTS_MAX_FPS } from '../app/boot';
 
 export class EventsHub {
   private source: EventSource | null = null;
@@ -81,15 +82,32 @@ export class EventsHub {
     for (const listener of this.stateListeners) listener();
   }
 
+  /**
+   * The stream index.html opened for `token` before the app loaded (app/boot.ts), taken once;
+   * null when there is none, it was for another token, or the server already closed it.
+   */
+  private adoptEarly(token: string): EventSource | null {
+    const early = globalThis.window?.__visionloopEvents;
+    if (early === undefined) return null;
+    delete window.__visionloopEvents;
+    if (early.token === token && early.source.readyState !== EventSource.CLOSED) {
+      return early.source;
+    }
+    early.source.close();
+    return null;
+  }
+
   private open(): void {
     if (this.token === null) return;
     const params = new URLSearchParams({
       access_token: this.token,
       maxFps: String(DASHBOARD_EVENTS_MAX_FPS),
     });
-    const source = new EventSource(`/api/events?${params.toString()}`);
+    const source =
+      this.adoptEarly(this.token) ?? new EventSource(`/api/events?${params.toString()}`);
     this.source = source;
-    this.setState(this.state === 'idle' ? 'connecting' : 'reconnecting');
+    if (source.readyState === EventSource.OPEN) this.setState('open');
+    else this.setState(this.state === 'idle' ? 'connecting' : 'reconnecting');
     source.onopen = () => {
       this.retryDelayMs = 1000;
       this.setState('open');

@@ -8,7 +8,7 @@
 import { useState } from 'react';
 import { inspectionLogItemSchema } from '../../../../src/shared/api/inspection-logs';
 import type { InspectionLogItem } from '../../../../src/shared/api/inspection-logs';
-import type { PageProps } from '../../app/routes';
+import type { PageProps } from '../../app/paths';
 import { Link } from '../../app/router';
 import { ErrorBanner } from '../../components/ErrorBanner';
 import type { FrameBox } from '../../components/FrameWithBoxes';

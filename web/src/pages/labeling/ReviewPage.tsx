@@ -6,7 +6,7 @@
  */
 import type { CSSProperties } from 'react';
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
-import type { PageProps } from '../../app/routes';
+import type { PageProps } from '../../app/paths';
 import { useAuth, useCan } from '../../app/auth';
 import { LABELERS } from '../../app/scopes';
 import { ErrorBanner } from '../../components/ErrorBanner';

@@ -26,7 +26,7 @@ import type {
   ModelSummary,
 } from '../../../../src/shared/api/models';
 import { IfScope, useCan } from '../../app/auth';
-import type { PageProps } from '../../app/routes';
+import type { PageProps } from '../../app/paths';
 import { Link, navigate } from '../../app/router';
 import { ADMINS } from '../../app/scopes';
 import { ErrorBanner } from '../../components/ErrorBanner';

@@ -21,6 +21,7 @@ import type { CameraMetrics } from '../../../../src/shared/api/metrics';
 import { modelStatusResponseSchema } from '../../../../src/shared/api/model-status';
 import { retrainingStatusSchema } from '../../../../src/shared/api/retraining';
 import type { RetrainingStatus } from '../../../../src/shared/api/retraining';
+import { OVERVIEW_WINDOW_SECONDS } from '../../app/paths';
 import { Link } from '../../app/router';
 import { ErrorBanner } from '../../components/ErrorBanner';
 import { FrameWithBoxes } from '../../components/FrameWithBoxes';
@@ -49,8 +50,8 @@ const Histogram = lazy(async () => ({
   default: (await import('../../components/Histogram')).Histogram,
 }));
 
-/** The metrics window the overview shows, seconds. */
-const WINDOW_SECONDS = 60;
+/** The metrics window the overview shows, seconds (its first request is prefetched: paths.ts). */
+const WINDOW_SECONDS = OVERVIEW_WINDOW_SECONDS;
 /** Frames kept in the live strip (those with a stored image) and in the decision ticker. */
 const STRIP_FRAMES = 6;
 const TICKER_FRAMES = 60;
