@@ -29,7 +29,7 @@ import {
   type StatsResponse,
 } from '../shared/api/labeling.js';
 import { VisionLoopError } from '../shared/errors.js';
-import { formatTable } from './output.js';
+import { answerPrinter, formatTable } from './output.js';
 import { parseIntegerInRange } from './parse-options.js';
 import {
   addConnectionOptions,
@@ -343,9 +343,7 @@ function frameLine(file: string | undefined, bytes: number | null): string | nul
 /** Registers `visionloop label …`. */
 export function registerLabelCommands(program: Command, deps: LabelCommandDeps = {}): void {
   const out = deps.stdout ?? process.stdout;
-  const print = (flags: ConnectionFlags, value: unknown, text: () => string): void => {
-    out.write(flags.json === true ? `${JSON.stringify(value, null, 2)}\n` : `${text()}\n`);
-  };
+  const print = answerPrinter(out);
   const label = program
     .command('label')
     .description('The labeling queue: claim uncertain frames, correct the boxes, review labels.');

@@ -27,7 +27,7 @@ import {
   type ModelSummary,
 } from '../shared/api/models.js';
 import { VisionLoopError } from '../shared/errors.js';
-import { formatTable } from './output.js';
+import { answerPrinter, formatTable } from './output.js';
 import { parseIntegerInRange } from './parse-options.js';
 import {
   addConnectionOptions,
@@ -133,9 +133,7 @@ export function detailText(detail: ModelDetailResponse): string {
 /** Registers `visionloop models …`. */
 export function registerModelsCommands(program: Command, deps: ModelsCommandDeps = {}): void {
   const out = deps.stdout ?? process.stdout;
-  const print = (flags: ConnectionFlags, value: unknown, text: () => string): void => {
-    out.write(flags.json === true ? `${JSON.stringify(value, null, 2)}\n` : `${text()}\n`);
-  };
+  const print = answerPrinter(out);
   const models = program
     .command('models')
     .description('The model registry: versions, aliases (production, staging), rollbacks.');
