@@ -147,25 +147,43 @@ function noPython(tried: string[]): VisionLoopError {
 export function findPython(preferred?: string): string {
   if (cachedPython && !preferred) return cachedPython;
   const tried: string[] = [];
-  for (const candidate of pythonCandidates(preferred)) {
-    if (candidate.includes('/') && !existsSync(candidate)) {
-      tried.push(`${candidate} (not found)`);
-      continue;
-    }
+  for (const candidate of existingCandidates(preferred, tried)) {
     const probe = spawnSync(candidate, ['-c', REQUIRED_MODULES], {
       encoding: 'utf8',
       timeout: 60_000,
     });
-    if (probe.status === 0) {
-      if (!preferred) cachedPython = candidate;
-      return candidate;
-    }
-    const reason = probe.error
-      ? probe.error.message
-      : (probe.stderr.trim().split('\n').pop() ?? 'failed');
-    tried.push(`${candidate} (${reason})`);
+    const reason =
+      probe.status === 0
+        ? null
+        : probe.error
+          ? probe.error.message
+          : (probe.stderr.trim().split('\n').pop() ?? 'failed');
+    if (accepted(candidate, reason, preferred, tried)) return candidate;
   }
   throw noPython(tried);
+}
+
+/** The candidates that exist (a path that does not is noted in `tried`). */
+function* existingCandidates(preferred: string | undefined, tried: string[]): Generator<string> {
+  for (const candidate of pythonCandidates(preferred)) {
+    if (candidate.includes('/') && !existsSync(candidate)) tried.push(`${candidate} (not found)`);
+    else yield candidate;
+  }
+}
+
+/** Whether a probed candidate is the one (cached unless it was the user's own); else noted. */
+function accepted(
+  candidate: string,
+  reason: string | null,
+  preferred: string | undefined,
+  tried: string[],
+): boolean {
+  if (reason === null) {
+    if (!preferred) cachedPython = candidate;
+    return true;
+  }
+  tried.push(`${candidate} (${reason})`);
+  return false;
 }
 
 /**
@@ -176,11 +194,7 @@ export function findPython(preferred?: string): string {
 export async function findPythonAsync(preferred?: string): Promise<string> {
   if (cachedPython && !preferred) return cachedPython;
   const tried: string[] = [];
-  for (const candidate of pythonCandidates(preferred)) {
-    if (candidate.includes('/') && !existsSync(candidate)) {
-      tried.push(`${candidate} (not found)`);
-      continue;
-    }
+  for (const candidate of existingCandidates(preferred, tried)) {
     const reason = await new Promise<string | null>((done) => {
       execFile(
         candidate,
@@ -192,11 +206,7 @@ export async function findPythonAsync(preferred?: string): Promise<string> {
         },
       );
     });
-    if (reason === null) {
-      if (!preferred) cachedPython = candidate;
-      return candidate;
-    }
-    tried.push(`${candidate} (${reason})`);
+    if (accepted(candidate, reason, preferred, tried)) return candidate;
   }
   throw noPython(tried);
 }

@@ -544,25 +544,20 @@ export class TrainingRun {
       attempt: context.attempt,
       trigger: this.trigger,
     };
-    context.reportProgress({
-      stage: 'training',
-      fraction: 0.05,
-      epoch: 0,
-      epochs: settings.epochs,
-      candidateVersion: this.version,
-    });
+    const reportStart = (device?: string) =>
+      context.reportProgress({
+        stage: 'training',
+        fraction: 0.05,
+        epoch: 0,
+        epochs: settings.epochs,
+        candidateVersion: this.version,
+        ...(device === undefined ? {} : { device }),
+      });
+    reportStart();
     const trainerLog = trainerProcessLog({
       epochs: settings.epochs,
       onStart: (device) => {
-        if (device === null) return;
-        context.reportProgress({
-          stage: 'training',
-          fraction: 0.05,
-          epoch: 0,
-          epochs: settings.epochs,
-          candidateVersion: this.version,
-          device: describeTrainerDevice(device),
-        });
+        if (device !== null) reportStart(describeTrainerDevice(device));
       },
       onEpoch: (progress) => {
         const device = trainerLog.device();
