@@ -22,6 +22,9 @@
  *   columns of prediction_logs, at most ~1,300 rows per INSERT.
  * - Class filtering uses `prediction_classes` (one row per distinct class of a prediction,
  *   with `captured_at` copied) through `EXISTS`, never a LIKE over the detections JSON.
+ *
+ * Over 500 lines on purpose: types only, one interface per table, in one file so that a
+ * migration's change shows in one place.
  */
 import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
 import type { RolloutKind, RolloutState } from '../shared/api/rollouts.js';

@@ -10,6 +10,9 @@
  * - `runServer(config)`: `startServer` until SIGINT/SIGTERM, then a graceful close.
  * - `openLocalTokenAdmin(config)`: token management straight on the database (bootstrap
  *   without a running server, `visionloop token … ` without `--server`).
+ *
+ * Just over 500 lines: the server's one composition root (DESIGN §8); the wiring is kept in one
+ * place on purpose.
  */
 import { readFileSync } from 'node:fs';
 import { chmod, mkdir, rename, writeFile } from 'node:fs/promises';

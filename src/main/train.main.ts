@@ -5,6 +5,9 @@
  * per-preset test sets and model card that ship under models/seed/; and the stage recipes
  * (docs/training-stages.md): crops of the synthetic line → the crop classifier and segmenter
  * that ship under models/seed-classify/ and models/seed-segment/.
+ *
+ * Over 500 lines on purpose: three recipes (the seed detector, the crop classifier, the crop
+ * segmenter) that share one trainer plumbing; a fourth recipe would be the moment to split them.
  */
 import { copyFile, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';

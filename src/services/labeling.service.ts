@@ -21,6 +21,9 @@
  * It never reads frames or writes datasets (services/dataset/ does). Settings and classes live
  * in labeling-settings.ts, the read side (pages, history, statistics) in labeling-views.ts,
  * the pure rules (boxes, effective status) in labeling-rules.ts.
+ *
+ * Just over 500 lines: the queue's rules (claim, label, skip, flag, review) over one table, read
+ * together.
  */
 import { randomUUID } from 'node:crypto';
 import type { LabelingQueueRow, LabelingQueueUpdate } from '../db/schema.js';

@@ -7,6 +7,10 @@
  * promotion's history entry and deployment); a canary's start and rollback are history steps
  * with their scope, and which cameras follow the candidate is the agents' model plan's job
  * (it reads `running()`). It never loads a model and never decides a frame.
+ *
+ * Over 500 lines on purpose: one rollout's life (start, measure, evaluate by its rules, promote,
+ * roll back, end) over one table; every transition shares the same checks and alias-history
+ * steps, so they are read together.
  */
 import { randomBytes } from 'node:crypto';
 import type { RolloutRow } from '../db/schema.js';
