@@ -130,7 +130,8 @@ describe('the dashboard plugin', () => {
   });
 
   it("answers every page of the dashboard's router, and only those", () => {
-    const routes = readFileSync(join(packageRoot(), 'web', 'src', 'app', 'routes.tsx'), 'utf8');
+    // The page table (web/src/app/paths.ts) that the router and index.html's first load use.
+    const routes = readFileSync(join(packageRoot(), 'web', 'src', 'app', 'paths.ts'), 'utf8');
     const paths = [...routes.matchAll(/path: '([^']+)'/g)].map((match) => match[1] ?? '');
     expect(paths.length).toBeGreaterThanOrEqual(DASHBOARD_PAGE_ROOTS.length + 1);
     for (const path of paths) expect(isDashboardPagePath(path), path).toBe(true);

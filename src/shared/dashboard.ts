@@ -1,6 +1,6 @@
 /**
  * The dashboard's page paths, shared by the server (which answers them with the app's
- * index.html) and the dashboard's router (web/src/app/routes.tsx; a test holds the two
+ * index.html) and the dashboard's page table (web/src/app/paths.ts; a test holds the two
  * together). Any other path outside the API is a 404, not the app: `/etc/passwd` or a
  * mistyped API path must not come back as a 200 HTML page. Browser-safe, no imports.
  */
