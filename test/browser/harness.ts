@@ -112,6 +112,11 @@ export interface Stack {
   token(scope: Scope, name?: string): Promise<string>;
   /** Revokes a token by its secret's id (the id is returned by tokenInfo). */
   revoke(token: string): Promise<void>;
+  /**
+   * Starts `count` more agents like the first ones (cameras numbered on: cam-N+1…) and waits
+   * until each has delivered a frame (unless `waitForFrames` is false).
+   */
+  addAgents(count: number): Promise<void>;
   /** A page in a fresh browser context, signed in (or not), at `path` (default `/`). */
   newPage(options?: NewPageOptions): Promise<Page>;
   /** An API call with a token (default the admin's); the body parsed as JSON when it is. */
@@ -267,58 +272,65 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
 
     const agents: AgentRun[] = [];
     const agentProcesses: ChildProcess[] = [];
-    const agentCount = options.agents ?? 1;
-    for (let index = 1; index <= agentCount; index += 1) {
-      const agentToken = await server.services.auth.createToken(
-        { name: `cam-${index} agent`, scope: 'agent' },
-        null,
-      );
-      if (options.agentProcesses === true) {
-        const child = spawnAgentProcess({
-          serverUrl: server.url,
-          token: agentToken.token,
-          source: `synth:${options.scenario ?? 'nominal'}`,
-          camera: `cam-${index}`,
-          fps: options.fps ?? 5,
-          seed: index,
-          dataDir,
-        });
-        agentProcesses.push(child);
-        cleanups.push(() => stopProcess(child));
-        continue;
-      }
-      const run = await startAgent({
-        config: resolveAgentConfig(
-          {
-            server: server.url,
+    /** Starts `count` more agents (cameras numbered on from the last) and waits for their frames. */
+    const addAgents = async (count: number) => {
+      const first = agents.length + agentProcesses.length + 1;
+      const cameras: string[] = [];
+      const runs: AgentRun[] = [];
+      for (let index = first; index < first + count; index += 1) {
+        cameras.push(`cam-${index}`);
+        const agentToken = await server.services.auth.createToken(
+          { name: `cam-${index} agent`, scope: 'agent' },
+          null,
+        );
+        if (options.agentProcesses === true) {
+          const child = spawnAgentProcess({
+            serverUrl: server.url,
             token: agentToken.token,
             source: `synth:${options.scenario ?? 'nominal'}`,
             camera: `cam-${index}`,
-            model: SEED_MODEL,
             fps: options.fps ?? 5,
             seed: index,
-            outbox: join(dataDir, `agent-${index}`, 'outbox.db'),
-            drainTimeout: 1,
-          },
-          { VISIONLOOP_THREADS: '1', VISIONLOOP_DATA_DIR: dataDir },
-        ),
-        sender: { batchDelayMs: 100, heartbeatIntervalMs: 1000 },
-        log: () => undefined,
-      });
-      agents.push(run);
-      cleanups.push(async () => {
-        run.stop(true);
-        await run.done;
-      });
-    }
-    if (options.waitForFrames !== false && agents.length > 0) {
-      await until(
-        'every agent to produce a frame',
-        () => agents.every((run) => run.stats().producedResults > 0),
-        60_000,
-      );
-    }
-    if (options.waitForFrames !== false && agentProcesses.length > 0) {
+            dataDir,
+          });
+          agentProcesses.push(child);
+          cleanups.push(() => stopProcess(child));
+          continue;
+        }
+        const run = await startAgent({
+          config: resolveAgentConfig(
+            {
+              server: server.url,
+              token: agentToken.token,
+              source: `synth:${options.scenario ?? 'nominal'}`,
+              camera: `cam-${index}`,
+              model: SEED_MODEL,
+              fps: options.fps ?? 5,
+              seed: index,
+              outbox: join(dataDir, `agent-${index}`, 'outbox.db'),
+              drainTimeout: 1,
+            },
+            { VISIONLOOP_THREADS: '1', VISIONLOOP_DATA_DIR: dataDir },
+          ),
+          sender: { batchDelayMs: 100, heartbeatIntervalMs: 1000 },
+          log: () => undefined,
+        });
+        agents.push(run);
+        runs.push(run);
+        cleanups.push(async () => {
+          run.stop(true);
+          await run.done;
+        });
+      }
+      if (options.waitForFrames === false || count === 0) return;
+      if (options.agentProcesses !== true) {
+        await until(
+          'every agent to produce a frame',
+          () => runs.every((run) => run.stats().producedResults > 0),
+          60_000,
+        );
+        return;
+      }
       // A process's results are seen once the server stored them.
       const stored = async (camera: string): Promise<boolean> => {
         const query = `/api/inspection-logs?camera=${camera}&limit=1`;
@@ -331,11 +343,11 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       // Many agent processes starting at once on a busy machine can take minutes.
       await until(
         'every agent process to deliver a result',
-        async () =>
-          (await Promise.all(agentProcesses.map((_, i) => stored(`cam-${i + 1}`)))).every(Boolean),
+        async () => (await Promise.all(cameras.map(stored))).every(Boolean),
         300_000,
       );
-    }
+    };
+    await addAgents(options.agents ?? 1);
 
     // Cleanups run last-in first-out: the browser (and its live streams) goes first.
     cleanups.push(() => browser.close());
@@ -350,6 +362,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       agentProcesses,
       worker,
       browser,
+      addAgents,
       adminToken,
       dataDir,
       dashboardDir: distDir,

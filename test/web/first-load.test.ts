@@ -7,8 +7,9 @@
 import { runInNewContext } from 'node:vm';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
-import type { BootPrefetch, BootRoute } from '../../web/src/app/boot.js';
-import { TOKEN_STORAGE_KEY, bootScript } from '../../web/src/app/boot.js';
+import { EVENT_TYPES } from '../../src/shared/api/events.js';
+import type { BootEvents, BootPrefetch, BootRoute } from '../../web/src/app/boot.js';
+import { BOOT_EVENTS_BUFFER, TOKEN_STORAGE_KEY, bootScript } from '../../web/src/app/boot.js';
 import { OVERVIEW_WINDOW_SECONDS, PAGES, matchPath } from '../../web/src/app/paths.js';
 import { ApiClient, PREFETCH_MAX_AGE_MS } from '../../web/src/lib/api.js';
 import { firstLoadRoutes } from '../../web/vite.config.js';
@@ -32,15 +33,34 @@ interface FakeLink {
   crossOrigin?: string;
 }
 
+/** An EventSource with listeners and a way to deliver a message to them. */
+class FakeEventSource {
+  readonly listeners = new Map<string, Set<(message: Event) => void>>();
+  constructor(readonly url: string) {}
+  addEventListener(type: string, listener: (message: Event) => void) {
+    const set = this.listeners.get(type) ?? new Set();
+    set.add(listener);
+    this.listeners.set(type, set);
+  }
+  removeEventListener(type: string, listener: (message: Event) => void) {
+    this.listeners.get(type)?.delete(listener);
+  }
+  deliver(type: string, data: string) {
+    const message = { type, data } as unknown as Event;
+    for (const listener of this.listeners.get(type) ?? []) listener(message);
+  }
+}
+
 /** A window with just what boot touches; runs the inlined script text against it. */
 function runBoot(pathname: string, token: string | null, map: readonly BootRoute[] = MAP) {
   const links: FakeLink[] = [];
   const fetches: { url: string; init: RequestInit }[] = [];
-  const streams: string[] = [];
+  const streams: FakeEventSource[] = [];
   const win = {
-    EventSource: class {
+    EventSource: class extends FakeEventSource {
       constructor(url: string) {
-        streams.push(url);
+        super(url);
+        streams.push(this);
       }
     },
     localStorage: { getItem: (key: string) => (key === TOKEN_STORAGE_KEY ? token : null) },
@@ -57,7 +77,7 @@ function runBoot(pathname: string, token: string | null, map: readonly BootRoute
   } as unknown as Window & {
     __visionloopSession?: unknown;
     __visionloopPrefetch?: BootPrefetch;
-    __visionloopEvents?: unknown;
+    __visionloopEvents?: BootEvents;
   };
   // The exact text index.html gets, in a fresh global scope holding only `window`: a
   // reference to anything outside boot's body would throw.
@@ -77,7 +97,9 @@ describe("index.html's start-up script", () => {
 
   it("on the overview: session check, the overview's API calls and its chunks, at once", () => {
     const { win, links, fetches, streams } = runBoot('/', TOKEN);
-    expect(streams).toEqual([`/api/events?access_token=${TOKEN}&maxFps=5`]);
+    expect(streams.map((stream) => stream.url)).toEqual([
+      `/api/events?access_token=${TOKEN}&maxFps=5`,
+    ]);
     expect(win.__visionloopEvents).toMatchObject({ token: TOKEN });
     expect(fetches.map((call) => call.url)).toEqual([
       '/api/session',
@@ -102,6 +124,25 @@ describe("index.html's start-up script", () => {
       '/api/metrics?window=60',
       '/api/agents',
     ]);
+  });
+
+  it('keeps the live messages that arrive before the app listens, the newest 100, until told to stop', () => {
+    const { win, streams } = runBoot('/', TOKEN);
+    const stream = streams[0];
+    if (stream === undefined) throw new Error('no stream');
+    // Every live event type is kept; other types (the server sends none) are not.
+    expect([...stream.listeners.keys()]).toEqual([...EVENT_TYPES]);
+    stream.deliver('frame', '{"n":1}');
+    stream.deliver('drift', '{"n":2}');
+    const early = win.__visionloopEvents;
+    expect(early?.buffered.map((message) => message.data)).toEqual(['{"n":1}', '{"n":2}']);
+    for (let n = 3; n <= BOOT_EVENTS_BUFFER + 10; n += 1) stream.deliver('frame', `{"n":${n}}`);
+    expect(early?.buffered).toHaveLength(BOOT_EVENTS_BUFFER);
+    expect(early?.buffered[0]?.data).toBe('{"n":11}');
+    early?.stopBuffering();
+    stream.deliver('frame', '{"n":999}');
+    expect(early?.buffered.at(-1)?.data).toBe(`{"n":${BOOT_EVENTS_BUFFER + 10}}`);
+    expect([...stream.listeners.values()].every((set) => set.size === 0)).toBe(true);
   });
 
   it("another page: only that page's files; a path with params matches its pattern", () => {

@@ -6,7 +6,8 @@
  * one after the other once the entry has run:
  *
  * - the stored token's session check (`GET /api/session`, taken by auth.tsx);
- * - the live channel (`/api/events`, adopted by lib/events.ts when the token matches);
+ * - the live channel (`/api/events`, adopted by lib/events.ts when the token matches), keeping
+ *   the messages that arrive before the app listens, for the app to replay;
  * - for the page at `location.pathname` only: `<link rel="modulepreload">` for its chunk and
  *   every chunk that chunk imports (and a style preload for its CSS), and its first API
  *   requests (`PagePath.prefetch`), taken once by the first `api.get` of the same URL with the
@@ -17,6 +18,8 @@
  * `boot` must stay self-contained (it is inlined by its source text: no imports, no helpers
  * from outside its body) and must never throw (a failure only means the app asks later).
  */
+
+import { EVENT_TYPES } from '../../../src/shared/api/events.js';
 
 /** Where the dashboard keeps the signed-in token (auth.tsx uses this key; boot reads it). */
 export const TOKEN_STORAGE_KEY = 'visionloop.token';
@@ -43,6 +46,19 @@ export interface BootPrefetch {
   responses: Record<string, Promise<Response>>;
 }
 
+/** The live channel index.html opened, and what it received before the app took it. */
+export interface BootEvents {
+  token: string;
+  source: EventSource;
+  /** Messages of the live event types that arrived before the app listened, oldest first. */
+  buffered: MessageEvent<string>[];
+  /** Stops buffering (the app calls it once it listens itself). */
+  stopBuffering: () => void;
+}
+
+/** At most this many early messages are kept (the newest): the app replays them when it starts. */
+export const BOOT_EVENTS_BUFFER = 100;
+
 declare global {
   interface Window {
     /** The stored token's session check, sent by index.html (auth.tsx takes it). */
@@ -50,12 +66,21 @@ declare global {
     /** The first page's API answers, sent by index.html (lib/api.ts takes them). */
     __visionloopPrefetch?: BootPrefetch;
     /** The live channel, opened by index.html (lib/events.ts adopts it). */
-    __visionloopEvents?: { token: string; source: EventSource };
+    __visionloopEvents?: BootEvents;
   }
 }
 
-/** index.html's start-up work; `routes` is the build's first-load map. Never throws. */
-export function boot(win: Window, routes: readonly BootRoute[], eventsMaxFps: number): void {
+/**
+ * index.html's start-up work; `routes` is the build's first-load map, `eventTypes` the live
+ * event types (src/shared/api/events.ts), `bufferSize` BOOT_EVENTS_BUFFER. Never throws.
+ */
+export function boot(
+  win: Window,
+  routes: readonly BootRoute[],
+  eventsMaxFps: number,
+  eventTypes: readonly string[],
+  bufferSize: number,
+): void {
   try {
     // TOKEN_STORAGE_KEY, written out: boot is inlined by its text (first-load.test.ts checks).
     const token = win.localStorage.getItem('visionloop.token');
@@ -68,10 +93,23 @@ export function boot(win: Window, routes: readonly BootRoute[], eventsMaxFps: nu
     win.__visionloopSession = { token, response: get('/api/session') };
     // The live channel as lib/events.ts opens it (the hub adopts this one): every signed-in
     // page shows its state, and the overview's first frames then do not wait for the app.
+    // What arrives before the app listens is kept (the newest `bufferSize`) and replayed by
+    // the hub: the overview's first live frame is then one that came while its code loaded.
     const query = `access_token=${encodeURIComponent(token)}&maxFps=${eventsMaxFps}`;
+    const source = new (win as Window & typeof globalThis).EventSource(`/api/events?${query}`);
+    const buffered: MessageEvent<string>[] = [];
+    const keep = (message: Event) => {
+      buffered.push(message as MessageEvent<string>);
+      if (buffered.length > bufferSize) buffered.shift();
+    };
+    for (const type of eventTypes) source.addEventListener(type, keep);
     win.__visionloopEvents = {
       token,
-      source: new (win as Window & typeof globalThis).EventSource(`/api/events?${query}`),
+      source,
+      buffered,
+      stopBuffering: () => {
+        for (const type of eventTypes) source.removeEventListener(type, keep);
+      },
     };
 
     const split = (value: string) => value.replace(/\/+$/, '').split('/').filter(Boolean);
@@ -123,5 +161,6 @@ export function boot(win: Window, routes: readonly BootRoute[], eventsMaxFps: nu
  */
 export function bootScript(routes: readonly BootRoute[]): string {
   const data = JSON.stringify(routes).replace(/</g, '\\u003c');
-  return `(${boot.toString()})(window, ${data}, ${DASHBOARD_EVENTS_MAX_FPS});`;
+  const types = JSON.stringify(EVENT_TYPES);
+  return `(${boot.toString()})(window, ${data}, ${DASHBOARD_EVENTS_MAX_FPS}, ${types}, ${BOOT_EVENTS_BUFFER});`;
 }

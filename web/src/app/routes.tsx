@@ -7,15 +7,15 @@
  *
  * Pages never import this module (it imports them): their props type is paths.ts's PageProps.
  */
-import type { ComponentType, LazyExoticComponent } from 'react';
-import { lazy } from 'react';
+import type { ComponentType } from 'react';
+import { lazy, useState } from 'react';
 import type { PageModuleName, PagePath, PageProps } from './paths';
 import { PAGES, matchPath } from './paths';
 
 export type { PageProps } from './paths';
 
 export interface PageRoute extends Omit<PagePath, 'module' | 'prefetch'> {
-  component: LazyExoticComponent<ComponentType<PageProps>>;
+  component: ComponentType<PageProps>;
   /** Starts loading the page's code (main.tsx calls it for the first page, before React). */
   preload: () => Promise<unknown>;
 }
@@ -35,12 +35,38 @@ const PAGE_LOADERS: Record<PageModuleName, () => PageModule> = {
   'settings/SettingsPage': () => import('../pages/settings/SettingsPage'),
 };
 
+/**
+ * A page's component and its preload, sharing one import. When the code has already arrived
+ * (main.tsx preloads the first page while React starts and the session is checked), the page
+ * renders at once; only otherwise does it go through React.lazy and <Suspense>. A suspended
+ * first render costs more than the wait: React shows the fallback and then holds the page
+ * back for up to 300 ms after it (its Suspense reveal throttle), measured as an idle gap of
+ * ~200 ms before the overview's first numbers (docs/dashboard.md#speed).
+ */
+function lazyPage(load: () => PageModule): Pick<PageRoute, 'component' | 'preload'> {
+  let loaded: ComponentType<PageProps> | null = null;
+  let pending: PageModule | null = null;
+  const preload = () => {
+    pending ??= load().then((module) => {
+      loaded = module.default;
+      return module;
+    });
+    return pending;
+  };
+  const Lazy = lazy(preload);
+  function Page(props: PageProps) {
+    // Chosen once per mount: switching between the two would remount the page.
+    const [Direct] = useState(() => loaded);
+    return Direct === null ? <Lazy {...props} /> : <Direct {...props} />;
+  }
+  return { component: Page, preload };
+}
+
 export const ROUTES: readonly PageRoute[] = PAGES.map(
   ({ module, prefetch: _prefetch, ...route }) => ({
     ...route,
-    // One lazy component per route, as before: /models → /models/:version remounts the page.
-    component: lazy(PAGE_LOADERS[module]),
-    preload: PAGE_LOADERS[module],
+    // One component per route, as before: /models → /models/:version remounts the page.
+    ...lazyPage(PAGE_LOADERS[module]),
   }),
 );
 

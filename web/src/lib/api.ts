@@ -57,6 +57,15 @@ type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
  */
 export const PREFETCH_MAX_AGE_MS = 10_000;
 
+/**
+ * How answers and live events are checked against their contracts: without zod's compiled
+ * fast path (`jitless`). zod compiles a parser for each object schema on its first parse
+ * (code generation and `new Function`); the dashboard parses each schema a few times a
+ * second at most, so the compile is all cost, and at the first load it sat on the path to the
+ * first numbers (docs/dashboard.md#speed).
+ */
+export const PARSE_OPTIONS = { jitless: true } as const;
+
 export class ApiClient {
   private token: string | null = null;
   /** Called once per 401 answer (the token no longer works). */
@@ -167,7 +176,7 @@ export class ApiClient {
     } catch {
       throw new ApiError(response.status, 'BAD_RESPONSE', `${method} ${path}: not JSON`);
     }
-    const parsed = schema.safeParse(payload);
+    const parsed = schema.safeParse(payload, PARSE_OPTIONS);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
       const where =

@@ -10,9 +10,11 @@
  * reconnects itself with backoff (1 s doubling to 15 s) and asks `onGiveUp` to check the
  * session first, so a revoked token returns the user to sign-in instead of retrying forever.
  */
-import type { EventType, LiveEvent } from '../../../src/shared/api/events';
-import { EVENT_TYPES, liveEventSchema } from '../../../src/shared/api/events';
-import { DASHBOARD_EVENTS_MAX_FPS } from '../app/boot';
+import type { EventType, LiveEvent } from '../../../src/shared/api/events.js';
+import { EVENT_TYPES, liveEventSchema } from '../../../src/shared/api/events.js';
+import type { BootEvents } from '../app/boot.js';
+import { DASHBOARD_EVENTS_MAX_FPS } from '../app/boot.js';
+import { PARSE_OPTIONS } from './api.js';
 
 export type ConnectionState = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'closed';
 
@@ -24,7 +26,12 @@ interface Subscriber {
 }
 
 /** Frame events per second per camera the dashboard asks for (the server thins to this). */
-export { DASHBOARD_EVENTS_MAX_FPS } from '../app/boot';
+export { DASHBOARD_EVENTS_MAX_FPS } from '../app/boot.js';
+
+/** How old a kept frame event may be to be replayed to a new subscriber (ms). */
+export const RECENT_FRAMES_MS = 5000;
+/** How many frame events the hub keeps for new subscribers. */
+export const RECENT_FRAMES_KEPT = 24;
 
 export class EventsHub {
   private source: EventSource | null = null;
@@ -33,6 +40,8 @@ export class EventsHub {
   private readonly stateListeners = new Set<() => void>();
   private readonly subscribers = new Set<Subscriber>();
   private queue: LiveEvent[] = [];
+  /** The latest frame events and when they arrived (performance.now()), oldest first. */
+  private recentFrames: { at: number; event: LiveEvent }[] = [];
   private flushScheduled = false;
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
   private retryDelayMs = 1000;
@@ -59,6 +68,7 @@ export class EventsHub {
     this.source = null;
     this.token = null;
     this.queue = [];
+    this.recentFrames = [];
     this.setState('idle');
   }
 
@@ -69,10 +79,28 @@ export class EventsHub {
     return () => this.stateListeners.delete(listener);
   };
 
-  /** `handler` gets batches of events of `types` (all when null); returns the unsubscribe. */
+  /**
+   * `handler` gets batches of events of `types` (all when null); returns the unsubscribe. A
+   * new subscriber to `frame` first gets the frame events of the last RECENT_FRAMES_MS (at
+   * most RECENT_FRAMES_KEPT), in one batch at the next animation frame: a page opened while
+   * the line runs shows its latest frames at once, including those that came while its code
+   * was loading (index.html's stream keeps them, app/boot.ts), not after the next one.
+   */
   subscribe(types: readonly EventType[] | null, handler: EventBatchHandler): () => void {
     const subscriber: Subscriber = { types: types === null ? null : new Set(types), handler };
     this.subscribers.add(subscriber);
+    if (subscriber.types === null || subscriber.types.has('frame')) {
+      const since = performance.now() - RECENT_FRAMES_MS;
+      // Not those still queued: the next flush brings them.
+      const replay = this.recentFrames
+        .filter((kept) => kept.at >= since && !this.queue.includes(kept.event))
+        .map((kept) => kept.event);
+      if (replay.length > 0) {
+        requestAnimationFrame(() => {
+          if (this.subscribers.has(subscriber)) subscriber.handler(replay);
+        });
+      }
+    }
     return () => this.subscribers.delete(subscriber);
   }
 
@@ -86,13 +114,12 @@ export class EventsHub {
    * The stream index.html opened for `token` before the app loaded (app/boot.ts), taken once;
    * null when there is none, it was for another token, or the server already closed it.
    */
-  private adoptEarly(token: string): EventSource | null {
+  private adoptEarly(token: string): BootEvents | null {
     const early = globalThis.window?.__visionloopEvents;
     if (early === undefined) return null;
     delete window.__visionloopEvents;
-    if (early.token === token && early.source.readyState !== EventSource.CLOSED) {
-      return early.source;
-    }
+    if (early.token === token && early.source.readyState !== EventSource.CLOSED) return early;
+    early.stopBuffering();
     early.source.close();
     return null;
   }
@@ -103,8 +130,8 @@ export class EventsHub {
       access_token: this.token,
       maxFps: String(DASHBOARD_EVENTS_MAX_FPS),
     });
-    const source =
-      this.adoptEarly(this.token) ?? new EventSource(`/api/events?${params.toString()}`);
+    const early = this.adoptEarly(this.token);
+    const source = early?.source ?? new EventSource(`/api/events?${params.toString()}`);
     this.source = source;
     if (source.readyState === EventSource.OPEN) this.setState('open');
     else this.setState(this.state === 'idle' ? 'connecting' : 'reconnecting');
@@ -126,6 +153,12 @@ export class EventsHub {
     };
     for (const type of EVENT_TYPES) {
       source.addEventListener(type, (message: MessageEvent<string>) => this.receive(message));
+    }
+    // What the early stream received before now, oldest first (all in this one task: no
+    // message can arrive between the replay and the listeners above).
+    if (early !== null) {
+      early.stopBuffering();
+      for (const message of early.buffered.splice(0)) this.receive(message);
     }
   }
 
@@ -149,13 +182,17 @@ export class EventsHub {
     } catch {
       return;
     }
-    const parsed = liveEventSchema.safeParse(data);
+    const parsed = liveEventSchema.safeParse(data, PARSE_OPTIONS);
     if (!parsed.success) return;
     this.received += 1;
     if (parsed.data.type === 'system' && parsed.data.dropped !== undefined) {
       this.dropped += parsed.data.dropped;
     }
     this.queue.push(parsed.data);
+    if (parsed.data.type === 'frame') {
+      this.recentFrames.push({ at: performance.now(), event: parsed.data });
+      if (this.recentFrames.length > RECENT_FRAMES_KEPT) this.recentFrames.shift();
+    }
     this.scheduleFlush();
   }
 
