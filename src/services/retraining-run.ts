@@ -45,11 +45,7 @@
  */
 import { copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type {
-  TrainRequest,
-  TrainerDoneEvent,
-  TrainerEvent,
-} from '../repositories/trainer-process.js';
+import type { TrainerDoneEvent } from '../repositories/trainer-process.js';
 import { JobAbortedError, PermanentJobError } from './jobs/job-context.js';
 import type { JobContext, JsonValue } from './jobs/job-context.js';
 import type { DatasetInfo } from '../shared/api/datasets.js';
@@ -76,20 +72,12 @@ import {
   trainerDeviceParams,
   trainerProcessLog,
   type TrainerDevice,
+  type TrainerPort,
 } from './trainer-process-log.js';
 import type { FreshLabel, RetrainingRepository } from '../repositories/retraining.repository.js';
 
-/** Runs the trainer process (src/repositories/trainer-process.ts behind it). */
-export interface TrainerPort {
-  train(
-    request: TrainRequest,
-    options: {
-      onEvent: (event: TrainerEvent) => void;
-      onLog: (line: string) => void;
-      signal: AbortSignal;
-    },
-  ): Promise<TrainerDoneEvent>;
-}
+/** The trainer port, declared beside the trainer-process log both training runs share. */
+export type { TrainerPort } from './trainer-process-log.js';
 
 /** Scores a model file on a YOLO data set split through the serving runtime. */
 export interface EvaluatorPort {

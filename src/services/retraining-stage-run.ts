@@ -31,11 +31,6 @@ import {
   type StageCropSelection,
   type StageTask,
 } from './dataset/stage-crops.js';
-import type {
-  TrainRequest,
-  TrainerDoneEvent,
-  TrainerEvent,
-} from '../repositories/trainer-process.js';
 import type { DatasetService } from './dataset/index.js';
 import type { ModelRegistryService } from './registry/index.js';
 import {
@@ -43,22 +38,14 @@ import {
   trainerDeviceOf,
   trainerDeviceParams,
   trainerProcessLog,
+  type TrainerPort,
 } from './trainer-process-log.js';
 
 /** What a stage training uses (a subset of retraining-run.ts `TrainingRunDeps`). */
 export interface StageRunDeps {
   datasets: Pick<DatasetService, 'createSnapshot' | 'manifest' | 'materialize'>;
   models: Pick<ModelRegistryService, 'register'>;
-  trainer: {
-    train(
-      request: TrainRequest,
-      options: {
-        onEvent: (event: TrainerEvent) => void;
-        onLog: (line: string) => void;
-        signal: AbortSignal;
-      },
-    ): Promise<TrainerDoneEvent>;
-  };
+  trainer: TrainerPort;
 }
 
 /** Peak learning rate of a stage model trained from scratch (the shipped recipes' rate). */

@@ -1,6 +1,7 @@
 /**
  * What a training job keeps of one trainer process (retraining-run.ts for the detector,
- * retraining-stage-run.ts for the chain's stages): the training log stored with the registered
+ * retraining-stage-run.ts for the chain's stages), and the port both run it through
+ * (`TrainerPort`): the training log stored with the registered
  * model (stderr lines and every JSON event, capped at MAX_TRAINING_LOG_CHARS), the device the
  * trainer says it trained on (`device` / `device_name` of its `start` or `done` event,
  * DESIGN.md §4), and each `epoch` event as progress numbers (epoch, loss, val mAP@0.5, ETA).
@@ -8,7 +9,26 @@
  * It reports nothing itself: callers turn the numbers into their job's progress. It never
  * throws on what a trainer prints — a configured trainer may leave fields out.
  */
-import type { TrainerEvent } from '../repositories/trainer-process.js';
+import type {
+  TrainRequest,
+  TrainerDoneEvent,
+  TrainerEvent,
+} from '../repositories/trainer-process.js';
+
+/**
+ * Runs the trainer process (src/repositories/trainer-process.ts behind it), for the detector's
+ * training and the chain's stages alike.
+ */
+export interface TrainerPort {
+  train(
+    request: TrainRequest,
+    options: {
+      onEvent: (event: TrainerEvent) => void;
+      onLog: (line: string) => void;
+      signal: AbortSignal;
+    },
+  ): Promise<TrainerDoneEvent>;
+}
 
 /** The most training-log text kept with a model. */
 export const MAX_TRAINING_LOG_CHARS = 1_000_000;

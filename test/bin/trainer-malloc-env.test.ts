@@ -42,36 +42,44 @@ afterEach(() => {
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-async function trainerEnv(env: Partial<Record<(typeof NAMES)[number], string>>) {
+type TrainerEnv = Partial<Record<(typeof NAMES)[number], string>>;
+
+/** Starts the trainer with exactly `env` of NAMES set; what it saw (`unset` for none). */
+async function trainerEnv(env: TrainerEnv) {
   for (const name of NAMES) delete process.env[name];
   Object.assign(process.env, env);
   const done = await runTrainer(command, { data: join(dir, 'data'), out: join(dir, 'out') });
   return { arena: done.arena, mmap: done.mmap, added: done.added };
 }
 
-describe('the trainer process environment', () => {
-  it('leaves out the malloc settings the launcher added', async () => {
-    expect(
-      await trainerEnv({
-        MALLOC_ARENA_MAX: '2',
-        MALLOC_MMAP_THRESHOLD_: '131072',
-        VISIONLOOP_MALLOC_ADDED: 'MALLOC_ARENA_MAX MALLOC_MMAP_THRESHOLD_',
-      }),
-    ).toEqual({ arena: 'unset', mmap: 'unset', added: 'unset' });
-  });
+const CASES: { name: string; env: TrainerEnv; seen: Awaited<ReturnType<typeof trainerEnv>> }[] = [
+  {
+    name: 'leaves out the malloc settings the launcher added',
+    env: {
+      MALLOC_ARENA_MAX: '2',
+      MALLOC_MMAP_THRESHOLD_: '131072',
+      VISIONLOOP_MALLOC_ADDED: 'MALLOC_ARENA_MAX MALLOC_MMAP_THRESHOLD_',
+    },
+    seen: { arena: 'unset', mmap: 'unset', added: 'unset' },
+  },
+  {
+    name: "keeps the user's own arena limit beside a threshold the launcher added",
+    env: {
+      MALLOC_ARENA_MAX: '4',
+      MALLOC_MMAP_THRESHOLD_: '131072',
+      VISIONLOOP_MALLOC_ADDED: 'MALLOC_MMAP_THRESHOLD_',
+    },
+    seen: { arena: '4', mmap: 'unset', added: 'unset' },
+  },
+  {
+    name: "keeps the user's own threshold when the launcher added nothing",
+    env: { MALLOC_MMAP_THRESHOLD_: '65536' },
+    seen: { arena: 'unset', mmap: '65536', added: 'unset' },
+  },
+];
 
-  it("keeps the user's own values", async () => {
-    expect(
-      await trainerEnv({
-        MALLOC_ARENA_MAX: '4',
-        MALLOC_MMAP_THRESHOLD_: '131072',
-        VISIONLOOP_MALLOC_ADDED: 'MALLOC_MMAP_THRESHOLD_',
-      }),
-    ).toEqual({ arena: '4', mmap: 'unset', added: 'unset' });
-    expect(await trainerEnv({ MALLOC_MMAP_THRESHOLD_: '65536' })).toEqual({
-      arena: 'unset',
-      mmap: '65536',
-      added: 'unset',
-    });
+describe('the trainer process environment', () => {
+  it.each(CASES)('$name', async ({ env, seen }) => {
+    expect(await trainerEnv(env)).toEqual(seen);
   });
 });

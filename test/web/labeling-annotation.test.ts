@@ -14,23 +14,9 @@ import {
   rectFromPoints,
   resizeRect,
 } from '../../web/src/pages/labeling/annotation.js';
-import type { AnnotationAction, AnnotationState } from '../../web/src/pages/labeling/annotation.js';
 import { SHORTCUTS, commandFor } from '../../web/src/pages/labeling/shortcuts.js';
-import type { KeyLike } from '../../web/src/pages/labeling/shortcuts.js';
 import { reviewerName } from '../../web/src/pages/labeling/reviewer.js';
-
-function run(state: AnnotationState, ...actions: AnnotationAction[]): AnnotationState {
-  return actions.reduce(annotationReducer, state);
-}
-
-const key = (value: string, mods: Partial<KeyLike> = {}): KeyLike => ({
-  key: value,
-  ctrlKey: false,
-  metaKey: false,
-  shiftKey: false,
-  altKey: false,
-  ...mods,
-});
+import { key, run } from './labeling-fixture.js';
 
 describe('box editor model', () => {
   const start = initialAnnotation(640, 480, [

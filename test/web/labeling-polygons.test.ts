@@ -15,34 +15,20 @@ import type { ModelListResponse, ModelSummary } from '../../src/shared/api/model
 import {
   MAX_POLYGON_POINTS,
   MIN_POLYGON_POINTS,
-  annotationReducer,
   initialAnnotation,
   labelBoxes,
   polygonArea,
   polygonProblem,
   remapPolygon,
 } from '../../web/src/pages/labeling/annotation.js';
-import type { AnnotationAction, AnnotationState } from '../../web/src/pages/labeling/annotation.js';
+import type { AnnotationState } from '../../web/src/pages/labeling/annotation.js';
 import { SHORTCUTS, commandFor } from '../../web/src/pages/labeling/shortcuts.js';
-import type { KeyLike } from '../../web/src/pages/labeling/shortcuts.js';
 import {
   cropClassesOf,
   refusedBoxIndex,
   stagePreLabels,
 } from '../../web/src/pages/labeling/stage-labels.js';
-
-function run(state: AnnotationState, ...actions: AnnotationAction[]): AnnotationState {
-  return actions.reduce(annotationReducer, state);
-}
-
-const key = (value: string, mods: Partial<KeyLike> = {}): KeyLike => ({
-  key: value,
-  ctrlKey: false,
-  metaKey: false,
-  shiftKey: false,
-  altKey: false,
-  ...mods,
-});
+import { key, run } from './labeling-fixture.js';
 
 // Box 1: (100,100)–(200,180); box 2: (300,300)–(400,360).
 const start = initialAnnotation(640, 480, [

@@ -27,6 +27,7 @@ import {
   until,
   type RetrainingServer,
 } from './fixtures.js';
+import { retrainingRequests } from './requests.js';
 
 const python = trainerPython();
 const sqlite = databaseTargets().find((target) => target.dialect === 'sqlite');
@@ -58,15 +59,7 @@ function octagon(box: StoredBox['box']): number[] {
 describe.skipIf(python === null || sqlite === undefined)('a stage training.run job', () => {
   let server: RetrainingServer;
 
-  async function get<T>(url: string): Promise<T> {
-    const response = await server.app.inject({ method: 'GET', url, headers: server.viewer });
-    expect(response.statusCode, `${url}: ${response.body}`).toBe(200);
-    return response.json<T>();
-  }
-
-  async function post(url: string, payload: object = {}) {
-    return server.app.inject({ method: 'POST', url, headers: server.admin, payload });
-  }
+  const { get, post } = retrainingRequests(() => server);
 
   /** Gives every box of the reviewed labels a crop class and (every other box) a polygon. */
   async function labelStages(): Promise<{ classified: number; outlined: number }> {

@@ -35,6 +35,7 @@ import {
   until,
   type RetrainingServer,
 } from './fixtures.js';
+import { retrainingRequests } from './requests.js';
 
 const python = trainerPython();
 const sqlite = databaseTargets().find((target) => target.dialect === 'sqlite');
@@ -42,15 +43,7 @@ const sqlite = databaseTargets().find((target) => target.dialect === 'sqlite');
 describe.skipIf(python === null || sqlite === undefined)('the training.run job', () => {
   let server: RetrainingServer;
 
-  async function get<T>(url: string): Promise<T> {
-    const response = await server.app.inject({ method: 'GET', url, headers: server.viewer });
-    expect(response.statusCode, `${url}: ${response.body}`).toBe(200);
-    return response.json<T>();
-  }
-
-  async function post(url: string, payload: object = {}) {
-    return server.app.inject({ method: 'POST', url, headers: server.admin, payload });
-  }
+  const { get, post } = retrainingRequests(() => server);
 
   async function waitForJob(
     jobId: string,
