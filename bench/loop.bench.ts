@@ -295,6 +295,16 @@ const result = {
   },
   trainingSeconds: round((trainEnd - trainStart) / 1000),
   labelsApproved: approved.total,
+  // The approved labels the training could use (labelled before it started), by whether their
+  // frame was captured before or after the night onset.
+  labelsBeforeTraining: (() => {
+    const started = seen.get('trainingStarted');
+    const used = approved.items.filter(
+      (item) => started !== undefined && (item.labeledAt ?? Infinity) <= started,
+    );
+    const after = used.filter((item) => night !== null && (item.capturedAt ?? 0) >= night);
+    return { total: used.length, nightFrames: after.length, before: used.length - after.length };
+  })(),
   map50: {
     night: { before: seedAcc?.night ?? null, after: newAcc?.night ?? null },
     nominal: {

@@ -11,9 +11,13 @@
  *
  * Recipe keys: n (night frames = replay frames), epochs, lr, imgsz (320), freeze (0/1),
  * batch (16), t (trainer threads; default --threads), dark (the trainer's --low-light: the
- * probability of dimming a bright frame, 0). Prints one JSON object; progress on stderr.
+ * probability of dimming a bright frame, 0), seq (0: the N night frames are independent
+ * samples; s > 0: they are every s-th second of one conveyor camera on `night`, as the loop's
+ * simulated reviewer labels them from the live line, where a part takes 10 s to cross the
+ * view, so consecutive labels share most of their content). Prints one JSON object; progress
+ * on stderr.
  */
-import { rm } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -25,6 +29,8 @@ import {
   type SeedTestPreset,
 } from '../src/main/train.main.js';
 import { findPython, runTrainer } from '../src/repositories/trainer-process.js';
+import { SynthCamera, parseScenario, yoloLabelText } from '../src/synth/index.js';
+import sharp from 'sharp';
 
 const { values } = parseArgs({
   options: {
@@ -51,6 +57,7 @@ interface Recipe {
   batch: number;
   threads: number;
   dark: number;
+  seq: number;
 }
 
 function parseRecipe(text: string): Recipe {
@@ -66,11 +73,54 @@ function parseRecipe(text: string): Recipe {
     batch: Number(fields.batch ?? 16),
     threads: Number(fields.t ?? threads),
     dark: Number(fields.dark ?? 0),
+    seq: Number(fields.seq ?? 0),
   };
 }
 
 async function map50(modelPath: string, preset: SeedTestPreset): Promise<number> {
   return seedTestMap50(config, modelPath, work, preset);
+}
+
+/**
+ * `base`'s data set (N night + N nominal independent frames) with its N night training frames
+ * replaced by N frames of one `night` conveyor camera, `everySeconds` apart (seed 1, 15 FPS):
+ * what the loop's reviewer labels from the live line. Nominal frames and the val split stay.
+ */
+async function sequenceDataset(base: string, n: number, everySeconds: number): Promise<string> {
+  const dir = `${base}-seq${everySeconds}`;
+  if ((await readFile(join(dir, 'done'), 'utf8').catch(() => '')) === 'ok') return dir;
+  await rm(dir, { recursive: true, force: true });
+  for (const split of ['train', 'val']) {
+    await mkdir(join(dir, 'images', split), { recursive: true });
+    await mkdir(join(dir, 'labels', split), { recursive: true });
+    for (const file of await readdir(join(base, 'images', split))) {
+      if (split === 'train' && file.includes('-night.')) continue;
+      const stem = file.replace(/\.[a-z]+$/, '');
+      await copyFile(join(base, 'images', split, file), join(dir, 'images', split, file));
+      await copyFile(
+        join(base, 'labels', split, `${stem}.txt`),
+        join(dir, 'labels', split, `${stem}.txt`),
+      );
+    }
+  }
+  const yaml = await readFile(join(base, 'data.yaml'), 'utf8');
+  await writeFile(join(dir, 'data.yaml'), yaml.replace(/^path: .*$/m, `path: ${dir}`));
+  const camera = new SynthCamera({ scenario: parseScenario('night'), seed: 1, fps: 15 });
+  for (let k = 0; k < n; k += 1) {
+    const frame = camera.frame(k * 15 * everySeconds);
+    const stem = `seq-${String(k).padStart(4, '0')}-night`;
+    const { width, height, data } = frame.image;
+    await sharp(data, { raw: { width, height, channels: 3 } })
+      .jpeg({ quality: 95 })
+      .toFile(join(dir, 'images', 'train', `${stem}.jpg`));
+    await writeFile(
+      join(dir, 'labels', 'train', `${stem}.txt`),
+      yoloLabelText(frame.objects, width, height),
+    );
+  }
+  await writeFile(join(dir, 'done'), 'ok');
+  log(`sequence data set: ${n} night frames ${everySeconds} s apart in ${dir}`);
+  return dir;
 }
 
 const seedModel = join(seedDir, 'model.onnx');
@@ -90,6 +140,7 @@ for (const text of values.recipes.split(';').filter((part) => part.trim())) {
     seed: 200_000 + recipe.n,
     valFraction: 0.1,
   });
+  const trainData = recipe.seq > 0 ? await sequenceDataset(dataDir, recipe.n, recipe.seq) : dataDir;
   const name = text.replace(/[^A-Za-z0-9.=-]+/g, '_');
   const out = join(work, `recipe-${name}`);
   await rm(out, { recursive: true, force: true });
@@ -98,7 +149,7 @@ for (const text of values.recipes.split(';').filter((part) => part.trim())) {
   const done = await runTrainer(
     python,
     {
-      data: dataDir,
+      data: trainData,
       out,
       base: join(seedDir, 'weights.pt'),
       epochs: recipe.epochs,

@@ -65,7 +65,8 @@ export const DRIFT_FAST_SETTINGS = {
  * instead of on the first label. The trainer runs the defaults (warm start, 1:1 replay of the
  * seed's training set, 12 epochs at lr 1e-3, imgsz 320, 1 thread at nice 10). Measured with
  * 200 labels (bench/loop.bench.ts, quiet machine): onset → promoted 563 s, night 0.834, nominal
- * −0.011. Recipes tried for night ≥ 0.85 (docs/retraining.md, "The demo's budget"): lr 1.5e-3
+ * −0.011; again: 497 s, night 0.819, −0.012 — of its 214 labels 32 were nominal frames labelled
+ * before the onset (docs/agent.md). Recipes tried for night ≥ 0.85 (docs/retraining.md, "The demo's budget"): lr 1.5e-3
  * and dimmed replay frames do not help; 16 epochs do (+0.009 on the recipe bench) but fit the
  * 600 s only with 2 trainer threads, not yet measured against detection's fps.
  */
