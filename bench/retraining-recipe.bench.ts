@@ -8,14 +8,19 @@
  *
  *   npx tsx bench/retraining-recipe.bench.ts \
  *     --recipes "n=200,epochs=10,lr=1e-3;n=100,epochs=6,lr=2e-3,freeze=1" [--threads 1]
+ *     [--data DIR]
+ *
+ * `--data DIR` trains every recipe on that YOLO data set instead (e.g. the training data a
+ * `bench/loop.bench.ts --keep` run's retraining wrote), so the loop's data and the loop's
+ * pipeline can be judged apart; n and seq are then ignored.
  *
  * Recipe keys: n (night frames = replay frames), epochs, lr, imgsz (320), freeze (0/1),
  * batch (16), t (trainer threads; default --threads), dark (the trainer's --low-light: the
  * probability of dimming a bright frame, 0), seq (0: the N night frames are independent
  * samples; s > 0: they are every s-th second of one conveyor camera on `night`, as the loop's
  * simulated reviewer labels them from the live line, where a part takes 10 s to cross the
- * view, so consecutive labels share most of their content). Prints one JSON object; progress
- * on stderr.
+ * view, so consecutive labels share most of their content), q (JPEG quality of those sequence
+ * frames, 95; the agent uploads at 85). Prints one JSON object; progress on stderr.
  */
 import { copyFile, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -29,8 +34,7 @@ import {
   type SeedTestPreset,
 } from '../src/main/train.main.js';
 import { findPython, runTrainer } from '../src/repositories/trainer-process.js';
-import { SynthCamera, parseScenario, yoloLabelText } from '../src/synth/index.js';
-import sharp from 'sharp';
+import { SynthCamera, parseScenario, writeYoloSample } from '../src/synth/index.js';
 
 const { values } = parseArgs({
   options: {
@@ -38,6 +42,7 @@ const { values } = parseArgs({
     work: { type: 'string', default: 'data/bench/drift' },
     recipes: { type: 'string', default: 'n=200,epochs=10,lr=1e-3' },
     threads: { type: 'string', default: '1' },
+    data: { type: 'string' },
   },
 });
 const config = loadRuntimeConfig();
@@ -58,6 +63,7 @@ interface Recipe {
   threads: number;
   dark: number;
   seq: number;
+  q: number;
 }
 
 function parseRecipe(text: string): Recipe {
@@ -74,6 +80,7 @@ function parseRecipe(text: string): Recipe {
     threads: Number(fields.t ?? threads),
     dark: Number(fields.dark ?? 0),
     seq: Number(fields.seq ?? 0),
+    q: Number(fields.q ?? 95),
   };
 }
 
@@ -86,8 +93,13 @@ async function map50(modelPath: string, preset: SeedTestPreset): Promise<number>
  * replaced by N frames of one `night` conveyor camera, `everySeconds` apart (seed 1, 15 FPS):
  * what the loop's reviewer labels from the live line. Nominal frames and the val split stay.
  */
-async function sequenceDataset(base: string, n: number, everySeconds: number): Promise<string> {
-  const dir = `${base}-seq${everySeconds}`;
+async function sequenceDataset(
+  base: string,
+  n: number,
+  everySeconds: number,
+  quality: number,
+): Promise<string> {
+  const dir = `${base}-seq${everySeconds}${quality === 95 ? '' : `-q${quality}`}`;
   if ((await readFile(join(dir, 'done'), 'utf8').catch(() => '')) === 'ok') return dir;
   await rm(dir, { recursive: true, force: true });
   for (const split of ['train', 'val']) {
@@ -107,20 +119,28 @@ async function sequenceDataset(base: string, n: number, everySeconds: number): P
   await writeFile(join(dir, 'data.yaml'), yaml.replace(/^path: .*$/m, `path: ${dir}`));
   const camera = new SynthCamera({ scenario: parseScenario('night'), seed: 1, fps: 15 });
   for (let k = 0; k < n; k += 1) {
-    const frame = camera.frame(k * 15 * everySeconds);
     const stem = `seq-${String(k).padStart(4, '0')}-night`;
-    const { width, height, data } = frame.image;
-    await sharp(data, { raw: { width, height, channels: 3 } })
-      .jpeg({ quality: 95 })
-      .toFile(join(dir, 'images', 'train', `${stem}.jpg`));
-    await writeFile(
-      join(dir, 'labels', 'train', `${stem}.txt`),
-      yoloLabelText(frame.objects, width, height),
-    );
+    await writeYoloSample(dir, 'train', stem, camera.frame(k * 15 * everySeconds), {
+      format: 'jpg',
+      quality,
+    });
   }
   await writeFile(join(dir, 'done'), 'ok');
   log(`sequence data set: ${n} night frames ${everySeconds} s apart in ${dir}`);
   return dir;
+}
+
+/** The recipe's YOLO data set: `--data`, or the synthetic night + nominal set (sequenced). */
+async function trainingData(recipe: Recipe): Promise<string> {
+  if (values.data !== undefined) return resolve(values.data);
+  const dataDir = join(work, `finetune-night-${recipe.n}`);
+  await ensureSynthDataset(dataDir, {
+    presets: 'night,nominal',
+    count: recipe.n * 2,
+    seed: 200_000 + recipe.n,
+    valFraction: 0.1,
+  });
+  return recipe.seq > 0 ? sequenceDataset(dataDir, recipe.n, recipe.seq, recipe.q) : dataDir;
 }
 
 const seedModel = join(seedDir, 'model.onnx');
@@ -133,14 +153,7 @@ log(`seed: night ${seed.night}, nominal ${seed.nominal}`);
 const results = [];
 for (const text of values.recipes.split(';').filter((part) => part.trim())) {
   const recipe = parseRecipe(text);
-  const dataDir = join(work, `finetune-night-${recipe.n}`);
-  await ensureSynthDataset(dataDir, {
-    presets: 'night,nominal',
-    count: recipe.n * 2,
-    seed: 200_000 + recipe.n,
-    valFraction: 0.1,
-  });
-  const trainData = recipe.seq > 0 ? await sequenceDataset(dataDir, recipe.n, recipe.seq) : dataDir;
+  const trainData = await trainingData(recipe);
   const name = text.replace(/[^A-Za-z0-9.=-]+/g, '_');
   const out = join(work, `recipe-${name}`);
   await rm(out, { recursive: true, force: true });

@@ -84,6 +84,36 @@ describe('visionloop dataset (local database)', () => {
     ).rejects.toMatchObject({ code: 'CONFLICT' });
   });
 
+  it('takes the 12-digit id `list` shows, and names an unknown or malformed one', async () => {
+    const dir = path.join(work, 'out', 'by-prefix');
+    await visionloop(['export', '--dataset', id.slice(0, 12), '--out', dir, ...data('d1')]);
+    expect(createdId((await visionloop(['import', dir, ...data('d4')])).stdout)).toBe(id);
+    const unknown = id.startsWith('000000') ? 'ffffff' : '000000';
+    await expect(
+      visionloop([
+        'export',
+        '--dataset',
+        unknown,
+        '--out',
+        path.join(work, 'out', 'x'),
+        ...data('d1'),
+      ]),
+    ).rejects.toThrow(`no dataset id starts with ${unknown}`);
+    await expect(
+      visionloop([
+        'export',
+        '--dataset',
+        'abc',
+        '--out',
+        path.join(work, 'out', 'y'),
+        ...data('d1'),
+      ]),
+    ).rejects.toThrow(
+      /'abc' is not a dataset id \(64 hex digits, or the first 6 or more of them\)/,
+    );
+    expect(readdirSync(path.join(work, 'out')).sort()).not.toContain('x');
+  });
+
   it('reports a malformed row with its file and line and stores nothing', async () => {
     const bad = await synth('bad');
     const labels = path.join(bad, 'labels', 'train');

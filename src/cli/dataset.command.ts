@@ -234,6 +234,33 @@ async function openClient(flags: RemoteFlags, deps: DatasetCommandDeps): Promise
   };
 }
 
+/** The snapshot request of `dataset snapshot`'s flags, with the ids resolved. */
+function snapshotRequest(
+  flags: SnapshotFlags,
+  parent: string | undefined,
+  replayFrom: string[] | undefined,
+): CreateSnapshotRequest {
+  const replayWanted =
+    replayFrom !== undefined ||
+    flags.replayCount !== undefined ||
+    flags.replayFraction !== undefined;
+  return {
+    ...(flags.name === undefined ? {} : { name: flags.name }),
+    ...(flags.since === undefined ? {} : { reviewedSince: flags.since }),
+    ...(parent === undefined ? {} : { parentId: parent }),
+    ...(replayWanted
+      ? {
+          replay: {
+            ...(replayFrom === undefined ? {} : { datasetIds: replayFrom }),
+            ...(flags.replayCount === undefined ? {} : { count: flags.replayCount }),
+            ...(flags.replayFraction === undefined ? {} : { fraction: flags.replayFraction }),
+            ...(flags.seed === undefined ? {} : { seed: flags.seed }),
+          },
+        }
+      : {}),
+  };
+}
+
 async function withClient<T>(
   flags: RemoteFlags,
   deps: DatasetCommandDeps,
@@ -303,14 +330,44 @@ function parseSince(value: string): number {
   return ms;
 }
 
-function parseDatasetIds(value: string, previous: string[] = []): string[] {
-  const ids = value.split(',').map((id) => id.trim());
-  for (const id of ids) {
-    if (!DATASET_ID_PATTERN.test(id)) {
-      throw new VisionLoopError('INVALID_ARGUMENT', `'${id}' is not a dataset id (64 hex digits)`);
-    }
+/** A dataset id, or a unique prefix of one (at least 6 hex digits, as `list` shows 12). */
+const DATASET_ID_OR_PREFIX = /^[0-9a-f]{6,64}$/;
+
+function parseDatasetId(id: string): string {
+  if (!DATASET_ID_OR_PREFIX.test(id)) {
+    throw new VisionLoopError(
+      'INVALID_ARGUMENT',
+      `'${id}' is not a dataset id (64 hex digits, or the first 6 or more of them)`,
+    );
   }
-  return [...previous, ...ids];
+  return id;
+}
+
+function parseDatasetIds(value: string, previous: string[] = []): string[] {
+  return [...previous, ...value.split(',').map((id) => parseDatasetId(id.trim()))];
+}
+
+/** The full ids of `given` ids or id prefixes: NOT_FOUND when none matches, an error when several do. */
+async function resolveDatasetIds(client: DatasetClient, given: string[]): Promise<string[]> {
+  if (given.every((id) => DATASET_ID_PATTERN.test(id))) return given;
+  const known = (await client.list()).map((dataset) => dataset.id);
+  return given.map((id) => {
+    if (DATASET_ID_PATTERN.test(id)) return id;
+    const matches = known.filter((candidate) => candidate.startsWith(id));
+    if (matches.length === 0) {
+      throw new VisionLoopError(
+        'NOT_FOUND',
+        `no dataset id starts with ${id} (visionloop dataset list shows them)`,
+      );
+    }
+    if (matches.length > 1) {
+      throw new VisionLoopError(
+        'INVALID_ARGUMENT',
+        `${id} is the start of ${matches.length} dataset ids (${matches.map((m) => m.slice(0, 16)).join(', ')}): give more of it`,
+      );
+    }
+    return matches[0]!;
+  });
 }
 
 function addRemoteOptions(command: Command): Command {
@@ -363,7 +420,11 @@ export function registerDatasetCommands(program: Command, deps: DatasetCommandDe
       .description('Snapshot the reviewed labels (plus a replay sample of earlier snapshots).')
       .option('--name <name>', 'a name to show in lists')
       .option('--since <time>', 'only labels reviewed since (epoch ms or ISO date)', parseSince)
-      .option('--parent <id>', 'the snapshot this one follows (also the default replay source)')
+      .option(
+        '--parent <id>',
+        'the snapshot this one follows (also the default replay source)',
+        parseDatasetId,
+      )
       .option('--replay-from <ids>', 'comma-separated snapshots to replay from', parseDatasetIds)
       .option(
         '--replay-count <n>',
@@ -373,26 +434,15 @@ export function registerDatasetCommands(program: Command, deps: DatasetCommandDe
       .option('--replay-fraction <f>', 'or which share of them', parseNumberInRange(0, 1))
       .option('--seed <n>', 'replay sample seed (default 0)', parseIntegerInRange(0, 0xffffffff)),
   ).action(async (flags: SnapshotFlags) => {
-    const replayWanted =
-      flags.replayFrom !== undefined ||
-      flags.replayCount !== undefined ||
-      flags.replayFraction !== undefined;
-    const request: CreateSnapshotRequest = {
-      ...(flags.name === undefined ? {} : { name: flags.name }),
-      ...(flags.since === undefined ? {} : { reviewedSince: flags.since }),
-      ...(flags.parent === undefined ? {} : { parentId: flags.parent }),
-      ...(replayWanted
-        ? {
-            replay: {
-              ...(flags.replayFrom === undefined ? {} : { datasetIds: flags.replayFrom }),
-              ...(flags.replayCount === undefined ? {} : { count: flags.replayCount }),
-              ...(flags.replayFraction === undefined ? {} : { fraction: flags.replayFraction }),
-              ...(flags.seed === undefined ? {} : { seed: flags.seed }),
-            },
-          }
-        : {}),
-    };
-    const result = await withClient(flags, deps, (client) => client.snapshot(request));
+    const result = await withClient(flags, deps, async (client) => {
+      const [parent] =
+        flags.parent === undefined ? [] : await resolveDatasetIds(client, [flags.parent]);
+      const replayFrom =
+        flags.replayFrom === undefined
+          ? undefined
+          : await resolveDatasetIds(client, flags.replayFrom);
+      return client.snapshot(snapshotRequest(flags, parent, replayFrom));
+    });
     out.write(
       flags.json === true ? `${JSON.stringify(result, null, 2)}\n` : `${describeResult(result)}\n`,
     );
@@ -402,18 +452,18 @@ export function registerDatasetCommands(program: Command, deps: DatasetCommandDe
     dataset
       .command('export')
       .description('Write a snapshot (default: every approved label) as a directory or .tar.gz.')
-      .option('--dataset <id>', 'the snapshot to export (default: every approved label now)')
+      .option(
+        '--dataset <id>',
+        'the snapshot to export (its id or first 6+ digits; default: every approved label now)',
+        parseDatasetId,
+      )
       .addOption(new Option('--format <format>', 'layout').choices(EXPORT_FORMATS).default('yolo'))
       .requiredOption('--out <path>', 'a .tar.gz/.tgz file, or a directory (absent or empty)'),
   ).action(async (flags: ExportFlags) => {
-    if (flags.dataset !== undefined && !DATASET_ID_PATTERN.test(flags.dataset)) {
-      throw new VisionLoopError(
-        'INVALID_ARGUMENT',
-        `--dataset ${flags.dataset} is not a dataset id`,
-      );
-    }
     await withClient(flags, deps, async (client) => {
-      const archive = await client.exportArchive(flags.format, flags.dataset);
+      const [id] =
+        flags.dataset === undefined ? [] : await resolveDatasetIds(client, [flags.dataset]);
+      const archive = await client.exportArchive(flags.format, id);
       if (isArchivePath(flags.out)) {
         await mkdir(path.dirname(path.resolve(flags.out)), { recursive: true });
         await pipeline(archive, createWriteStream(flags.out));

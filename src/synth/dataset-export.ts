@@ -21,6 +21,7 @@ import {
 } from './export-setup.js';
 import { parsePresetList, renderDatasetSample } from './samples.js';
 import type { GroundTruthObject } from './scene.js';
+import type { RgbImage } from '../vision/image.js';
 
 export interface ExportOptions {
   outDir: string;
@@ -71,6 +72,32 @@ export function yoloLabelText(
       return `${classId} ${cx.toFixed(6)} ${cy.toFixed(6)} ${w.toFixed(6)} ${h.toFixed(6)}\n`;
     })
     .join('');
+}
+
+/**
+ * Writes one YOLO sample: `images/<split>/<stem>.<format>` (JPEG at `quality`, or PNG) and its
+ * `labels/<split>/<stem>.txt`. The split's directories must exist.
+ */
+export async function writeYoloSample(
+  dir: string,
+  split: 'train' | 'val',
+  stem: string,
+  sample: { image: RgbImage; objects: readonly GroundTruthObject[] },
+  encoding: { format: 'jpg' | 'png'; quality: number },
+): Promise<void> {
+  const { width, height, data } = sample.image;
+  const encoder = sharp(data, { raw: { width, height, channels: 3 } });
+  const imagePath = join(dir, 'images', split, `${stem}.${encoding.format}`);
+  await Promise.all([
+    (encoding.format === 'jpg'
+      ? encoder.jpeg({ quality: encoding.quality })
+      : encoder.png()
+    ).toFile(imagePath),
+    writeFile(
+      join(dir, 'labels', split, `${stem}.txt`),
+      yoloLabelText(sample.objects, width, height),
+    ),
+  ]);
 }
 
 /** Indices of the validation frames: exactly round(count·f) of them (≥ 1 when f > 0 and count ≥ 2). */
@@ -165,15 +192,7 @@ export async function exportDataset(
     objects += sample.objects.length;
     for (const object of sample.objects) perClass[object.className]++;
     perPreset[sample.preset] = (perPreset[sample.preset] ?? 0) + 1;
-    const encoder = sharp(sample.image.data, {
-      raw: { width: sample.image.width, height: sample.image.height, channels: 3 },
-    });
-    const imagePath = join(o.outDir, 'images', split, `${stem}.${o.format}`);
-    const labelPath = join(o.outDir, 'labels', split, `${stem}.txt`);
-    const write = Promise.all([
-      (o.format === 'jpg' ? encoder.jpeg({ quality: o.quality }) : encoder.png()).toFile(imagePath),
-      writeFile(labelPath, yoloLabelText(sample.objects, sample.image.width, sample.image.height)),
-    ]).then(
+    const write = writeYoloSample(o.outDir, split, stem, sample, o).then(
       () => {
         done++;
         onProgress?.({ done, total: o.count });

@@ -25,7 +25,7 @@ export { ConveyorLine, sampleScene, withoutDefects } from './scene.js';
 export type { Scene, ScenePart, PartTemplate, PlacedDefect } from './scene.js';
 export { parsePresetList, renderDatasetSample } from './samples.js';
 export type { DatasetSample } from './samples.js';
-export { exportDataset, yoloLabelText } from './dataset-export.js';
+export { exportDataset, writeYoloSample, yoloLabelText } from './dataset-export.js';
 export type { ExportOptions, ExportProgress, ExportSummary } from './dataset-export.js';
 export { previewFrames, writePreview } from './preview.js';
 export type { PreviewOptions, PreviewResult } from './preview.js';

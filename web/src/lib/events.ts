@@ -33,6 +33,15 @@ export const RECENT_FRAMES_MS = 5000;
 /** How many frame events the hub keeps for new subscribers. */
 export const RECENT_FRAMES_KEPT = 24;
 
+/**
+ * Runs `fn` at the next animation frame, or after 500 ms in a hidden tab, where
+ * requestAnimationFrame does not run.
+ */
+function nextPaint(fn: () => void): void {
+  if (document.visibilityState === 'hidden') setTimeout(fn, 500);
+  else requestAnimationFrame(fn);
+}
+
 export class EventsHub {
   private source: EventSource | null = null;
   private token: string | null = null;
@@ -82,7 +91,7 @@ export class EventsHub {
   /**
    * `handler` gets batches of events of `types` (all when null); returns the unsubscribe. A
    * new subscriber to `frame` first gets the frame events of the last RECENT_FRAMES_MS (at
-   * most RECENT_FRAMES_KEPT), in one batch at the next animation frame: a page opened while
+   * most RECENT_FRAMES_KEPT), in one batch at the next paint (nextPaint): a page opened while
    * the line runs shows its latest frames at once, including those that came while its code
    * was loading (index.html's stream keeps them, app/boot.ts), not after the next one.
    */
@@ -96,7 +105,7 @@ export class EventsHub {
         .filter((kept) => kept.at >= since && !this.queue.includes(kept.event))
         .map((kept) => kept.event);
       if (replay.length > 0) {
-        requestAnimationFrame(() => {
+        nextPaint(() => {
           if (this.subscribers.has(subscriber)) subscriber.handler(replay);
         });
       }
@@ -199,9 +208,7 @@ export class EventsHub {
   private scheduleFlush(): void {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
-    // requestAnimationFrame does not run in a hidden tab; flush there on a slow timer instead.
-    if (document.visibilityState === 'hidden') setTimeout(() => this.flush(), 500);
-    else requestAnimationFrame(() => this.flush());
+    nextPaint(() => this.flush());
   }
 
   private flush(): void {
