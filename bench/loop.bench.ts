@@ -16,7 +16,10 @@
  * Targets: onset → promoted ≤ 600 s, night mAP@0.5 ≥ 0.85, nominal lost ≤ 0.03, 0 frames lost
  * or duplicated, detect during training ≥ 80% of before, health p99 < 100 ms, 0 unanswered.
  *
- *   npx tsx bench/loop.bench.ts [--fps 15] [--timeout-minutes 25] [--keep]
+ *   npx tsx bench/loop.bench.ts [--fps 15] [--timeout-minutes 25] [--keep] [--scenario S]
+ *
+ * `--scenario` is passed to `up` (default drift-demo), e.g. `drift-demo?belt=192` for a belt
+ * three times as fast (a part every ~3 s instead of 10).
  *
  * Prints one JSON object on stdout; the `up` output goes to stderr prefixed `[up]`.
  */
@@ -40,6 +43,7 @@ const { values } = parseArgs({
     'timeout-minutes': { type: 'string', default: '25' },
     work: { type: 'string', default: 'data/bench/loop' },
     keep: { type: 'boolean', default: false },
+    scenario: { type: 'string', default: 'drift-demo' },
   },
 });
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -69,6 +73,8 @@ const child = spawn(
     pathToFileURL(join(ROOT, 'bench', 'event-loop-watch.mjs')).href,
     join(ROOT, 'bin', 'visionloop.js'),
     'up',
+    '--scenario',
+    values.scenario,
     '--fps',
     values.fps,
     '--port',
@@ -275,6 +281,7 @@ const lostOrDuplicated =
 const result = {
   bench: 'loop',
   settings: 'visionloop up (default demo settings)',
+  scenario: values.scenario,
   cameraFps: Number(values.fps),
   exitCode: code,
   candidate,

@@ -20,7 +20,9 @@
  * samples; s > 0: they are every s-th second of one conveyor camera on `night`, as the loop's
  * simulated reviewer labels them from the live line, where a part takes 10 s to cross the
  * view, so consecutive labels share most of their content), q (JPEG quality of those sequence
- * frames, 95; the agent uploads at 85). Prints one JSON object; progress on stderr.
+ * frames, 95; the agent uploads at 85), cam (that camera's seed, 1: which parts cross its view),
+ * belt (its belt speed in px/s, 64: a part crosses the view in 10 s).
+ * Prints one JSON object; progress on stderr.
  */
 import { copyFile, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -34,7 +36,12 @@ import {
   type SeedTestPreset,
 } from '../src/main/train.main.js';
 import { findPython, runTrainer } from '../src/repositories/trainer-process.js';
-import { SynthCamera, parseScenario, writeYoloSample } from '../src/synth/index.js';
+import {
+  DEFAULT_BELT_SPEED,
+  SynthCamera,
+  parseScenario,
+  writeYoloSample,
+} from '../src/synth/index.js';
 
 const { values } = parseArgs({
   options: {
@@ -64,6 +71,8 @@ interface Recipe {
   dark: number;
   seq: number;
   q: number;
+  cam: number;
+  belt: number;
 }
 
 function parseRecipe(text: string): Recipe {
@@ -81,6 +90,8 @@ function parseRecipe(text: string): Recipe {
     dark: Number(fields.dark ?? 0),
     seq: Number(fields.seq ?? 0),
     q: Number(fields.q ?? 95),
+    cam: Number(fields.cam ?? 1),
+    belt: Number(fields.belt ?? DEFAULT_BELT_SPEED),
   };
 }
 
@@ -90,7 +101,7 @@ async function map50(modelPath: string, preset: SeedTestPreset): Promise<number>
 
 /**
  * `base`'s data set (N night + N nominal independent frames) with its N night training frames
- * replaced by N frames of one `night` conveyor camera, `everySeconds` apart (seed 1, 15 FPS):
+ * replaced by N frames of one `night` conveyor camera, `everySeconds` apart (15 FPS):
  * what the loop's reviewer labels from the live line. Nominal frames and the val split stay.
  */
 async function sequenceDataset(
@@ -98,8 +109,13 @@ async function sequenceDataset(
   n: number,
   everySeconds: number,
   quality: number,
+  cameraSeed: number,
+  beltSpeed: number,
 ): Promise<string> {
-  const dir = `${base}-seq${everySeconds}${quality === 95 ? '' : `-q${quality}`}`;
+  const dir =
+    `${base}-seq${everySeconds}${quality === 95 ? '' : `-q${quality}`}` +
+    (cameraSeed === 1 ? '' : `-cam${cameraSeed}`) +
+    (beltSpeed === DEFAULT_BELT_SPEED ? '' : `-belt${beltSpeed}`);
   if ((await readFile(join(dir, 'done'), 'utf8').catch(() => '')) === 'ok') return dir;
   await rm(dir, { recursive: true, force: true });
   for (const split of ['train', 'val']) {
@@ -117,7 +133,12 @@ async function sequenceDataset(
   }
   const yaml = await readFile(join(base, 'data.yaml'), 'utf8');
   await writeFile(join(dir, 'data.yaml'), yaml.replace(/^path: .*$/m, `path: ${dir}`));
-  const camera = new SynthCamera({ scenario: parseScenario('night'), seed: 1, fps: 15 });
+  const camera = new SynthCamera({
+    scenario: parseScenario('night'),
+    seed: cameraSeed,
+    fps: 15,
+    beltSpeed,
+  });
   for (let k = 0; k < n; k += 1) {
     const stem = `seq-${String(k).padStart(4, '0')}-night`;
     await writeYoloSample(dir, 'train', stem, camera.frame(k * 15 * everySeconds), {
@@ -140,7 +161,9 @@ async function trainingData(recipe: Recipe): Promise<string> {
     seed: 200_000 + recipe.n,
     valFraction: 0.1,
   });
-  return recipe.seq > 0 ? sequenceDataset(dataDir, recipe.n, recipe.seq, recipe.q) : dataDir;
+  return recipe.seq > 0
+    ? sequenceDataset(dataDir, recipe.n, recipe.seq, recipe.q, recipe.cam, recipe.belt)
+    : dataDir;
 }
 
 const seedModel = join(seedDir, 'model.onnx');

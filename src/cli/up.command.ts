@@ -116,7 +116,7 @@ export function registerUpCommands(program: Command): void {
     )
     .option(
       '--scenario <spec>',
-      'synthetic-line scenario: drift-demo (nominal 2 min, then night), a preset (nominal, night, glare, blur, new-material) or a timeline like nominal:120,glare',
+      'synthetic-line scenario: drift-demo (nominal 2 min, then night), a preset (nominal, night, glare, blur, new-material) or a timeline like nominal:120,glare; add ?belt=<px/s> for the conveyor speed (64: a part every 10 s)',
       'drift-demo',
     )
     .option('--cameras <n>', 'cameras, one agent each', parseIntegerInRange(1, 16), 1)

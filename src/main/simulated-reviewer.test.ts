@@ -90,6 +90,28 @@ describe('the simulated reviewer’s ground truth', () => {
     expect(await truth.truthFor(item(index))).toEqual({ kind: 'boxes', boxes: [] });
   });
 
+  it("labels a faster belt's frames (`?belt=`) with that line's boxes, on a render worker too", async () => {
+    const fast: SynthLineSpec = { scenario: 'nominal?belt=192', seed: 4, fps: 15 };
+    const line = new SynthCamera({ scenario: parseScenario(fast.scenario), seed: 4, fps: 15 });
+    const frame = line.frame(300);
+    expect(frame.objects.map((o) => o.box)).not.toEqual(
+      camera.frame(300).objects.map((o) => o.box),
+    );
+    const bytes = await jpeg(frame.image, 85);
+    for (const inWorker of [false, true]) {
+      const truth = new SynthGroundTruth(
+        { 'synth-line-1': fast },
+        () => Promise.resolve(bytes),
+        inWorker,
+      );
+      const answer = await truth.truthFor(item(300));
+      await truth.close();
+      expect(answer.kind === 'boxes' ? answer.boxes.map((b) => b.className) : answer).toEqual(
+        frame.objects.map((o) => o.className),
+      );
+    }
+  });
+
   it('scales the boxes to the size the frame was stored at', async () => {
     const frame = camera.frame(90);
     expect(frame.objects.length).toBeGreaterThan(0);

@@ -68,7 +68,9 @@ export const DRIFT_FAST_SETTINGS = {
  * −0.011; again: 497 s, night 0.819, −0.012 — of its 214 labels 32 were nominal frames labelled
  * before the onset (docs/agent.md). Recipes tried for night ≥ 0.85 (docs/retraining.md, "The demo's budget"): lr 1.5e-3
  * and dimmed replay frames do not help; 16 epochs do (+0.009 on the recipe bench) but fit the
- * 600 s only with 2 trainer threads, not yet measured against detection's fps.
+ * 600 s only with 2 trainer threads, not yet measured against detection's fps. What decides
+ * most is which parts cross the camera while night is labelled (±0.04 between camera seeds;
+ * docs/retraining.md, "Which parts the night labels show").
  */
 export const RETRAINING_DEMO_SETTINGS = {
   autoPromote: true,

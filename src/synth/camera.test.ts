@@ -61,6 +61,31 @@ describe('SynthCamera', () => {
     expect(shifted).toBe(3);
   });
 
+  it("runs the belt at the scenario's `?belt=` speed unless the camera sets one", () => {
+    const shift = (camera: SynthCamera) => {
+      for (let i = 0; i < 150; i += 5) {
+        const now = camera.frame(i).objects.filter((o) => o.box.x1 >= 10 && o.box.x2 <= 630);
+        const next = camera.frame(i + 1).objects;
+        for (const object of now) {
+          const match = next.find(
+            (o) => o.className === object.className && o.box.y1 === object.box.y1,
+          );
+          if (match) return object.box.x1 - match.box.x1;
+        }
+      }
+      return null;
+    };
+    // 192 px/s at 15 fps = 12.8 px a frame; 64 px/s = 4.27.
+    expect(
+      shift(new SynthCamera({ scenario: parseScenario('nominal?belt=192'), seed: 3 })),
+    ).toSatisfy((px: number | null) => px === 12 || px === 13);
+    expect(
+      shift(
+        new SynthCamera({ scenario: parseScenario('nominal?belt=192'), seed: 3, beltSpeed: 64 }),
+      ),
+    ).toSatisfy((px: number | null) => px === 4 || px === 5);
+  });
+
   it('keeps the static scene still: frames differ by sensor noise only', () => {
     const camera = new SynthCamera({ scenario: parseScenario('static'), seed: 5 });
     const first = camera.frame(0);

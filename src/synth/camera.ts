@@ -32,7 +32,10 @@ export interface SynthCameraOptions {
   fps?: number;
   width?: number;
   height?: number;
-  /** Belt speed in pixels per second at 640×480 (default 64: a part crosses in 10 s). */
+  /**
+   * Belt speed in pixels per second at 640×480 (default: the scenario's `?belt=`, else 64: a
+   * part crosses in 10 s).
+   */
   beltSpeed?: number;
 }
 
@@ -65,7 +68,7 @@ export class SynthCamera {
     this.scenario = options.scenario;
     this.seed = options.seed >>> 0;
     this.line = new ConveyorLine(hashSeed(this.seed, 0x11e), this.width, this.height);
-    const speed = options.beltSpeed ?? DEFAULT_BELT_SPEED;
+    const speed = options.beltSpeed ?? options.scenario.beltSpeed ?? DEFAULT_BELT_SPEED;
     if (!(speed >= 0)) throw new VisionLoopError('INVALID_ARGUMENT', 'beltSpeed must be ≥ 0');
     this.pixelsPerFrame =
       options.scenario.motion === 'static' ? 0 : (speed * this.line.geometry.scale) / this.fps;

@@ -41,6 +41,16 @@ describe('parseScenario', () => {
     expect(scenarioLengthSeconds(scenario)).toBe(210);
   });
 
+  it('takes the belt speed after `?belt=` and keeps the spec as the name', () => {
+    expect(parseScenario('drift-demo?belt=192')).toMatchObject({
+      name: 'drift-demo?belt=192',
+      beltSpeed: 192,
+      segments: parseScenario('drift-demo').segments,
+    });
+    expect(parseScenario(' nominal:60,night ? belt = 96.5 ').beltSpeed).toBe(96.5);
+    expect(parseScenario('night').beltSpeed).toBeUndefined();
+  });
+
   it('rejects unknown names, listing the valid ones', () => {
     const error = parseError('nominal:10,fog');
     expect(error.code).toBe('INVALID_ARGUMENT');
@@ -57,6 +67,15 @@ describe('parseScenario', () => {
     ['nominal:-5,night', "bad duration '-5'"],
     ['nominal:10:20', 'expected preset:seconds'],
     ['nominal:10,,night', 'empty segment'],
+    ['night?speed=2', "unknown scenario option 'speed=2'"],
+    ['night?belt', "unknown scenario option 'belt'"],
+    [
+      'night?belt=fast',
+      "belt must be a speed in px/s from 0 to 2000 (64: a part crosses in 10 s), got 'fast'",
+    ],
+    ['night?belt=2001', "got '2001'"],
+    ['night?belt=', "got ''"],
+    ['fog?belt=192', "unknown preset or scenario 'fog'"],
   ])('rejects %j', (spec, message) => {
     const error = parseError(spec);
     expect(error.code).toBe('INVALID_ARGUMENT');

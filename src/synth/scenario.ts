@@ -2,7 +2,9 @@
  * Scenarios: timelines of presets with smooth transitions, and whether the line moves.
  * Spec forms: a preset name, a named scenario (`static`, `drift-demo`) or a timeline
  * `nominal:120,night:60,glare` (seconds per segment, optional `s`/`m` unit; the last segment
- * lasts forever). Parsing is strict: anything unknown is an INVALID_ARGUMENT naming what is valid.
+ * lasts forever), each optionally followed by `?belt=<px/s>`: the conveyor's speed in pixels a
+ * second at 640×480 (default 64, a part crosses the view in 10 s; 192: in ~3 s). Parsing is
+ * strict: anything unknown is an INVALID_ARGUMENT naming what is valid.
  */
 import { VisionLoopError } from '../shared/errors.js';
 import {
@@ -27,6 +29,8 @@ export interface Scenario {
   motion: 'conveyor' | 'static';
   /** Length of the blend into each new segment (capped at half that segment). */
   transitionSeconds: number;
+  /** `?belt=`: belt speed in px/s at 640×480; absent = the camera's default (64). */
+  beltSpeed?: number;
 }
 
 /** Named scenarios besides the bare presets. */
@@ -57,9 +61,34 @@ function parseDuration(text: string, segment: string): number {
   return seconds;
 }
 
+/** The largest `?belt=` (px/s at 640×480): a part crosses the view in about a third of a second. */
+export const MAX_BELT_SPEED = 2000;
+
 /** Parses a scenario spec (see the module comment). */
 export function parseScenario(spec: string): Scenario {
-  const text = spec.trim();
+  const trimmed = spec.trim();
+  const query = trimmed.indexOf('?');
+  if (query < 0) return parseTimeline(trimmed);
+  const scenario = parseTimeline(trimmed.slice(0, query).trim());
+  for (const option of trimmed.slice(query + 1).split('&')) {
+    const [key = '', value, ...rest] = option.split('=');
+    if (key.trim() !== 'belt' || value === undefined || rest.length > 0) {
+      throw invalid(
+        `unknown scenario option '${option}' in '${trimmed}' (valid: belt=<px/s>, e.g. '?belt=192')`,
+      );
+    }
+    const speed = Number(value.trim());
+    if (value.trim() === '' || !Number.isFinite(speed) || speed < 0 || speed > MAX_BELT_SPEED) {
+      throw invalid(
+        `belt must be a speed in px/s from 0 to ${MAX_BELT_SPEED} (64: a part crosses in 10 s), got '${value}'`,
+      );
+    }
+    scenario.beltSpeed = speed;
+  }
+  return { ...scenario, name: trimmed };
+}
+
+function parseTimeline(text: string): Scenario {
   if (text === '') throw invalid(`empty scenario (valid: ${validNames()})`);
   if (text === 'static') {
     return {
