@@ -435,12 +435,13 @@ export function registerDatasetCommands(program: Command, deps: DatasetCommandDe
       .option('--seed <n>', 'replay sample seed (default 0)', parseIntegerInRange(0, 0xffffffff)),
   ).action(async (flags: SnapshotFlags) => {
     const result = await withClient(flags, deps, async (client) => {
-      const [parent] =
-        flags.parent === undefined ? [] : await resolveDatasetIds(client, [flags.parent]);
-      const replayFrom =
-        flags.replayFrom === undefined
-          ? undefined
-          : await resolveDatasetIds(client, flags.replayFrom);
+      // The parent and the replay sources in one lookup (one list at most).
+      const ids = await resolveDatasetIds(client, [
+        ...(flags.parent === undefined ? [] : [flags.parent]),
+        ...(flags.replayFrom ?? []),
+      ]);
+      const parent = flags.parent === undefined ? undefined : ids.shift();
+      const replayFrom = flags.replayFrom === undefined ? undefined : ids;
       return client.snapshot(snapshotRequest(flags, parent, replayFrom));
     });
     out.write(
