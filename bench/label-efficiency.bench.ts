@@ -5,7 +5,8 @@
  * on the drift's fixed test set (the seed recipe's) and on nominal. Reported either way.
  *
  *   npx tsx bench/label-efficiency.bench.ts [--presets glare,night,nominal] [--sizes 50,100,200]
- *       [--pool 1500] [--epochs 12] [--random-seeds 7,8,9] [--arms queue] [--whole-pool]
+ *       [--pool 1500] [--epochs 12] [--random-seeds 7,8,9] [--arms queue] [--selection-seeds 0]
+ *       [--whole-pool]
  *       [--out bench/results/label-efficiency.json] [--work data/bench/label-efficiency]
  *
  * Per drift preset (`glare`: partial, `night`: total, `nominal`: a new day of the same line):
@@ -20,8 +21,12 @@
  *      embeddings (seeded);
  *    - `uncertainty` — the top N by candidate uncertainty alone;
  *    - `kcenter` — k-center greedy from the replayed nominal frames, by embedding;
+ *    - `typical` — TypiClust: 2N k-medoids clusters of the embeddings, the most typical frame
+ *      of each of the N largest (no model signal needed);
  *    - `tiers` — the previous queue order (reason tier + informativeness of detections ≥ 0.25);
- *    - `random` — seeded random N, one run per `--random-seeds`.
+ *    - `random` — seeded random N, one run per `--random-seeds` (may be empty).
+ *    Seeded arms (`queue`, `typical`) run once per `--selection-seeds`, named `queue-q1` etc.
+ *    when there are several.
  * 4. Each set, plus a seeded sample of as many nominal frames from the seed's training
  *    distribution (the retraining job's `replayRatio` 1), fine-tunes the seed weights with the
  *    same epochs, image size, batch, rate and trainer seed; mAP@0.5 on the drift's test set and
@@ -47,6 +52,7 @@ import {
   candidateUncertainty,
   kCenterGreedy,
   twoStageSelect,
+  typicalSelect,
 } from '../src/agent/sampling/selection.js';
 import { loadRuntimeConfig } from '../src/config/runtime.config.js';
 import {
@@ -76,6 +82,7 @@ const { values } = parseArgs({
     lr: { type: 'string', default: String(DEFAULT_RETRAINING_SETTINGS.lr) },
     arms: { type: 'string', default: 'queue' },
     'random-seeds': { type: 'string', default: '7,8,9' },
+    'selection-seeds': { type: 'string', default: '0' },
     'candidate-threshold': { type: 'string', default: '0.05' },
     'pool-factor': { type: 'string', default: '3' },
     'whole-pool': { type: 'boolean', default: false },
@@ -90,11 +97,17 @@ const work = resolve(values.work);
 const outFile = resolve(values.out);
 const presets = values.presets.split(',') as SeedTestPreset[];
 const poolSize = Number(values.pool);
-const sizes = values.sizes.split(',').map(Number);
+/** A comma-separated list of numbers; empty means none. */
+const numbers = (text: string) =>
+  text
+    .split(',')
+    .filter((item) => item !== '')
+    .map(Number);
+const sizes = numbers(values.sizes);
 const epochs = Number(values.epochs);
 const lr = Number(values.lr);
 const arms = values.arms.split(',').filter((a) => a !== 'random');
-const randomSeeds = values['random-seeds'].split(',').map(Number);
+const randomSeeds = numbers(values['random-seeds']);
 const candidateThreshold = Number(values['candidate-threshold']);
 const poolFactor = Number(values['pool-factor']);
 const IMGSZ = DEFAULT_RETRAINING_SETTINGS.imgsz;
@@ -102,7 +115,15 @@ const BATCH = DEFAULT_RETRAINING_SETTINGS.batch;
 const TRAINER_SEED = 0;
 const POOL_SEED = 300_000;
 const REPLAY_SEED = 1;
-const SELECTION_SEED = 0;
+const selectionSeeds = numbers(values['selection-seeds']);
+/** An arm's name in the report: with several selection seeds, `queue-q1` etc. */
+const armLabels = arms.flatMap((arm) =>
+  selectionSeeds.map((s) => ({
+    arm,
+    seed: s,
+    label: selectionSeeds.length > 1 ? `${arm}-q${s}` : arm,
+  })),
+);
 const CONF_THRESHOLD = 0.25;
 const replayRatio = DEFAULT_RETRAINING_SETTINGS.replayRatio;
 const band = DEFAULT_SAMPLING_SETTINGS.strategies.uncertainty;
@@ -226,10 +247,11 @@ function select(
   frames: readonly ScoredFrame[],
   n: number,
   replayEmbeddings: readonly FrameEmbedding[],
+  selectionSeed: number,
 ): ScoredFrame[] {
   switch (arm) {
     case 'queue': {
-      const rng = new Rng(SELECTION_SEED);
+      const rng = new Rng(selectionSeed);
       return twoStageSelect(frames, n, novelty, () => rng.next(), poolFactor).map(
         (i) => frames[i] as ScoredFrame,
       );
@@ -245,6 +267,15 @@ function select(
         novelty,
         { covered: replayEmbeddings },
       ).map((p) => frames[p.index] as ScoredFrame);
+    case 'typical': {
+      const rng = new Rng(selectionSeed);
+      return typicalSelect(
+        frames.map((f) => f.embedding),
+        n,
+        novelty,
+        () => rng.next(),
+      ).map((i) => frames[i] as ScoredFrame);
+    }
     case 'tiers':
       return [...frames]
         .sort((a, b) => b.tierPriority - a.tierPriority || a.index - b.index)
@@ -392,7 +423,7 @@ const report: Record<string, unknown> = {
     candidateThreshold,
     confThreshold: CONF_THRESHOLD,
     poolFactor,
-    selectionSeed: SELECTION_SEED,
+    selectionSeeds,
     queue:
       'two stages (src/agent/sampling/selection.ts twoStageSelect): top poolFactor·N by candidate uncertainty (least confidence), then k-means++ over frame embeddings',
   },
@@ -506,8 +537,8 @@ for (const n of sizes) {
         entry.beatsRandomBeyondSpread[run.arm] = run.map50 > max;
       }
     };
-    for (const arm of arms) {
-      entry.arms.push(await runArm(arm, select(arm, frames, n, replayEmbeddings)));
+    for (const { arm, seed: selectionSeed, label } of armLabels) {
+      entry.arms.push(await runArm(label, select(arm, frames, n, replayEmbeddings, selectionSeed)));
       update();
       await save();
     }
@@ -543,7 +574,7 @@ if (values['whole-pool']) {
     (entry as Record<string, unknown>).nAt95 = {
       target: round(target),
       ...Object.fromEntries(
-        arms.map((arm) => [
+        armLabels.map(({ label: arm }) => [
           arm,
           firstN(
             entry.results.map((r) => ({

@@ -11,6 +11,7 @@ import {
   kMeansPlusPlus,
   mixScores,
   twoStageSelect,
+  typicalSelect,
 } from './selection.js';
 
 function box(confidence: number, classScores?: number[], classId = 0): Detection {
@@ -137,6 +138,41 @@ describe('k-means++ and the two stages', () => {
     }));
     const rng = new Rng(2);
     expect(twoStageSelect(frames, 2, line, () => rng.next(), 2)).toEqual([0, 6]);
+  });
+});
+
+describe('typicality (TypiClust)', () => {
+  it('labels the dense middle of each of the largest clusters, never an outlier', () => {
+    // A: 10 points around 0, B: 10 around 10, C: 4 around 20; outliers at 50 and -40.
+    const a = [-0.4, -0.3, -0.2, -0.1, 0, 0, 0.1, 0.2, 0.3, 0.4];
+    const points = [...a, ...a.map((x) => x + 10), 19.9, 20, 20.1, 20.2, 50, -40];
+    for (const seed of [1, 2, 3]) {
+      const rng = new Rng(seed);
+      const picks = typicalSelect(points, 2, line, () => rng.next());
+      const values = picks.map((i) => points[i] as number);
+      // One from A and one from B, each within 0.1 of its cluster's centre.
+      expect(values.map((v) => Math.round(v / 10)).sort()).toEqual([0, 1]);
+      for (const v of values)
+        expect(Math.abs(v - Math.round(v / 10) * 10)).toBeLessThanOrEqual(0.1);
+    }
+    // k-means++ (the two stages' second step) reaches an outlier with these points.
+    const rng = new Rng(1);
+    const spread = kMeansPlusPlus(points, 3, line, () => rng.next(), 0).map((i) => points[i]);
+    expect(spread.some((v) => v === 50 || v === -40)).toBe(true);
+  });
+
+  it('orders the picks by cluster size and takes each cluster once', () => {
+    const points = [0, 0.1, 0.2, 0.3, 0.4, 10, 10.1, 10.2, 20, 20.1];
+    const rng = new Rng(5);
+    const picks = typicalSelect(points, 3, line, () => rng.next());
+    expect(picks.map((i) => Math.round((points[i] as number) / 10))).toEqual([0, 1, 2]);
+    expect(picks[0]).toBe(2); // 0.2, the middle of 0…0.4
+    expect(picks[1]).toBe(6); // 10.1
+  });
+
+  it('returns everything when the budget covers the pool, nothing for an empty one', () => {
+    expect(typicalSelect([3, 1, 2], 5, line, () => 0.5)).toEqual([0, 1, 2]);
+    expect(typicalSelect([], 2, line, () => 0.5)).toEqual([]);
   });
 });
 

@@ -10,6 +10,10 @@
  *   from what is already labeled, with per-camera caps;
  * - two stages (PPAL, Yang et al., CVPR 2024): a candidate pool of the most uncertain frames,
  *   then k-means++ seeding over the pool's embeddings picks a diverse batch within it;
+ * - typicality (TypiClust, Hacohen, Dekel & Weinshall, ICML 2022): for a budget too small for
+ *   uncertainty to mean anything (a model that sees nothing), cluster the frames and label the
+ *   most typical frame (densest neighbourhood) of each of the largest clusters, not the
+ *   outliers that k-means++ and k-center favour;
  * - mixing: a weighted mean of the strategies' scores (weights are settings), naming the
  *   strategy whose weighted score contributed most;
  * - class balance: a floor on the share of frames showing rare classes.
@@ -265,6 +269,86 @@ export function twoStageSelect<E>(
     0,
   );
   return picks.map((i) => (pool[i] as { index: number }).index);
+}
+
+/**
+ * TypiClust's selection: k-means++ seeds `2k` medoids (over-clustering, so outliers end in
+ * clusters of their own), a few k-medoids rounds settle them (each point to its nearest
+ * medoid; each cluster's medoid the member with the least total distance to the rest), and
+ * the k largest clusters (ties: lower medoid index) each give their most typical member — the
+ * one whose `neighbors` nearest cluster-mates (at most half the cluster) are closest on
+ * average. Returns indices, largest cluster first. O(n²) distances (computed once).
+ */
+export function typicalSelect<T>(
+  points: readonly T[],
+  k: number,
+  distance: (a: T, b: T) => number,
+  random: () => number,
+  options: { neighbors?: number; rounds?: number } = {},
+): number[] {
+  const n = points.length;
+  if (n === 0 || k <= 0) return [];
+  if (k >= n) return points.map((_, i) => i);
+  const d = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) {
+    for (let j = i + 1; j < n; j++) {
+      const v = distance(points[i] as T, points[j] as T);
+      d[i * n + j] = v;
+      d[j * n + i] = v;
+    }
+  }
+  const at = (i: number, j: number) => d[i * n + j]!;
+  const indices = points.map((_, i) => i);
+  let medoids = kMeansPlusPlus(indices, Math.min(n, 2 * k), at, random, 0);
+  let members: number[][] = [];
+  for (let round = 0; round <= (options.rounds ?? 5); round++) {
+    members = medoids.map(() => []);
+    for (let i = 0; i < n; i++) {
+      let best = 0;
+      for (let c = 1; c < medoids.length; c++) {
+        if (at(i, medoids[c]!) < at(i, medoids[best]!)) best = c;
+      }
+      members[best]!.push(i);
+    }
+    const next = members.map((cluster, c) => {
+      let best = medoids[c]!;
+      let bestSum = Number.POSITIVE_INFINITY;
+      for (const i of cluster) {
+        let sum = 0;
+        for (const j of cluster) sum += at(i, j);
+        if (sum < bestSum) [best, bestSum] = [i, sum];
+      }
+      return best;
+    });
+    if (next.every((m, c) => m === medoids[c])) break;
+    medoids = next;
+  }
+  const order = members
+    .map((cluster, c) => ({ cluster, medoid: medoids[c]! }))
+    .filter((entry) => entry.cluster.length > 0)
+    .sort((a, b) => b.cluster.length - a.cluster.length || a.medoid - b.medoid);
+  return order.slice(0, k).map(({ cluster }) => mostTypical(cluster, at, options.neighbors ?? 20));
+}
+
+/** The member whose nearest cluster-mates are closest on average (ties: the lower index). */
+function mostTypical(
+  cluster: readonly number[],
+  at: (i: number, j: number) => number,
+  neighbors: number,
+): number {
+  const count = Math.max(1, Math.min(neighbors, Math.floor(cluster.length / 2)));
+  let best = cluster[0]!;
+  let bestMean = Number.POSITIVE_INFINITY;
+  for (const i of cluster) {
+    const nearest = cluster
+      .filter((j) => j !== i)
+      .map((j) => at(i, j))
+      .sort((a, b) => a - b)
+      .slice(0, count);
+    const mean = nearest.length === 0 ? 0 : nearest.reduce((s, v) => s + v, 0) / nearest.length;
+    if (mean < bestMean || (mean === bestMean && i < best)) [best, bestMean] = [i, mean];
+  }
+  return best;
 }
 
 /** The strategies the queue's priority mixes, in tie-break order. */
